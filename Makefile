@@ -1,0 +1,49 @@
+# devteam-runner: `make run` starts the service, `make test` runs every check on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+AIDER_VENV := .venv-aider
+AIDER_VERSION := 0.86.2
+STAMP := $(VENV)/.installed
+
+.PHONY: install aider run test lint typecheck pytest schemathesis bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# aider pins its own dependencies, so it lives in a virtualenv of its own (as in the Dockerfile).
+$(AIDER_VENV)/bin/aider:
+	$(PYTHON) -m venv $(AIDER_VENV)
+	$(AIDER_VENV)/bin/pip install --quiet --disable-pip-version-check 'aider-chat==$(AIDER_VERSION)'
+
+aider: $(AIDER_VENV)/bin/aider
+
+run: install
+	mkdir -p var
+	AIDER_PATH=$${AIDER_PATH:-$(CURDIR)/$(AIDER_VENV)/bin/aider} $(BIN)/devteam-runner serve
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
+
+typecheck: install
+	$(BIN)/mypy --strict runner
+
+pytest: install aider
+	AIDER_TEST_PATH=$(CURDIR)/$(AIDER_VENV)/bin/aider $(BIN)/pytest --cov=runner --cov-report=term --cov-fail-under=85
+
+schemathesis: install
+	$(BIN)/python tests/schemathesis_run.py
+
+test: lint typecheck pytest schemathesis
+
+bench: install aider
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(AIDER_VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,242 @@
+"""Settings: every environment variable of the contract, parsed and validated once."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from runner.errors import ConfigError
+
+__all__ = ["ResourceLimits", "Settings", "TokenGrant", "parse_api_tokens"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LEVELS = {"debug", "info", "warning", "error", "critical"}
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@attrs.frozen
+class TokenGrant:
+    """One API token and the customers it reaches (``("*",)`` = all)."""
+
+    token_id: str
+    customers: tuple[str, ...]
+
+    def allows(self, customer_id: str) -> bool:
+        """Return whether this token may act for ``customer_id``."""
+        return "*" in self.customers or customer_id in self.customers
+
+
+@attrs.frozen
+class ResourceLimits:
+    """rlimits applied to tool and verify processes (0 = unlimited)."""
+
+    address_space_mb: int = 8192
+    cpu_seconds: int = 3600
+    file_size_mb: int = 1024
+    open_files: int = 4096
+    processes: int = 0
+
+
+def parse_api_tokens(raw: str) -> dict[str, TokenGrant]:
+    """Parse ``token=cust-a,cust-b;token2=*`` into a token -> grant map.
+
+    The token id (used in audit rows) is ``tok<N>`` by position, never the token itself.
+    """
+    grants: dict[str, TokenGrant] = {}
+    for index, part in enumerate(p.strip() for p in raw.split(";")):
+        if not part:
+            continue
+        token, sep, customers = part.partition("=")
+        token = token.strip()
+        names = tuple(c.strip() for c in customers.split(",") if c.strip())
+        if not sep or not token or not names:
+            raise ConfigError("RUNNER_API_TOKENS", f"entry {index + 1} is not token=customers")
+        for name in names:
+            if name != "*" and not _CUSTOMER_ID.match(name):
+                raise ConfigError("RUNNER_API_TOKENS", f"bad customer id {name!r}")
+        grants[token] = TokenGrant(token_id=f"tok{index + 1}", customers=names)
+    return grants
+
+
+class _Env:
+    """Typed readers over an environment mapping; errors name the variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str) -> str:
+        value = self._environ.get(name, "").strip()
+        return value or default
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        raw = self._environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"expected an integer, got {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise ConfigError(name, f"must be {bound}, got {value}")
+        return value
+
+    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        raw = self._environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"expected a number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(name, f"must be >= {minimum}, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+    def choice(self, name: str, default: str, choices: set[str]) -> str:
+        value = self.str(name, default).lower()
+        if value not in choices:
+            raise ConfigError(name, f"expected one of {', '.join(sorted(choices))}, got {value!r}")
+        return value
+
+
+def _database_path(url: str) -> Path:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path:
+            return Path(path)
+    raise ConfigError("DATABASE_URL", "expected sqlite:///<path> (only SQLite is supported)")
+
+
+@attrs.frozen
+class Settings:
+    """Frozen service configuration; build it with :meth:`from_env`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+    base_url: str | None = None
+    workspace_dir: Path = Path("var/workspace")
+    database_path: Path = Path("var/runner.db")
+    git_username: str | None = None
+    git_token: str | None = attrs.field(default=None, repr=False)
+    git_author_name: str = "devteam-runner"
+    git_author_email: str = "devteam-runner@localhost"
+    aider_path: str = "aider"
+    aider_model: str | None = None
+    aider_args: tuple[str, ...] = ()
+    aider_edit_format: str = "diff"
+    tool_command: tuple[str, ...] = ()
+    model_env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    python_path: str = sys.executable
+    node_path: str = "node"
+    tool_timeout_s: float = 600.0
+    verify_timeout_s: float = 900.0
+    git_timeout_s: float = 300.0
+    max_parallel_jobs: int = 5
+    idempotency_ttl_hours: float = 24.0
+    idempotency_wait_s: float = 30.0
+    cleanup_age_hours: float = 24.0
+    allow_local_repos: bool = True
+    api_tokens: Mapping[str, TokenGrant] = attrs.field(factory=dict, repr=False)
+    log_level: str = "info"
+    log_format: str = "json"
+    limits: ResourceLimits = ResourceLimits()
+    inbox_size: int = 64
+    subscriber_queue_size: int = 256
+    max_body_bytes: int = 1024 * 1024
+    output_cap_bytes: int = 64 * 1024
+    ws_ping_interval_s: float = 20.0
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret value, for the redactor."""
+        values = [self.git_token or "", *self.model_env.values(), *self.api_tokens]
+        return tuple(v for v in values if v)
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether bearer tokens are required."""
+        return bool(self.api_tokens)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Parse and validate the environment; ``overrides`` (CLI flags) win.
+
+        Raises:
+            ConfigError: naming the first variable with a bad value.
+        """
+        env = _Env(os.environ if environ is None else environ)
+        raw_env = os.environ if environ is None else environ
+        try:
+            aider_args = tuple(shlex.split(env.str("AIDER_ARGS", "")))
+            tool_command = tuple(shlex.split(env.str("TOOL_COMMAND", "")))
+        except ValueError as exc:
+            raise ConfigError("AIDER_ARGS", f"cannot split: {exc}") from None
+        model_env = {
+            k: v
+            for k, v in raw_env.items()
+            if v
+            and (k.endswith(("_API_KEY", "_API_BASE")) or k.startswith("AIDER_"))
+            and k not in {"AIDER_PATH", "AIDER_ARGS", "AIDER_MODEL", "AIDER_EDIT_FORMAT"}
+        }
+        values: dict[str, Any] = {
+            "host": env.str("DEVTEAM_RUNNER_HOST", "127.0.0.1"),
+            "port": env.int("DEVTEAM_RUNNER_PORT", 8081, maximum=65535),
+            "base_url": env.optional("DEVTEAM_RUNNER_BASE_URL"),
+            "workspace_dir": Path(env.str("WORKSPACE_DIR", "var/workspace")),
+            "database_path": _database_path(env.str("DATABASE_URL", "sqlite:///./var/runner.db")),
+            "git_username": env.optional("GIT_USERNAME"),
+            "git_token": env.optional("GIT_TOKEN"),
+            "git_author_name": env.str("GIT_AUTHOR_NAME", "devteam-runner"),
+            "git_author_email": env.str("GIT_AUTHOR_EMAIL", "devteam-runner@localhost"),
+            "aider_path": env.str("AIDER_PATH", "aider"),
+            "aider_model": env.optional("AIDER_MODEL"),
+            "aider_args": aider_args,
+            "aider_edit_format": env.str("AIDER_EDIT_FORMAT", "diff"),
+            "tool_command": tool_command,
+            "model_env": model_env,
+            "python_path": env.str("PYTHON_PATH", sys.executable),
+            "node_path": env.str("NODE_PATH", "node"),
+            "tool_timeout_s": env.float("TOOL_TIMEOUT_S", 600.0, minimum=0.1),
+            "verify_timeout_s": env.float("VERIFY_TIMEOUT_S", 900.0, minimum=0.1),
+            "git_timeout_s": env.float("GIT_TIMEOUT_S", 300.0, minimum=0.1),
+            "max_parallel_jobs": env.int("MAX_PARALLEL_JOBS", 5, minimum=1),
+            "idempotency_ttl_hours": env.float("IDEMPOTENCY_TTL_HOURS", 24.0),
+            "idempotency_wait_s": env.float("IDEMPOTENCY_WAIT_S", 30.0),
+            "cleanup_age_hours": env.float("CLEANUP_AGE_HOURS", 24.0),
+            "allow_local_repos": env.bool("ALLOW_LOCAL_REPOS", True),
+            "api_tokens": parse_api_tokens(env.str("RUNNER_API_TOKENS", "")),
+            "log_level": env.choice("LOG_LEVEL", "info", _LEVELS),
+            "log_format": env.choice("LOG_FORMAT", "json", {"json", "console"}),
+            "limits": ResourceLimits(
+                address_space_mb=env.int("TOOL_LIMIT_AS_MB", 8192),
+                cpu_seconds=env.int("TOOL_LIMIT_CPU_S", 3600),
+                file_size_mb=env.int("TOOL_LIMIT_FSIZE_MB", 1024),
+                open_files=env.int("TOOL_LIMIT_NOFILE", 4096),
+                processes=env.int("TOOL_LIMIT_NPROC", 0),
+            ),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from runner.redact import Redactor, redact
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://user:hunter22@github.com/org/repo.git",
+        "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/x",
+        "Authorization: Bearer abcdefghijklmnop",
+        "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 here",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv",
+        "glpat-abcdefghijklmnopqrstu",
+        "key sk-abcdefghijklmnopqrstuvwx",
+        "key sk-ant-api03-abcdefghijklmnopqrstuvwx",
+        "AKIAIOSFODNN7EXAMPLE",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+        "OPENAI_API_KEY=abcd1234",
+    ],
+)
+def test_redact_hides_token_shapes(text: str) -> None:
+    out = redact(text)
+    assert "***" in out
+    for secret in (
+        "hunter22",
+        "ghp_abc",
+        "abcdefghijklmnop",
+        "sk-",
+        "AKIAIOSF",
+        "b3BlbnNz",
+        "abcd1234",
+    ):
+        assert secret not in out
+
+
+def test_redact_hides_configured_secret_and_its_url_encoding() -> None:
+    r = Redactor(("p@ss/word!",))
+    out = r("raw p@ss/word! encoded p%40ss%2Fword%21 plus p%40ss%2Fword%21")
+    assert "p@ss" not in out
+    assert "p%40ss" not in out
+
+
+def test_redact_keeps_ordinary_text() -> None:
+    text = "src/config.js:12 changed 5 lines; see https://github.com/org/repo/pull/3"
+    assert redact(text) == text
+
+
+def test_redact_value_walks_nested_structures() -> None:
+    r = Redactor(("topsecret",))
+    assert r.value({"a": ["x topsecret", ("topsecret",)], "n": 3}) == {
+        "a": ["x ***", ["***"]],
+        "n": 3,
+    }
+
+
+def test_redactor_ignores_tiny_secrets() -> None:
+    assert Redactor(("ab",))("abc") == "abc"
