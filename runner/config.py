@@ -72,7 +72,7 @@ class _Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         value = self._environ.get(name, "").strip()
         return value or default
 
@@ -80,7 +80,9 @@ class _Env:
         value = self._environ.get(name, "").strip()
         return value or None
 
-    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -93,7 +95,7 @@ class _Env:
             raise ConfigError(name, f"must be {bound}, got {value}")
         return value
 
-    def float(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         raw = self._environ.get(name, "").strip()
         if not raw:
             return default
@@ -105,7 +107,7 @@ class _Env:
             raise ConfigError(name, f"must be >= {minimum}, got {value}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name, "").strip().lower()
         if not raw:
             return default
@@ -116,7 +118,7 @@ class _Env:
         raise ConfigError(name, f"expected true or false, got {raw!r}")
 
     def choice(self, name: str, default: str, choices: set[str]) -> str:
-        value = self.str(name, default).lower()
+        value = self.text(name, default).lower()
         if value not in choices:
             raise ConfigError(name, f"expected one of {', '.join(sorted(choices))}, got {value!r}")
         return value
@@ -190,8 +192,8 @@ class Settings:
         env = _Env(os.environ if environ is None else environ)
         raw_env = os.environ if environ is None else environ
         try:
-            aider_args = tuple(shlex.split(env.str("AIDER_ARGS", "")))
-            tool_command = tuple(shlex.split(env.str("TOOL_COMMAND", "")))
+            aider_args = tuple(shlex.split(env.text("AIDER_ARGS", "")))
+            tool_command = tuple(shlex.split(env.text("TOOL_COMMAND", "")))
         except ValueError as exc:
             raise ConfigError("AIDER_ARGS", f"cannot split: {exc}") from None
         model_env = {
@@ -202,40 +204,40 @@ class Settings:
             and k not in {"AIDER_PATH", "AIDER_ARGS", "AIDER_MODEL", "AIDER_EDIT_FORMAT"}
         }
         values: dict[str, Any] = {
-            "host": env.str("DEVTEAM_RUNNER_HOST", "127.0.0.1"),
-            "port": env.int("DEVTEAM_RUNNER_PORT", 8081, maximum=65535),
+            "host": env.text("DEVTEAM_RUNNER_HOST", "127.0.0.1"),
+            "port": env.integer("DEVTEAM_RUNNER_PORT", 8081, maximum=65535),
             "base_url": env.optional("DEVTEAM_RUNNER_BASE_URL"),
-            "workspace_dir": Path(env.str("WORKSPACE_DIR", "var/workspace")),
-            "database_path": _database_path(env.str("DATABASE_URL", "sqlite:///./var/runner.db")),
+            "workspace_dir": Path(env.text("WORKSPACE_DIR", "var/workspace")),
+            "database_path": _database_path(env.text("DATABASE_URL", "sqlite:///./var/runner.db")),
             "git_username": env.optional("GIT_USERNAME"),
             "git_token": env.optional("GIT_TOKEN"),
-            "git_author_name": env.str("GIT_AUTHOR_NAME", "devteam-runner"),
-            "git_author_email": env.str("GIT_AUTHOR_EMAIL", "devteam-runner@localhost"),
-            "aider_path": env.str("AIDER_PATH", "aider"),
+            "git_author_name": env.text("GIT_AUTHOR_NAME", "devteam-runner"),
+            "git_author_email": env.text("GIT_AUTHOR_EMAIL", "devteam-runner@localhost"),
+            "aider_path": env.text("AIDER_PATH", "aider"),
             "aider_model": env.optional("AIDER_MODEL"),
             "aider_args": aider_args,
-            "aider_edit_format": env.str("AIDER_EDIT_FORMAT", "diff"),
+            "aider_edit_format": env.text("AIDER_EDIT_FORMAT", "diff"),
             "tool_command": tool_command,
             "model_env": model_env,
-            "python_path": env.str("PYTHON_PATH", sys.executable),
-            "node_path": env.str("NODE_PATH", "node"),
-            "tool_timeout_s": env.float("TOOL_TIMEOUT_S", 600.0, minimum=0.1),
-            "verify_timeout_s": env.float("VERIFY_TIMEOUT_S", 900.0, minimum=0.1),
-            "git_timeout_s": env.float("GIT_TIMEOUT_S", 300.0, minimum=0.1),
-            "max_parallel_jobs": env.int("MAX_PARALLEL_JOBS", 5, minimum=1),
-            "idempotency_ttl_hours": env.float("IDEMPOTENCY_TTL_HOURS", 24.0),
-            "idempotency_wait_s": env.float("IDEMPOTENCY_WAIT_S", 30.0),
-            "cleanup_age_hours": env.float("CLEANUP_AGE_HOURS", 24.0),
-            "allow_local_repos": env.bool("ALLOW_LOCAL_REPOS", True),
-            "api_tokens": parse_api_tokens(env.str("RUNNER_API_TOKENS", "")),
+            "python_path": env.text("PYTHON_PATH", sys.executable),
+            "node_path": env.text("NODE_PATH", "node"),
+            "tool_timeout_s": env.number("TOOL_TIMEOUT_S", 600.0, minimum=0.1),
+            "verify_timeout_s": env.number("VERIFY_TIMEOUT_S", 900.0, minimum=0.1),
+            "git_timeout_s": env.number("GIT_TIMEOUT_S", 300.0, minimum=0.1),
+            "max_parallel_jobs": env.integer("MAX_PARALLEL_JOBS", 5, minimum=1),
+            "idempotency_ttl_hours": env.number("IDEMPOTENCY_TTL_HOURS", 24.0),
+            "idempotency_wait_s": env.number("IDEMPOTENCY_WAIT_S", 30.0),
+            "cleanup_age_hours": env.number("CLEANUP_AGE_HOURS", 24.0),
+            "allow_local_repos": env.flag("ALLOW_LOCAL_REPOS", True),
+            "api_tokens": parse_api_tokens(env.text("RUNNER_API_TOKENS", "")),
             "log_level": env.choice("LOG_LEVEL", "info", _LEVELS),
             "log_format": env.choice("LOG_FORMAT", "json", {"json", "console"}),
             "limits": ResourceLimits(
-                address_space_mb=env.int("TOOL_LIMIT_AS_MB", 8192),
-                cpu_seconds=env.int("TOOL_LIMIT_CPU_S", 3600),
-                file_size_mb=env.int("TOOL_LIMIT_FSIZE_MB", 1024),
-                open_files=env.int("TOOL_LIMIT_NOFILE", 4096),
-                processes=env.int("TOOL_LIMIT_NPROC", 0),
+                address_space_mb=env.integer("TOOL_LIMIT_AS_MB", 8192),
+                cpu_seconds=env.integer("TOOL_LIMIT_CPU_S", 3600),
+                file_size_mb=env.integer("TOOL_LIMIT_FSIZE_MB", 1024),
+                open_files=env.integer("TOOL_LIMIT_NOFILE", 4096),
+                processes=env.integer("TOOL_LIMIT_NPROC", 0),
             ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -52,6 +52,10 @@ def _variants(secret: str) -> set[str]:
     return {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
 
 
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Redactor:
     """Replace secrets in text with ``***``.
@@ -61,7 +65,7 @@ class Redactor:
             characters are ignored: masking them would shred ordinary text.
     """
 
-    secrets: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    secrets: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     _literal: re.Pattern[str] | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
@@ -73,7 +77,7 @@ class Redactor:
 
     def with_secrets(self, more: Iterable[str]) -> Redactor:
         """Return a redactor that also hides ``more``."""
-        return Redactor((*self.secrets, *more))
+        return Redactor(self.secrets + _as_tuple(more))
 
     def __call__(self, text: str) -> str:
         """Return ``text`` with every secret replaced by ``***``."""
@@ -103,4 +107,4 @@ class Redactor:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Redact ``text`` with the token shapes and the given secret values."""
-    return Redactor(tuple(secrets))(text)
+    return Redactor(_as_tuple(secrets))(text)

@@ -17,7 +17,8 @@ from runner.redact import Redactor, redact
         "key sk-abcdefghijklmnopqrstuvwx",
         "key sk-ant-api03-abcdefghijklmnopqrstuvwx",
         "AKIAIOSFODNN7EXAMPLE",
-        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----",
         "OPENAI_API_KEY=abcd1234",
     ],
 )

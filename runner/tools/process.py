@@ -57,7 +57,7 @@ class OutputTail:
     _chunks: bytearray = attrs.field(factory=bytearray)
     truncated: bool = False
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Append ``data``, dropping the oldest bytes beyond the cap."""
         self._chunks += data
         if len(self._chunks) > self.cap:
