@@ -1,0 +1,160 @@
+"""Git as child processes: clone, fetch and push, plus the error classification.
+
+Every git command runs through :func:`run_git`, i.e. :func:`runner.tools.process.run_process`
+in its own process group, so cancelling the caller kills git and its helpers
+(``git-remote-https``, ``ssh``). Failures become :class:`~runner.errors.RepoAccessError`
+(409 ``repo_access_denied``: unreachable, not found, authentication refused) or
+:class:`~runner.errors.GitError` (500 ``git_failed``); git's stderr is redacted first.
+
+Timeouts: wrap network calls in :func:`git_deadline`. An overrun becomes
+``RepoAccessError(code="git_timeout")`` (409): a remote too slow to answer is, for the client,
+an unreachable remote, and retrying later is the remedy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import TYPE_CHECKING
+
+import structlog
+import trio
+
+from runner.errors import GitError, RepoAccessError
+from runner.git.credentials import git_env
+from runner.tools.process import ProcessResult, run_process
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+    from runner.git.credentials import GitAuth
+    from runner.git.urls import RepoUrl
+
+__all__ = ["classify_failure", "clone", "fetch", "git_deadline", "push", "run_git"]
+
+log = structlog.get_logger(__name__)
+
+_STDERR_TAIL = 2000
+_ACCESS_PATTERNS = re.compile(
+    "|".join(
+        [
+            r"authentication failed",
+            r"could not read (?:username|password)",
+            r"terminal prompts disabled",
+            r"permission denied",
+            r"access denied",
+            r"repository .*not found",
+            r"repository '.*' does not exist",
+            r"does not appear to be a git repository",
+            r"could not resolve host",
+            r"could not resolve hostname",
+            r"connection refused",
+            r"connection timed out",
+            r"failed to connect",
+            r"unable to access",
+            r"could not read from remote repository",
+            r"returned error: 40[1345]",
+            r"host key verification failed",
+            r"no route to host",
+            r"network is unreachable",
+            r"transport '[a-z+]+' not allowed",
+            r"unable to connect",
+            r"empty reply from server",
+        ]
+    ),
+    re.IGNORECASE,
+)
+
+
+async def run_git(
+    args: Sequence[str],
+    auth: GitAuth,
+    *,
+    cwd: Path | None = None,
+    repo: RepoUrl | None = None,
+    stdin: bytes | None = None,
+    output_cap: int = 64 * 1024,
+) -> ProcessResult:
+    """Run ``git <args>`` with the runner's environment; a non-zero exit is returned."""
+    return await run_process(
+        ["git", *args],
+        cwd=cwd,
+        env=git_env(auth, repo),
+        stdin=stdin,
+        output_cap=output_cap,
+    )
+
+
+def classify_failure(result: ProcessResult, auth: GitAuth, what: str) -> GitError:
+    """Turn a failed git run into ``RepoAccessError`` or ``GitError`` with redacted stderr."""
+    stderr = auth.redactor(result.stderr.strip())[-_STDERR_TAIL:]
+    detail = stderr or f"exit status {result.returncode}"
+    if _ACCESS_PATTERNS.search(stderr):
+        error: GitError = RepoAccessError(f"{what}: repository not accessible: {detail}")
+    else:
+        error = GitError(f"{what} failed: {detail}")
+    log.warning(
+        "git_failed", operation=what, code=error.code, returncode=result.returncode, stderr=stderr
+    )
+    return error
+
+
+@contextlib.contextmanager
+def git_deadline(seconds: float, what: str) -> Iterator[None]:
+    """Fail a network git operation that takes longer than ``seconds``.
+
+    Raises:
+        RepoAccessError: code ``git_timeout`` when the deadline passes (git is killed).
+    """
+    try:
+        with trio.fail_after(seconds):
+            yield
+    except trio.TooSlowError:
+        log.warning("git_timeout", operation=what, seconds=seconds)
+        raise RepoAccessError(
+            f"{what} timed out after {seconds:g} s; the remote is too slow or unreachable",
+            code="git_timeout",
+        ) from None
+
+
+async def clone(repo: RepoUrl, dest: Path, auth: GitAuth) -> None:
+    """Clone ``repo`` into ``dest`` (which must not exist).
+
+    Raises:
+        RepoAccessError: the remote is unreachable, missing or refused the credentials.
+        GitError: any other failure.
+    """
+    args = ["clone", "--quiet", "--origin", "origin", "--no-recurse-submodules", "--"]
+    result = await run_git([*args, repo.raw, str(dest)], auth, repo=repo)
+    if not result.ok:
+        raise classify_failure(result, auth, f"clone of {repo.display}")
+
+
+async def fetch(workdir: Path, repo: RepoUrl, auth: GitAuth) -> None:
+    """Fetch every branch of ``origin`` into ``refs/remotes/origin/*``, pruning deleted ones."""
+    result = await run_git(["fetch", "--quiet", "--prune", "origin"], auth, cwd=workdir, repo=repo)
+    if not result.ok:
+        raise classify_failure(result, auth, f"fetch from {repo.display}")
+
+
+async def push(workdir: Path, repo: RepoUrl, auth: GitAuth, branches: Sequence[str]) -> None:
+    """Push the local ``branches`` to the same names on ``origin`` (no force).
+
+    Raises:
+        GitError: code ``push_rejected`` when the remote refused a non-fast-forward update.
+    """
+    if not branches:
+        return
+    refspecs = [f"refs/heads/{b}:refs/heads/{b}" for b in branches]
+    args = ["push", "--porcelain", "--end-of-options", "origin", *refspecs]
+    result = await run_git(args, auth, cwd=workdir, repo=repo)
+    if result.ok:
+        return
+    if "[rejected]" in result.stdout or "non-fast-forward" in result.stderr:
+        raise GitError(
+            f"push to {repo.display} was rejected (the remote has other commits): "
+            f"{auth.redactor(result.stdout.strip())[-_STDERR_TAIL:]}",
+            code="push_rejected",
+        )
+    raise classify_failure(result, auth, f"push to {repo.display}")

@@ -1,0 +1,410 @@
+"""A customer's clone of its repository and the git operations the pipeline needs.
+
+All git commands run as child processes (cancellable, see :mod:`runner.git.remote`) pinned to
+the workspace with ``GIT_DIR``/``GIT_WORK_TREE`` so that a missing ``.git`` can never make git
+act on an enclosing repository. One workspace is used by one actor at a time; nothing here
+locks. The remote URL stored in ``.git/config`` is the credential-free ``repoUrl``.
+
+Base branches: ``checkout_base`` makes the local base equal ``origin/<base>`` when it has no
+commits of its own, and keeps commits the runner made there (COMPLETE merges not pushed because
+the customer has ``push: false``), merging newer remote commits in. New task branches start from
+that local base, so a task never loses the work of the tasks before it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import structlog
+import trio
+
+from runner.errors import GitError, InvalidInputError
+from runner.git import remote
+from runner.git.branch import is_valid_branch_name
+from runner.git.credentials import GitAuth
+from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from runner.config import Settings
+    from runner.tools.process import ProcessResult
+
+__all__ = ["LAST_USED_MARKER", "Workspace"]
+
+log = structlog.get_logger(__name__)
+
+LAST_USED_MARKER = "devteam-last-used"
+"""File under ``.git/`` whose mtime records the workspace's last use (read by the janitor)."""
+
+_PARTIAL = ".partial-"
+_LOCKS = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock")
+_SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
+_BIG_OUTPUT = 32 * 1024 * 1024
+_DIFF_CAP = 8 * 1024 * 1024
+
+
+def _check_branch(name: str, field: str) -> str:
+    if not is_valid_branch_name(name):
+        raise InvalidInputError(f"{field} is not a valid git branch name", field=field)
+    return name
+
+
+def _check_rev(rev: str) -> str:
+    if not rev or rev.startswith("-") or any(c.isspace() or ord(c) < 32 for c in rev):
+        raise InvalidInputError("not a valid git revision", field="ref")
+    return rev
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@attrs.define
+class Workspace:
+    """The git working tree of one customer's repository.
+
+    Args:
+        path: ``WORKSPACE_DIR/<customerId>/<repo-hash>`` (see :func:`workspace_path`).
+        auth: Credentials and environment for git children.
+        timeout_s: Deadline of each network operation (``GIT_TIMEOUT_S``).
+    """
+
+    path: Path
+    auth: GitAuth
+    timeout_s: float = 300.0
+    _repo: RepoUrl | None = None
+
+    @classmethod
+    def for_customer(
+        cls, settings: Settings, auth: GitAuth, customer_id: str, repo: RepoUrl
+    ) -> Workspace:
+        """Return the workspace of ``customer_id`` for ``repo`` under ``WORKSPACE_DIR``."""
+        path = workspace_path(settings.workspace_dir.absolute(), customer_id, repo)
+        return cls(path, auth, timeout_s=settings.git_timeout_s, repo=repo)
+
+    @property
+    def git_dir(self) -> Path:
+        """The ``.git`` directory."""
+        return self.path / ".git"
+
+    # -- running git ------------------------------------------------------------------------
+
+    async def _run(
+        self, *args: str, stdin: bytes | None = None, cap: int = 64 * 1024
+    ) -> ProcessResult:
+        return await remote.run_git(args, self.auth, cwd=self.path, stdin=stdin, output_cap=cap)
+
+    async def _ok(self, *args: str, stdin: bytes | None = None, cap: int = 64 * 1024) -> str:
+        """Run a local git command and return its stdout; raise ``GitError`` on failure."""
+        result = await self._run(*args, stdin=stdin, cap=cap)
+        if not result.ok:
+            raise remote.classify_failure(result, self.auth, f"git {args[0]}")
+        if result.truncated:
+            raise GitError(f"git {args[0]} produced more output than the runner accepts")
+        return result.stdout
+
+    async def _refs(self, *refs: str) -> dict[str, str]:
+        """Return ``{refname: sha}`` for those of ``refs`` (full names) that exist."""
+        out = await self._ok("for-each-ref", "--format=%(refname) %(objectname)", *refs)
+        pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
+        return {ref: sha for ref, sha in pairs if ref in refs}
+
+    # -- clone / fetch / repair -------------------------------------------------------------
+
+    async def ensure(self, repo: RepoUrl) -> bool:
+        """Clone ``repo`` if the workspace is missing (True), else fetch (False).
+
+        A directory that is not a clone of ``repo`` (half-cloned, corrupt, other remote) is
+        removed and cloned again.
+
+        Raises:
+            RepoAccessError: unreachable, missing, credentials refused, or ``git_timeout``.
+            GitError: any other git failure.
+        """
+        self._repo = repo
+        await trio.to_thread.run_sync(self._remove_partials)
+        if await self._is_clone_of(repo):
+            with remote.git_deadline(self.timeout_s, "fetch"):
+                await remote.fetch(self.path, repo, self.auth)
+            self.touch()
+            return False
+        if self.path.exists():
+            log.warning("workspace_recloned", path=str(self.path))
+            await trio.to_thread.run_sync(_remove_tree, self.path)
+        await self._clone(repo)
+        self.touch()
+        return True
+
+    def _remove_partials(self) -> None:
+        parent = self.path.parent
+        if parent.is_dir():
+            for leftover in parent.glob(f".{self.path.name}{_PARTIAL}*"):
+                _remove_tree(leftover)
+
+    async def _is_clone_of(self, repo: RepoUrl) -> bool:
+        if not (self.git_dir / "HEAD").is_file():
+            return False
+        result = await self._run("config", "--get", "remote.origin.url")
+        return result.ok and result.stdout.strip() == repo.raw
+
+    async def _clone(self, repo: RepoUrl) -> None:
+        """Clone into a hidden sibling and rename it into place; remove it on any failure."""
+        await trio.Path(self.path.parent).mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}{_PARTIAL}{secrets.token_hex(4)}")
+        try:
+            with remote.git_deadline(self.timeout_s, f"clone of {repo.display}"):
+                await remote.clone(repo, partial, self.auth)
+            partial.rename(self.path)
+        finally:
+            if partial.exists():
+                with trio.move_on_after(30, shield=True):
+                    await trio.to_thread.run_sync(_remove_tree, partial)
+
+    async def repair(self) -> list[str]:
+        """Undo what a crash or a killed tool can leave behind; return what was repaired.
+
+        Removes stale lock files, aborts a half-done rebase/merge/cherry-pick/revert, resets
+        tracked files, removes untracked and ignored files, and gets off a detached HEAD
+        (onto the branch ``origin/HEAD`` names, when there is one).
+        """
+        fixed: list[str] = []
+        for name in _LOCKS:
+            lock = self.git_dir / name
+            if lock.exists():
+                lock.unlink()
+                fixed.append(f"stale {name}")
+        if (self.git_dir / "rebase-merge").exists() or (self.git_dir / "rebase-apply").exists():
+            if not (await self._run("rebase", "--abort")).ok:
+                for name in ("rebase-merge", "rebase-apply"):
+                    await trio.to_thread.run_sync(_remove_tree, self.git_dir / name)
+            fixed.append("rebase in progress")
+        fixed.extend(f"{n} in progress" for n in _SEQUENCE_STATE if (self.git_dir / n).exists())
+        if (self.git_dir / "sequencer").exists():
+            await trio.to_thread.run_sync(_remove_tree, self.git_dir / "sequencer")
+        status = await self._ok("status", "--porcelain", "--ignored", "--untracked-files=normal")
+        if status or fixed:
+            await self._reset_and_clean()
+            if status:
+                fixed.append("uncommitted or untracked files")
+        if await self.current_branch() is None and await self._attach_head():
+            fixed.append("detached HEAD")
+        if fixed:
+            log.info("workspace_repaired", path=str(self.path), fixed=fixed)
+        return fixed
+
+    async def _reset_and_clean(self) -> None:
+        if (await self._run("rev-parse", "--verify", "-q", "HEAD")).ok:
+            await self._ok("reset", "--hard", "-q")
+        else:  # unborn branch: nothing to reset to, only drop what is staged
+            await self._ok("read-tree", "--empty")
+        await self._ok("clean", "-ffdxq")
+
+    async def _attach_head(self) -> bool:
+        result = await self._run("symbolic-ref", "-q", "refs/remotes/origin/HEAD")
+        target = result.stdout.strip().removeprefix("refs/remotes/origin/")
+        if not result.ok or not is_valid_branch_name(target):
+            return False
+        local = await self._refs(f"refs/heads/{target}")
+        if local:
+            await self._ok("checkout", "-q", "--force", target)
+        else:
+            await self._ok(
+                "checkout",
+                "-q",
+                "--force",
+                "--no-track",
+                "-b",
+                target,
+                f"refs/remotes/origin/{target}",
+            )
+        return True
+
+    # -- branches ---------------------------------------------------------------------------
+
+    async def checkout_base(self, base: str) -> str:
+        """Check out the local ``base`` brought up to date with ``origin/<base>``; return its sha.
+
+        Raises:
+            InvalidInputError: ``base`` is not a valid branch name (field ``baseBranch``).
+            GitError: code ``base_branch_not_found`` when the remote has no such branch;
+                ``base_diverged`` when the runner's unpushed commits conflict with the remote's.
+        """
+        _check_branch(base, "baseBranch")
+        local, tracking = f"refs/heads/{base}", f"refs/remotes/origin/{base}"
+        refs = await self._refs(local, tracking)
+        if tracking not in refs:
+            raise GitError(
+                f"base branch {base!r} does not exist on the remote", code="base_branch_not_found"
+            )
+        if (
+            local not in refs
+            or refs[local] == refs[tracking]
+            or await self._is_ancestor(refs[local], refs[tracking])
+        ):
+            await self._ok("checkout", "-q", "--force", "--no-track", "-B", base, tracking)
+            return refs[tracking]
+        await self._ok("checkout", "-q", "--force", base)
+        if not await self._is_ancestor(refs[tracking], refs[local]):
+            await self._merge(tracking, f"Merge {tracking} into {base}", code="base_diverged")
+        return await self.head_sha()
+
+    async def _is_ancestor(self, older: str, newer: str) -> bool:
+        result = await self._run("merge-base", "--is-ancestor", older, newer)
+        if result.returncode not in {0, 1}:
+            raise remote.classify_failure(result, self.auth, "git merge-base")
+        return result.returncode == 0
+
+    async def create_or_reset_branch(self, name: str, base: str) -> bool:
+        """Check out task branch ``name``; create it from the local ``base`` if it is new.
+
+        Returns:
+            True when the branch was created; False when it already existed locally or on
+            the remote and was checked out as it is.
+        """
+        _check_branch(name, "branch")
+        _check_branch(base, "baseBranch")
+        own, theirs = f"refs/heads/{name}", f"refs/remotes/origin/{name}"
+        base_local, base_tracking = f"refs/heads/{base}", f"refs/remotes/origin/{base}"
+        refs = await self._refs(own, theirs, base_local, base_tracking)
+        if own in refs:
+            await self._ok("checkout", "-q", "--force", name)
+            return False
+        if theirs in refs:
+            await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, theirs)
+            return False
+        start = base_local if base_local in refs else base_tracking
+        if start not in refs:
+            raise GitError(
+                f"base branch {base!r} does not exist on the remote", code="base_branch_not_found"
+            )
+        await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, start)
+        return True
+
+    async def branch_exists(self, name: str) -> bool:
+        """Return whether branch ``name`` exists locally or on ``origin``."""
+        _check_branch(name, "branch")
+        return bool(await self._refs(f"refs/heads/{name}", f"refs/remotes/origin/{name}"))
+
+    async def current_branch(self) -> str | None:
+        """Return the checked-out branch, or None on a detached HEAD."""
+        result = await self._run("symbolic-ref", "-q", "--short", "HEAD")
+        return result.stdout.strip() or None if result.ok else None
+
+    async def head_sha(self) -> str:
+        """Return the sha of ``HEAD``."""
+        return (await self._ok("rev-parse", "--verify", "HEAD^{commit}")).strip()
+
+    # -- content ----------------------------------------------------------------------------
+
+    async def read_file(self, ref: str, path: str) -> str | None:
+        """Return the text of ``path`` at ``ref``, or None if either does not exist."""
+        spec = f"{_check_rev(ref)}:{path.lstrip('/')}"
+        result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=_BIG_OUTPUT)
+        if not result.ok:
+            return None
+        if result.truncated:
+            raise GitError(f"{path} is larger than {_BIG_OUTPUT // (1024 * 1024)} MiB")
+        return result.stdout
+
+    async def commit_all(self, message: str) -> str | None:
+        """Stage every change and commit it; return the new sha, or None if nothing changed."""
+        await self._ok("add", "--all")
+        staged = await self._run("diff", "--cached", "--quiet")
+        if staged.returncode == 0:
+            return None
+        if staged.returncode != 1:
+            raise remote.classify_failure(staged, self.auth, "git diff")
+        await self._ok("commit", "-q", "--no-verify", "--file=-", stdin=message.encode())
+        return await self.head_sha()
+
+    async def diff(self, base: str, head: str = "HEAD") -> str:
+        """Return the unified diff of ``head`` against its merge base with ``base``."""
+        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options"]
+        result = await self._run(*args, f"{_check_rev(base)}...{_check_rev(head)}", cap=_DIFF_CAP)
+        if not result.ok:
+            raise remote.classify_failure(result, self.auth, "git diff")
+        return result.stdout
+
+    async def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
+        """Return the paths ``head`` changed since its merge base with ``base`` (sorted)."""
+        spec = f"{_check_rev(base)}...{_check_rev(head)}"
+        out = await self._ok(
+            "diff", "--name-only", "-z", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
+        )
+        return sorted(p for p in out.split("\0") if p)
+
+    async def numstat(self, base: str, head: str = "HEAD") -> tuple[int, int]:
+        """Return ``(insertions, deletions)`` of ``head`` since its merge base with ``base``."""
+        spec = f"{_check_rev(base)}...{_check_rev(head)}"
+        out = await self._ok(
+            "diff", "--numstat", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
+        )
+        added = deleted = 0
+        for line in out.splitlines():
+            plus, minus, _path = line.split("\t", 2)
+            added += int(plus) if plus.isdigit() else 0  # "-" for binary files
+            deleted += int(minus) if minus.isdigit() else 0
+        return added, deleted
+
+    # -- merge / push -----------------------------------------------------------------------
+
+    async def merge_no_ff(self, branch: str, into: str, message: str) -> str:
+        """Merge ``branch`` into ``into`` with a merge commit; return the merge's sha.
+
+        Raises:
+            GitError: code ``merge_conflict`` (the merge is aborted, the tree left clean).
+        """
+        _check_branch(branch, "branch")
+        _check_branch(into, "baseBranch")
+        await self._ok("checkout", "-q", "--force", into)
+        await self._merge(f"refs/heads/{branch}", message, code="merge_conflict")
+        return await self.head_sha()
+
+    async def _merge(self, rev: str, message: str, *, code: str) -> None:
+        args = ["merge", "-q", "--no-ff", "--no-edit", "-m", message, "--end-of-options", rev]
+        result = await self._run(*args)
+        if result.ok:
+            return
+        if (self.git_dir / "MERGE_HEAD").exists():
+            await self._run("merge", "--abort")
+            await self._reset_and_clean()
+        detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
+        raise GitError(f"merging {rev} failed: {detail}", code=code)
+
+    async def push(self, branches: Sequence[str]) -> None:
+        """Push the local ``branches`` to ``origin`` (fast-forward only).
+
+        Raises:
+            RepoAccessError: unreachable or refused (also ``git_timeout``).
+            GitError: code ``push_rejected`` when the remote has commits we do not.
+        """
+        names = [_check_branch(b, "branch") for b in branches]
+        repo = self._repo or await self._origin()
+        with remote.git_deadline(self.timeout_s, "push"):
+            await remote.push(self.path, repo, self.auth, names)
+
+    async def _origin(self) -> RepoUrl:
+        url = (await self._ok("config", "--get", "remote.origin.url")).strip()
+        self._repo = validate_repo_url(url, allow_local=self.auth.allow_local)
+        return self._repo
+
+    # -- last use ---------------------------------------------------------------------------
+
+    def touch(self) -> None:
+        """Record that the workspace is in use now (the janitor reads this)."""
+        marker = self.git_dir / LAST_USED_MARKER
+        marker.touch()
+        os.utime(marker)
+
+    def last_used(self) -> float | None:
+        """Return the last-use time (epoch seconds), or None if never recorded."""
+        try:
+            return (self.git_dir / LAST_USED_MARKER).stat().st_mtime
+        except FileNotFoundError:
+            return None

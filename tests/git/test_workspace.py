@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+
+from runner.errors import GitError, InvalidInputError
+from runner.git import GitAuth, RepoUrl, Workspace, workspace_path
+from tests.helpers.gitrepo import commit_files, git
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+BRANCH = "task/1-1-1-add-devteam-enabled-flag"
+
+
+async def prepped(workspace: Workspace, repo: RepoUrl, branch: str = BRANCH) -> bool:
+    """Run the PREP sequence; return whether the branch was created."""
+    await workspace.ensure(repo)
+    await workspace.repair()
+    await workspace.checkout_base("main")
+    return await workspace.create_or_reset_branch(branch, "main")
+
+
+async def test_ensure_clones_then_fetches(workspace: Workspace, repo: RepoUrl, bare: Path) -> None:
+    with trio.fail_after(30):
+        assert await workspace.ensure(repo) is True
+        assert (workspace.path / "README.md").read_text() == "# demo\n"
+        new = commit_files(bare, {"NEW.md": "new\n"}, "second")
+        assert await workspace.ensure(repo) is False
+        assert await workspace.checkout_base("main") == new
+    assert await workspace.head_sha() == new
+    assert (workspace.path / "NEW.md").exists()
+    assert git("config", "--get", "remote.origin.url", cwd=workspace.path) == repo.raw
+    assert workspace.last_used() is not None
+
+
+async def test_reprep_returns_same_branch_not_created(workspace: Workspace, repo: RepoUrl) -> None:
+    with trio.fail_after(30):
+        assert await prepped(workspace, repo) is True
+        (workspace.path / "work.txt").write_text("progress\n")
+        sha = await workspace.commit_all("Task 1.1.1: work")
+        assert await prepped(workspace, repo) is False
+    assert await workspace.current_branch() == BRANCH
+    assert await workspace.head_sha() == sha
+
+
+async def test_new_branch_starts_from_freshly_fetched_base(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        newer = commit_files(bare, {"later.md": "x\n"}, "remote moved on")
+        assert await prepped(workspace, repo, "task/1-1-2-next") is True
+    assert await workspace.head_sha() == newer
+
+
+async def test_branch_only_on_remote_is_checked_out_not_created(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    remote_sha = commit_files(bare, {"wip.md": "wip\n"}, "wip", branch=BRANCH)
+    with trio.fail_after(30):
+        assert await prepped(workspace, repo) is False
+        assert await workspace.branch_exists(BRANCH)
+        assert not await workspace.branch_exists("task/other")
+    assert await workspace.head_sha() == remote_sha
+
+
+async def test_checkout_base_missing_on_remote_is_base_branch_not_found(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        with pytest.raises(GitError) as info:
+            await workspace.checkout_base("develop")
+    assert info.value.code == "base_branch_not_found"
+    assert "develop" in info.value.message
+
+
+async def test_checkout_base_rejects_option_like_name(workspace: Workspace, repo: RepoUrl) -> None:
+    await workspace.ensure(repo)
+    with pytest.raises(InvalidInputError) as info:
+        await workspace.checkout_base("--upload-pack=touch")
+    assert info.value.field == "baseBranch"
+
+
+async def test_commit_diff_merge_push_round_trip(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        assert await workspace.commit_all("nothing") is None
+        (workspace.path / "src" / "app.py").write_text("print('hello')\nprint('two')\n")
+        (workspace.path / "docs.md").write_text("a\nb\n")
+        sha = await workspace.commit_all("Task 1.1.1: Add flag")
+        assert sha is not None
+        assert await workspace.changed_files("main") == ["docs.md", "src/app.py"]
+        assert await workspace.numstat("main", "HEAD") == (4, 1)
+        diff = await workspace.diff("main")
+        assert "+print('hello')" in diff
+        assert "-print('hi')" in diff
+        assert await workspace.read_file(BRANCH, "docs.md") == "a\nb\n"
+        assert await workspace.read_file("main", "docs.md") is None
+        merge = await workspace.merge_no_ff(BRANCH, "main", "Merge task 1.1.1")
+        await workspace.push(["main", BRANCH])
+    assert git("rev-parse", "refs/heads/main", cwd=bare) == merge
+    assert git("rev-parse", f"refs/heads/{BRANCH}", cwd=bare) == sha
+    assert git("rev-list", "--parents", "-n1", merge, cwd=bare).split()[2] == sha
+    assert git("log", "-1", "--format=%s|%an", merge, cwd=bare) == (
+        "Merge task 1.1.1|devteam-runner"
+    )
+
+
+async def test_checkout_base_keeps_unpushed_merge_and_takes_remote_commits(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        (workspace.path / "done.md").write_text("done\n")
+        await workspace.commit_all("Task 1.1.1")
+        merge = await workspace.merge_no_ff(BRANCH, "main", "Merge task 1.1.1")
+        commit_files(bare, {"other.md": "upstream\n"}, "upstream change")
+        assert await prepped(workspace, repo, "task/1-1-2-next") is True
+    assert (workspace.path / "done.md").exists()
+    assert (workspace.path / "other.md").exists()
+    git("merge-base", "--is-ancestor", merge, "HEAD", cwd=workspace.path)
+
+
+async def test_merge_conflict_is_aborted_and_reported(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        (workspace.path / "README.md").write_text("branch side\n")
+        await workspace.commit_all("branch edit")
+        await workspace.checkout_base("main")
+        (workspace.path / "README.md").write_text("main side\n")
+        await workspace.commit_all("main edit")
+        with pytest.raises(GitError) as info:
+            await workspace.merge_no_ff(BRANCH, "main", "Merge")
+        assert info.value.code == "merge_conflict"
+        assert not (workspace.git_dir / "MERGE_HEAD").exists()
+        assert await workspace.repair() == []
+
+
+async def test_ensure_replaces_corrupt_workspace(workspace: Workspace, repo: RepoUrl) -> None:
+    workspace.path.mkdir(parents=True)
+    (workspace.path / "junk.txt").write_text("half a clone\n")
+    (workspace.path / ".git").mkdir()
+    with trio.fail_after(30):
+        assert await workspace.ensure(repo) is True
+    assert not (workspace.path / "junk.txt").exists()
+    assert (workspace.path / "README.md").exists()
+
+
+async def test_repair_fixes_lock_merge_untracked_and_detached_head(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        (workspace.path / "README.md").write_text("mine\n")
+        await workspace.commit_all("mine")
+        commit_files(bare, {"README.md": "theirs\n"}, "theirs")
+        await workspace.ensure(repo)
+        git("merge", "origin/main", cwd=workspace.path, check=False)  # conflicts
+        assert (workspace.git_dir / "MERGE_HEAD").exists()
+        (workspace.path / "untracked.txt").write_text("x\n")
+        (workspace.path / "debug.log").write_text("ignored\n")
+        (workspace.git_dir / "index.lock").write_text("")
+        fixed = await workspace.repair()
+        assert "stale index.lock" in fixed
+        assert "MERGE_HEAD in progress" in fixed
+        assert git("status", "--porcelain", "--ignored", cwd=workspace.path) == ""
+        assert await workspace.current_branch() == BRANCH
+
+        git("checkout", "--detach", "HEAD~1", cwd=workspace.path)
+        assert await workspace.current_branch() is None
+        assert "detached HEAD" in await workspace.repair()
+        assert await workspace.current_branch() == "main"
+        assert await prepped(workspace, repo) is False
+
+
+async def test_repair_aborts_rebase_in_progress(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        (workspace.path / "README.md").write_text("mine\n")
+        before = await workspace.commit_all("mine")
+        commit_files(bare, {"README.md": "theirs\n"}, "theirs")
+        await workspace.ensure(repo)
+        git("rebase", "origin/main", cwd=workspace.path, check=False)
+        assert (workspace.git_dir / "rebase-merge").exists()
+        assert "rebase in progress" in await workspace.repair()
+    assert not (workspace.git_dir / "rebase-merge").exists()
+    assert await workspace.current_branch() == BRANCH
+    assert await workspace.head_sha() == before
+
+
+async def test_two_customers_clone_same_repo_concurrently(
+    tmp_path: Path, auth: GitAuth, repo: RepoUrl
+) -> None:
+    spaces = [Workspace(workspace_path(tmp_path / "ws", c, repo), auth) for c in ("a", "b")]
+    results: dict[int, bool] = {}
+
+    async def prep(index: int) -> None:
+        results[index] = await prepped(spaces[index], repo)
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            for index in range(2):
+                nursery.start_soon(prep, index)
+    assert results == {0: True, 1: True}
+    assert spaces[0].path != spaces[1].path
+    (spaces[0].path / "only-a.txt").write_text("a\n")
+    assert await spaces[0].commit_all("a's work") is not None
+    assert not (spaces[1].path / "only-a.txt").exists()
+    assert await spaces[1].current_branch() == BRANCH
