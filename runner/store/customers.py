@@ -1,0 +1,155 @@
+"""Customers and their persisted execution state."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    import builtins
+    import sqlite3
+
+    from runner.store.db import SqliteStore
+
+__all__ = ["CustomerRecord", "Customers"]
+
+_COLUMNS = (
+    "customer_id, repo_url, base_branch, tasks_file, tool, push, settings, created_at, updated_at"
+)
+
+
+@attrs.frozen
+class CustomerRecord:
+    """A registered customer: one repository and how to run its task list."""
+
+    customer_id: str
+    repo_url: str
+    base_branch: str
+    tasks_file: str
+    tool: str
+    push: bool
+    settings: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+def _customer(row: tuple[Any, ...]) -> CustomerRecord:
+    return CustomerRecord(
+        customer_id=row[0],
+        repo_url=row[1],
+        base_branch=row[2],
+        tasks_file=row[3],
+        tool=row[4],
+        push=bool(row[5]),
+        settings=json.loads(row[6]),
+        created_at=row[7],
+        updated_at=row[8],
+    )
+
+
+class Customers:
+    """The ``customers`` and ``customer_state`` tables."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def upsert(self, record: CustomerRecord) -> CustomerRecord:
+        """Insert or update ``record``; an update keeps the stored ``created_at``.
+
+        Returns:
+            The record as stored.
+        """
+
+        def upsert(conn: sqlite3.Connection) -> CustomerRecord:
+            row = conn.execute(
+                f"INSERT INTO customers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (customer_id) DO UPDATE SET repo_url = excluded.repo_url,"
+                " base_branch = excluded.base_branch, tasks_file = excluded.tasks_file,"
+                " tool = excluded.tool, push = excluded.push, settings = excluded.settings,"
+                f" updated_at = excluded.updated_at RETURNING {_COLUMNS}",
+                (
+                    record.customer_id,
+                    record.repo_url,
+                    record.base_branch,
+                    record.tasks_file,
+                    record.tool,
+                    int(record.push),
+                    json.dumps(record.settings),
+                    record.created_at,
+                    record.updated_at,
+                ),
+            ).fetchone()
+            return _customer(row)
+
+        return await self._db.write(upsert)
+
+    async def get(self, customer_id: str) -> CustomerRecord | None:
+        """Return the customer, or None if it is not registered."""
+
+        def get(conn: sqlite3.Connection) -> CustomerRecord | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM customers WHERE customer_id = ?", (customer_id,)
+            ).fetchone()
+            return None if row is None else _customer(row)
+
+        return await self._db.read(get)
+
+    async def list(self) -> builtins.list[CustomerRecord]:
+        """Return every customer, ordered by id."""
+
+        def list_all(conn: sqlite3.Connection) -> builtins.list[CustomerRecord]:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM customers ORDER BY customer_id")
+            return [_customer(row) for row in rows]
+
+        return await self._db.read(list_all)
+
+    async def find_by_repo(self, repo_url: str) -> builtins.list[CustomerRecord]:
+        """Return the customers registered with exactly ``repo_url``, ordered by id."""
+
+        def find(conn: sqlite3.Connection) -> builtins.list[CustomerRecord]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM customers WHERE repo_url = ? ORDER BY customer_id",
+                (repo_url,),
+            )
+            return [_customer(row) for row in rows]
+
+        return await self._db.read(find)
+
+    async def save_state(self, customer_id: str, state: dict[str, Any], updated_at: str) -> None:
+        """Persist the customer's execution state (replacing the previous one).
+
+        Raises:
+            RunnerError: code ``store_error`` when the customer is not registered.
+        """
+
+        def save(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO customer_state (customer_id, state, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state,"
+                " updated_at = excluded.updated_at",
+                (customer_id, json.dumps(state), updated_at),
+            )
+
+        await self._db.write(save)
+
+    async def load_state(self, customer_id: str) -> dict[str, Any] | None:
+        """Return the customer's last saved execution state, or None."""
+
+        def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(
+                "SELECT state FROM customer_state WHERE customer_id = ?", (customer_id,)
+            ).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+
+        return await self._db.read(load)
+
+    async def load_all_states(self) -> dict[str, dict[str, Any]]:
+        """Return every saved execution state by customer id (used at startup)."""
+
+        def load_all(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            rows = conn.execute("SELECT customer_id, state FROM customer_state")
+            return {customer_id: json.loads(state) for customer_id, state in rows}
+
+        return await self._db.read(load_all)

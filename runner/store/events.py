@@ -1,0 +1,170 @@
+"""The event log: every published event with a per-customer, strictly increasing ``seq``.
+
+A ``seq`` is assigned in the same transaction that stores the event, from a per-customer
+counter that pruning never resets, so it is never reused, also across restarts. WebSocket
+clients replay from here with ``since``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+
+    from runner.store.db import SqliteStore
+
+__all__ = ["EventRecord", "Events", "NewEvent"]
+
+
+@attrs.frozen
+class NewEvent:
+    """An event to append; the store assigns its ``seq``."""
+
+    customer_id: str
+    run_id: str | None
+    type: str
+    payload: dict[str, Any]
+    timestamp: str
+
+
+@attrs.frozen
+class EventRecord:
+    """A stored event."""
+
+    customer_id: str
+    seq: int
+    run_id: str | None
+    type: str
+    payload: dict[str, Any]
+    timestamp: str
+
+
+def _insert(conn: sqlite3.Connection, event: NewEvent) -> int:
+    """Store one event inside the caller's transaction and return its seq."""
+    (seq,) = conn.execute(
+        "INSERT INTO event_seq (customer_id, last_seq) VALUES (?, 1)"
+        " ON CONFLICT (customer_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+        (event.customer_id,),
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO events (customer_id, seq, run_id, type, payload, timestamp)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            event.customer_id,
+            seq,
+            event.run_id,
+            event.type,
+            json.dumps(event.payload),
+            event.timestamp,
+        ),
+    )
+    return int(seq)
+
+
+class Events:
+    """The ``events`` and ``event_seq`` tables."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def append(
+        self,
+        customer_id: str,
+        run_id: str | None,
+        type: str,  # noqa: A002  # the event's type, as on the wire
+        payload: dict[str, Any],
+        timestamp: str,
+    ) -> int:
+        """Store one event and return its new ``seq``."""
+        event = NewEvent(customer_id, run_id, type, payload, timestamp)
+        return await self._db.write(lambda conn: _insert(conn, event))
+
+    async def append_many(self, events: Sequence[NewEvent]) -> list[EventRecord]:
+        """Store a batch of events in one transaction (all or none).
+
+        Returns:
+            The stored records, in the given order, with their seqs.
+        """
+        batch = tuple(events)
+
+        def append_all(conn: sqlite3.Connection) -> list[EventRecord]:
+            return [
+                EventRecord(
+                    e.customer_id, _insert(conn, e), e.run_id, e.type, e.payload, e.timestamp
+                )
+                for e in batch
+            ]
+
+        if not batch:
+            return []
+        return await self._db.write(append_all)
+
+    async def since(
+        self, customer_ids: Sequence[str] | None, after_seq: int, limit: int
+    ) -> list[EventRecord]:
+        """Return up to ``limit`` events with ``seq > after_seq``, oldest first.
+
+        Args:
+            customer_ids: Only these customers' events; None for every customer.
+            after_seq: Each customer's events after this seq (0 for all retained ones).
+            limit: The most events to return.
+        """
+        where = "seq > ?"
+        params: list[Any] = [after_seq]
+        if customer_ids is not None:
+            ids = list(dict.fromkeys(customer_ids))
+            if not ids:
+                return []
+            where += f" AND customer_id IN ({', '.join('?' for _ in ids)})"
+            params.extend(ids)
+        sql = (
+            "SELECT customer_id, seq, run_id, type, payload, timestamp FROM events"
+            f" WHERE {where} ORDER BY id LIMIT ?"
+        )
+
+        def select(conn: sqlite3.Connection) -> list[EventRecord]:
+            rows = conn.execute(sql, (*params, limit))
+            return [
+                EventRecord(customer, seq, run_id, kind, json.loads(payload), timestamp)
+                for customer, seq, run_id, kind, payload, timestamp in rows
+            ]
+
+        return await self._db.read(select)
+
+    async def last_seq(self, customer_id: str) -> int:
+        """Return the customer's last assigned seq (0 if it has none yet)."""
+
+        def last(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT last_seq FROM event_seq WHERE customer_id = ?", (customer_id,)
+            ).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return await self._db.read(last)
+
+    async def prune(self, keep_per_customer: int) -> int:
+        """Delete all but each customer's newest ``keep_per_customer`` events.
+
+        Returns:
+            How many events were deleted.
+        """
+
+        keep = max(keep_per_customer, 0)
+
+        def prune(conn: sqlite3.Connection) -> int:
+            counters = conn.execute("SELECT customer_id, last_seq FROM event_seq").fetchall()
+            deleted = 0
+            for customer_id, last_seq in counters:
+                cursor = conn.execute(
+                    "DELETE FROM events WHERE customer_id = ? AND seq <= ?",
+                    (customer_id, last_seq - keep),
+                )
+                deleted += cursor.rowcount
+            return deleted
+
+        return await self._db.write(prune)

@@ -1,0 +1,187 @@
+"""Idempotency records (CONTRACT §7): one row per ``(scope, key)``.
+
+A row is *in flight* from :meth:`IdempotencyRecords.begin` until
+:meth:`~IdempotencyRecords.complete` stores the response (status, body bytes, headers),
+which is then replayed byte for byte until ``expires_at``. ``begin`` checks and inserts in
+one write transaction, so of two concurrent requests with one key exactly one is told to
+execute. The HTTP glue and the in-process wait for an in-flight twin live above this.
+
+Times are ISO-8601 strings; they are normalised to UTC microseconds (``...Z``) before
+being stored or compared, so ``+00:00`` and ``Z`` spellings compare correctly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeAlias
+
+import attrs
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from runner.store.db import SqliteStore
+
+__all__ = [
+    "Begin",
+    "IdempotencyRecords",
+    "InFlight",
+    "Mismatch",
+    "Replay",
+    "Started",
+    "normalize_timestamp",
+]
+
+
+@attrs.frozen
+class Started:
+    """No live record existed; an in-flight one was inserted. The caller executes."""
+
+
+@attrs.frozen
+class Replay:
+    """The key completed with the same request: return this response again."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@attrs.frozen
+class Mismatch:
+    """The key was used with a different request (422 ``idempotency_key_reused``)."""
+
+
+@attrs.frozen
+class InFlight:
+    """The same request is still executing elsewhere; wait for it or answer 409."""
+
+
+Begin: TypeAlias = Started | Replay | Mismatch | InFlight
+"""What :meth:`IdempotencyRecords.begin` found."""
+
+
+def normalize_timestamp(value: str) -> str:
+    """Return ``value`` (ISO-8601, naive = UTC) as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
+    Raises:
+        ValueError: ``value`` is not an ISO-8601 timestamp.
+    """
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _begin(
+    conn: sqlite3.Connection, scope: str, key: str, request_hash: str, now: str, expires_at: str
+) -> Begin:
+    row = conn.execute(
+        "SELECT request_hash, status, body, headers, expires_at FROM idempotency"
+        " WHERE scope = ? AND key = ?",
+        (scope, key),
+    ).fetchone()
+    if row is not None and row[4] > now:
+        stored_hash, status, body, headers, _ = row
+        if stored_hash != request_hash:
+            return Mismatch()
+        if status is None:
+            return InFlight()
+        return Replay(status=int(status), body=bytes(body), headers=json.loads(headers))
+    # Absent or expired: (re)place it with a fresh in-flight row.
+    conn.execute(
+        "INSERT OR REPLACE INTO idempotency"
+        " (scope, key, request_hash, status, body, headers, created_at, expires_at)"
+        " VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?)",
+        (scope, key, request_hash, now, expires_at),
+    )
+    return Started()
+
+
+class IdempotencyRecords:
+    """The ``idempotency`` table."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def begin(
+        self, scope: str, key: str, request_hash: str, now: str, expires_at: str
+    ) -> Begin:
+        """Claim ``(scope, key)`` for a request, or report what holds it.
+
+        A row with ``expires_at <= now`` counts as absent and is replaced.
+
+        Args:
+            scope: The caller-built scope (customer, token, route).
+            key: The client's idempotency key.
+            request_hash: A digest of the request payload.
+            now: The current time.
+            expires_at: When a record made now stops being replayed.
+        """
+        now, expires_at = normalize_timestamp(now), normalize_timestamp(expires_at)
+        return await self._db.write(
+            lambda conn: _begin(conn, scope, key, request_hash, now, expires_at)
+        )
+
+    async def complete(
+        self, scope: str, key: str, status: int, body: bytes, headers: dict[str, str]
+    ) -> bool:
+        """Store the response of an in-flight request for replay.
+
+        Returns:
+            False when no in-flight row exists (it was abandoned, cleared or completed).
+        """
+
+        def complete(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE idempotency SET status = ?, body = ?, headers = ?"
+                " WHERE scope = ? AND key = ? AND status IS NULL",
+                (status, bytes(body), json.dumps(headers), scope, key),
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(complete)
+
+    async def abandon(self, scope: str, key: str) -> bool:
+        """Delete an in-flight row whose execution crashed, so that a retry can run.
+
+        Returns:
+            Whether an in-flight row was deleted (a completed one is kept).
+        """
+
+        def abandon(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM idempotency WHERE scope = ? AND key = ? AND status IS NULL",
+                (scope, key),
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.write(abandon)
+
+    async def purge_expired(self, now: str) -> int:
+        """Delete every record with ``expires_at <= now``; return how many."""
+        cutoff = normalize_timestamp(now)
+        return await self._db.write(
+            lambda conn: (
+                conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (cutoff,)).rowcount
+            )
+        )
+
+    async def clear_in_flight(self) -> int:
+        """Delete every in-flight row (at startup: their process is gone); return how many."""
+        return await self._db.write(
+            lambda conn: conn.execute("DELETE FROM idempotency WHERE status IS NULL").rowcount
+        )
+
+    async def count(self) -> dict[str, int]:
+        """Return ``{"in_flight": n, "completed": m}`` (for metrics and tests)."""
+
+        def count(conn: sqlite3.Connection) -> dict[str, int]:
+            in_flight, completed = conn.execute(
+                "SELECT COALESCE(SUM(status IS NULL), 0), COALESCE(SUM(status IS NOT NULL), 0)"
+                " FROM idempotency"
+            ).fetchone()
+            return {"in_flight": int(in_flight), "completed": int(completed)}
+
+        return await self._db.read(count)

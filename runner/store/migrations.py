@@ -1,0 +1,171 @@
+"""Schema migrations: an ordered list of scripts and a ``schema_version`` table.
+
+At open, every migration newer than the recorded version is applied, all in one
+transaction: a crash half-way leaves the previous schema intact. A database written by a
+newer runner (a version we do not know) is refused rather than guessed at.
+To change the schema, append a :class:`Migration`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from runner.errors import RunnerError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "schema_version"]
+
+
+@attrs.frozen
+class Migration:
+    """One schema step: its version (1, 2, ...), a name, and its SQL statements."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema",
+        (
+            """CREATE TABLE customers (
+                customer_id TEXT PRIMARY KEY,
+                repo_url    TEXT NOT NULL,
+                base_branch TEXT NOT NULL,
+                tasks_file  TEXT NOT NULL,
+                tool        TEXT NOT NULL,
+                push        INTEGER NOT NULL,
+                settings    TEXT NOT NULL,
+                created_at  TEXT NOT NULL,
+                updated_at  TEXT NOT NULL
+            )""",
+            "CREATE INDEX customers_repo_url ON customers (repo_url)",
+            """CREATE TABLE customer_state (
+                customer_id TEXT PRIMARY KEY
+                            REFERENCES customers (customer_id) ON DELETE CASCADE,
+                state       TEXT NOT NULL,
+                updated_at  TEXT NOT NULL
+            )""",
+            """CREATE TABLE runs (
+                run_id       TEXT PRIMARY KEY,
+                customer_id  TEXT NOT NULL
+                             REFERENCES customers (customer_id) ON DELETE CASCADE,
+                status       TEXT NOT NULL,
+                params       TEXT NOT NULL,
+                current_task TEXT,
+                error        TEXT,
+                started_at   TEXT NOT NULL,
+                updated_at   TEXT NOT NULL,
+                finished_at  TEXT
+            )""",
+            "CREATE INDEX runs_customer ON runs (customer_id, started_at)",
+            "CREATE INDEX runs_status ON runs (status)",
+            # The per-customer counter outlives pruned events, so a seq is never reused.
+            """CREATE TABLE event_seq (
+                customer_id TEXT PRIMARY KEY,
+                last_seq    INTEGER NOT NULL
+            )""",
+            # id orders events across customers; (customer_id, seq) is the public identity.
+            """CREATE TABLE events (
+                id          INTEGER PRIMARY KEY,
+                customer_id TEXT NOT NULL,
+                seq         INTEGER NOT NULL,
+                run_id      TEXT,
+                type        TEXT NOT NULL,
+                payload     TEXT NOT NULL,
+                timestamp   TEXT NOT NULL,
+                UNIQUE (customer_id, seq)
+            )""",
+            """CREATE TABLE idempotency (
+                scope        TEXT NOT NULL,
+                key          TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                status       INTEGER,
+                body         BLOB,
+                headers      TEXT,
+                created_at   TEXT NOT NULL,
+                expires_at   TEXT NOT NULL,
+                PRIMARY KEY (scope, key)
+            )""",
+            "CREATE INDEX idempotency_expires ON idempotency (expires_at)",
+            """CREATE TABLE audit (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                timestamp   TEXT NOT NULL,
+                token_id    TEXT NOT NULL,
+                action      TEXT NOT NULL,
+                customer_id TEXT,
+                outcome     TEXT NOT NULL,
+                status_code INTEGER NOT NULL,
+                request_id  TEXT,
+                detail      TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_customer ON audit (customer_id, id)",
+            """CREATE TABLE steps (
+                customer_id TEXT NOT NULL,
+                stage       TEXT NOT NULL,
+                task_id     TEXT NOT NULL,
+                branch      TEXT NOT NULL,
+                status_code INTEGER NOT NULL,
+                body        TEXT NOT NULL,
+                recorded_at TEXT NOT NULL,
+                PRIMARY KEY (customer_id, stage, task_id, branch)
+            )""",
+            "CREATE INDEX steps_task ON steps (customer_id, task_id)",
+        ),
+    ),
+)
+"""Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the highest applied migration version (0 for a fresh database)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[int]:
+    """Apply every pending migration in one transaction; return the versions applied.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``) and outside a transaction.
+
+    Raises:
+        RunnerError: code ``store_schema_too_new`` when the file has a version we do not know.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = schema_version(conn)
+        latest = migrations[-1].version if migrations else 0
+        if current > latest:
+            raise RunnerError(
+                f"the database has schema version {current}; this runner knows up to {latest}",
+                code="store_schema_too_new",
+            )
+        applied = []
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES (?, ?)",
+                (migration.version, migration.name),
+            )
+            applied.append(migration.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    return applied

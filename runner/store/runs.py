@@ -1,0 +1,195 @@
+"""Runs: one row per automation run of a customer (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import json
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from runner.errors import NotFoundError
+
+if TYPE_CHECKING:
+    import builtins
+    import sqlite3
+
+    from runner.store.db import SqliteStore
+
+__all__ = ["INTERRUPTED_MESSAGE", "TERMINAL_STATUSES", "RunRecord", "Runs", "interrupted_error"]
+
+TERMINAL_STATUSES = frozenset({"DONE", "FAILED", "STOPPED"})
+"""Statuses after which a run never changes again; every other one is in progress."""
+
+INTERRUPTED_MESSAGE = "the service restarted during this run"
+
+_STAGE_STATUSES = frozenset({"SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING", "COMPLETING"})
+
+_COLUMNS = (
+    "run_id, customer_id, status, params, current_task, error, started_at, updated_at, finished_at"
+)
+
+
+@attrs.frozen
+class RunRecord:
+    """One run: its status, parameters, current task and, when FAILED, its error."""
+
+    run_id: str
+    customer_id: str
+    status: str
+    params: dict[str, Any]
+    current_task: str | None
+    error: dict[str, Any] | None
+    started_at: str
+    updated_at: str
+    finished_at: str | None = None
+
+
+def _run(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        customer_id=row[1],
+        status=row[2],
+        params=json.loads(row[3]),
+        current_task=row[4],
+        error=None if row[5] is None else json.loads(row[5]),
+        started_at=row[6],
+        updated_at=row[7],
+        finished_at=row[8],
+    )
+
+
+def _dumps(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def interrupted_error(status: str) -> dict[str, str]:
+    """Return the error recorded on a run that was cut short while in ``status``."""
+    stage = status.lower() if status in _STAGE_STATUSES else "run"
+    return {"stage": stage, "code": "interrupted", "message": INTERRUPTED_MESSAGE}
+
+
+class Runs:
+    """The ``runs`` table."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def create(self, record: RunRecord) -> RunRecord:
+        """Insert a new run and return it.
+
+        Raises:
+            RunnerError: code ``store_error`` for a duplicate id or an unknown customer.
+        """
+
+        def create(conn: sqlite3.Connection) -> RunRecord:
+            conn.execute(
+                f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.run_id,
+                    record.customer_id,
+                    record.status,
+                    json.dumps(record.params),
+                    record.current_task,
+                    _dumps(record.error),
+                    record.started_at,
+                    record.updated_at,
+                    record.finished_at,
+                ),
+            )
+            return record
+
+        return await self._db.write(create)
+
+    async def update(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        current_task: str | EllipsisType | None = ...,
+        error: dict[str, Any] | EllipsisType | None = ...,
+        updated_at: str,
+        finished_at: str | None = None,
+    ) -> RunRecord:
+        """Set the run's status (and, when given, its current task and error).
+
+        ``...`` leaves a field unchanged; ``None`` clears it. ``finished_at`` is always
+        written (a run that goes back to work has no finish time).
+
+        Raises:
+            NotFoundError: No run has this id.
+        """
+        assignments = ["status = ?", "updated_at = ?", "finished_at = ?"]
+        values: list[Any] = [status, updated_at, finished_at]
+        if not isinstance(current_task, EllipsisType):
+            assignments.append("current_task = ?")
+            values.append(current_task)
+        if not isinstance(error, EllipsisType):
+            assignments.append("error = ?")
+            values.append(_dumps(error))
+        sql = f"UPDATE runs SET {', '.join(assignments)} WHERE run_id = ? RETURNING {_COLUMNS}"
+
+        def update(conn: sqlite3.Connection) -> RunRecord | None:
+            row = conn.execute(sql, (*values, run_id)).fetchone()
+            return None if row is None else _run(row)
+
+        updated = await self._db.write(update)
+        if updated is None:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        return updated
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        """Return the run, or None."""
+
+        def get(conn: sqlite3.Connection) -> RunRecord | None:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+            found = row.fetchone()
+            return None if found is None else _run(found)
+
+        return await self._db.read(get)
+
+    async def latest(self, customer_id: str) -> RunRecord | None:
+        """Return the customer's most recently started run, or None."""
+        runs = await self.list(customer_id, 1)
+        return runs[0] if runs else None
+
+    async def list(self, customer_id: str, limit: int) -> builtins.list[RunRecord]:
+        """Return the customer's runs, newest first, at most ``limit``."""
+
+        def list_runs(conn: sqlite3.Connection) -> builtins.list[RunRecord]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM runs WHERE customer_id = ?"
+                " ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (customer_id, limit),
+            )
+            return [_run(row) for row in rows]
+
+        return await self._db.read(list_runs)
+
+    async def mark_interrupted(self, now: str) -> builtins.list[RunRecord]:
+        """Fail every run that is not in a terminal status (used once at startup).
+
+        Each becomes FAILED with error ``{"stage", "code": "interrupted", "message"}``, where
+        stage is its stage status lowercased (``implementing``) or ``run``.
+
+        Returns:
+            The runs as updated.
+        """
+        placeholders = ", ".join("?" for _ in TERMINAL_STATUSES)
+
+        def mark(conn: sqlite3.Connection) -> builtins.list[RunRecord]:
+            rows = conn.execute(
+                f"SELECT run_id, status FROM runs WHERE status NOT IN ({placeholders})",
+                tuple(TERMINAL_STATUSES),
+            ).fetchall()
+            updated = []
+            for run_id, status in rows:
+                row = conn.execute(
+                    "UPDATE runs SET status = 'FAILED', error = ?, updated_at = ?,"
+                    f" finished_at = ? WHERE run_id = ? RETURNING {_COLUMNS}",
+                    (json.dumps(interrupted_error(status)), now, now, run_id),
+                ).fetchone()
+                updated.append(_run(row))
+            return updated
+
+        return await self._db.write(mark)

@@ -1,0 +1,89 @@
+"""Recorded step results: re-running a completed step without a key replays its result.
+
+CONTRACT §7: "Without a key, re-running a completed step is a no-op that returns its
+recorded result (``force: true`` redoes it)." A step is identified by customer, stage,
+task and branch (``""`` when the stage has none).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from runner.store.db import SqliteStore
+
+__all__ = ["StepRecord", "Steps"]
+
+_COLUMNS = "customer_id, stage, task_id, branch, status_code, body, recorded_at"
+
+
+@attrs.frozen
+class StepRecord:
+    """The response a completed stage gave for one task on one branch."""
+
+    customer_id: str
+    stage: str
+    task_id: str
+    branch: str
+    status_code: int
+    body: dict[str, Any]
+    recorded_at: str
+
+
+class Steps:
+    """The ``steps`` table."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def record(self, step: StepRecord) -> None:
+        """Store ``step``, replacing an earlier result for the same step."""
+
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO steps ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    step.customer_id,
+                    step.stage,
+                    step.task_id,
+                    step.branch,
+                    step.status_code,
+                    json.dumps(step.body),
+                    step.recorded_at,
+                ),
+            )
+
+        await self._db.write(record)
+
+    async def get(
+        self, customer_id: str, stage: str, task_id: str, branch: str
+    ) -> StepRecord | None:
+        """Return the recorded result of this step, or None."""
+
+        def get(conn: sqlite3.Connection) -> StepRecord | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM steps"
+                " WHERE customer_id = ? AND stage = ? AND task_id = ? AND branch = ?",
+                (customer_id, stage, task_id, branch),
+            ).fetchone()
+            if row is None:
+                return None
+            return StepRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
+
+        return await self._db.read(get)
+
+    async def clear(self, customer_id: str, task_id: str) -> int:
+        """Forget every recorded step of the task (``force`` or a new attempt); return how many."""
+        return await self._db.write(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM steps WHERE customer_id = ? AND task_id = ?",
+                    (customer_id, task_id),
+                ).rowcount
+            )
+        )

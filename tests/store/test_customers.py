@@ -1,0 +1,61 @@
+"""Customers and execution state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+import pytest
+
+from runner.errors import RunnerError
+from tests.store.factories import at, customer
+
+if TYPE_CHECKING:
+    from runner.store import SqliteStore
+
+
+async def test_customers_upsert_inserts_then_updates_keeping_created_at(
+    store: SqliteStore,
+) -> None:
+    assert await store.customers.upsert(customer()) == customer()
+    changed = attrs.evolve(
+        customer(), base_branch="develop", push=True, created_at=at(9), updated_at=at(9)
+    )
+    stored = await store.customers.upsert(changed)
+    assert stored == attrs.evolve(changed, created_at=at(0))
+    assert await store.customers.get("cust-a") == stored
+
+
+async def test_customers_get_unknown_is_none(store: SqliteStore) -> None:
+    assert await store.customers.get("nobody") is None
+
+
+async def test_customers_list_and_find_by_repo(store: SqliteStore) -> None:
+    await store.customers.upsert(customer("b", "file:///repos/shared"))
+    await store.customers.upsert(customer("a", "file:///repos/shared"))
+    await store.customers.upsert(customer("c", "file:///repos/other"))
+    assert [c.customer_id for c in await store.customers.list()] == ["a", "b", "c"]
+    found = await store.customers.find_by_repo("file:///repos/shared")
+    assert [c.customer_id for c in found] == ["a", "b"]
+    assert await store.customers.find_by_repo("file:///repos/none") == []
+
+
+async def test_customers_state_save_load_replace(store: SqliteStore) -> None:
+    await store.customers.upsert(customer("a"))
+    await store.customers.upsert(customer("b"))
+    assert await store.customers.load_state("a") is None
+    await store.customers.save_state("a", {"status": "IMPLEMENTING", "task": "1.1.1"}, at(1))
+    await store.customers.save_state("a", {"status": "DONE"}, at(2))
+    await store.customers.save_state("b", {"status": "IDLE"}, at(2))
+    assert await store.customers.load_state("a") == {"status": "DONE"}
+    assert await store.customers.load_all_states() == {
+        "a": {"status": "DONE"},
+        "b": {"status": "IDLE"},
+    }
+
+
+async def test_customers_state_needs_a_registered_customer(store: SqliteStore) -> None:
+    with pytest.raises(RunnerError) as excinfo:
+        await store.customers.save_state("ghost", {"status": "IDLE"}, at(1))
+    assert excinfo.value.code == "store_error"
+    assert await store.customers.load_all_states() == {}

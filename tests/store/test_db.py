@@ -1,0 +1,211 @@
+"""SqliteStore: pragmas, migrations, restart, cancellation, concurrency, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+import trio.testing
+
+from runner.errors import RunnerError
+from runner.store import MIGRATIONS, Migration, NewEvent, SqliteStore, open_store
+from runner.store.migrations import apply_migrations
+from tests.store.factories import at, customer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _versions(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    return conn.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+
+
+def _block_until(gate: threading.Event) -> None:
+    """A store job that holds the store thread until ``gate`` is set."""
+    gate.wait(10)
+
+
+async def test_store_sets_wal_full_sync_and_foreign_keys(store: SqliteStore) -> None:
+    assert await store.pragma("journal_mode") == "wal"
+    assert await store.pragma("synchronous") == 2  # FULL
+    assert await store.pragma("foreign_keys") == 1
+    assert await store.pragma("busy_timeout") == 5000
+    with pytest.raises(ValueError, match="not a pragma"):
+        await store.pragma("journal_mode; DROP TABLE runs")
+
+
+async def test_store_creates_missing_parent_directory(db_path: Path) -> None:
+    assert not await trio.Path(db_path.parent).exists()
+    async with open_store(db_path) as store:
+        await store.check()
+    assert await trio.Path(db_path).is_file()
+
+
+async def test_store_migrations_apply_once_and_reopen_is_idempotent(db_path: Path) -> None:
+    async with open_store(db_path) as store:
+        first = await store.read(_versions)
+    async with open_store(db_path) as store:
+        second = await store.read(_versions)
+    assert first == second == [(m.version, m.name) for m in MIGRATIONS]
+
+
+async def test_store_refuses_a_newer_schema(db_path: Path) -> None:
+    async with open_store(db_path) as store:
+        await store.write(
+            lambda conn: conn.execute("INSERT INTO schema_version VALUES (999, 'future')")
+        )
+    with pytest.raises(RunnerError) as excinfo:
+        await SqliteStore.open(db_path)
+    assert excinfo.value.code == "store_schema_too_new"
+
+
+async def test_store_open_failure_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    await trio.Path(blocker).write_text("not a directory")
+    with pytest.raises(RunnerError) as excinfo:
+        await SqliteStore.open(blocker / "runner.db")
+    assert excinfo.value.code == "store_error"
+
+
+def test_apply_migrations_runs_only_pending_ones_in_one_transaction(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    try:
+        assert apply_migrations(conn) == [1]
+        assert apply_migrations(conn) == []
+        extra = (*MIGRATIONS, Migration(2, "notes", ("CREATE TABLE notes (id INTEGER)",)))
+        assert apply_migrations(conn, extra) == [2]
+        broken = (
+            *extra,
+            Migration(3, "half", ("CREATE TABLE half (id INTEGER)", "CREATE TABLE broken (")),
+        )
+        with pytest.raises(sqlite3.OperationalError):
+            apply_migrations(conn, broken)
+        assert [v for v, _ in _versions(conn)] == [1, 2]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "notes" in tables
+        assert "half" not in tables
+    finally:
+        conn.close()
+
+
+async def test_store_data_survives_close_and_reopen(db_path: Path) -> None:
+    async with open_store(db_path) as store:
+        await store.customers.upsert(customer())
+        await store.customers.save_state("cust-a", {"status": "PAUSED"}, at(5))
+        await store.events.append("cust-a", None, "execution-log", {"n": 1}, at(5))
+    async with open_store(db_path) as store:
+        assert await store.customers.get("cust-a") == customer()
+        assert await store.customers.load_state("cust-a") == {"status": "PAUSED"}
+        assert await store.events.append("cust-a", None, "execution-log", {"n": 2}, at(6)) == 2
+
+
+async def test_store_job_error_rolls_back_the_whole_write(store: SqliteStore) -> None:
+    events = [
+        NewEvent("cust-a", None, "execution-log", {"n": 1}, at(1)),
+        NewEvent("cust-a", None, "execution-log", {"n": object()}, at(2)),  # not JSON
+    ]
+    with pytest.raises(TypeError):
+        await store.events.append_many(events)
+    assert await store.events.last_seq("cust-a") == 0
+    assert await store.events.since(None, 0, 10) == []
+
+
+async def test_store_sqlite_errors_become_store_errors(store: SqliteStore) -> None:
+    with pytest.raises(RunnerError) as excinfo:
+        await store.read(lambda conn: conn.execute("SELECT * FROM missing_table"))
+    assert excinfo.value.code == "store_error"
+    assert isinstance(excinfo.value.__cause__, sqlite3.OperationalError)
+    await store.check()  # the connection is still usable
+
+
+async def test_store_cancelled_write_still_commits_completely(store: SqliteStore) -> None:
+    gate = threading.Event()
+    batch = [NewEvent("cust-a", "run-1", "execution-log", {"n": n}, at(1)) for n in range(100)]
+    stored: list[int] = []
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.read, lambda conn: _block_until(gate))
+            await trio.testing.wait_all_tasks_blocked()  # the store thread is held
+            scope = trio.CancelScope()
+
+            async def append() -> None:
+                with scope:
+                    records = await store.events.append_many(batch)
+                    stored.extend(r.seq for r in records)
+                    await trio.lowlevel.checkpoint()  # the cancel is delivered here
+                    stored.append(-1)  # never reached
+
+            nursery.start_soon(append)
+            await trio.testing.wait_all_tasks_blocked()
+            try:
+                scope.cancel()
+                await trio.testing.wait_all_tasks_blocked()
+                assert stored == []  # still waiting: the write is queued behind the gate
+            finally:
+                gate.set()
+    assert scope.cancelled_caught
+    assert stored == list(range(1, 101))
+    assert [e.payload["n"] for e in await store.events.since(["cust-a"], 0, 200)] == list(
+        range(100)
+    )
+
+
+async def test_store_cancelled_read_returns_at_once(store: SqliteStore) -> None:
+    gate = threading.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.read, lambda conn: _block_until(gate))
+            await trio.testing.wait_all_tasks_blocked()  # the store thread is held
+            try:
+                with trio.move_on_after(0.05) as scope:
+                    await store.customers.list()
+                assert scope.cancelled_caught
+                assert not gate.is_set()  # we did not wait for the blocked thread
+            finally:
+                gate.set()
+    await store.customers.upsert(customer())
+    assert [c.customer_id for c in await store.customers.list()] == ["cust-a"]
+
+
+async def test_store_is_usable_from_many_concurrent_tasks(store: SqliteStore) -> None:
+    customers = [f"cust-{i}" for i in range(20)]
+    seen: dict[str, list[int]] = {c: [] for c in customers}
+
+    async def worker(customer_id: str) -> None:
+        await store.customers.upsert(customer(customer_id))
+        for n in range(10):
+            seq = await store.events.append(customer_id, None, "execution-log", {"n": n}, at(n))
+            seen[customer_id].append(seq)
+            assert (await store.customers.get(customer_id)) is not None
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            for customer_id in customers:
+                nursery.start_soon(worker, customer_id)
+    assert all(seqs == list(range(1, 11)) for seqs in seen.values())
+    assert len(await store.customers.list()) == 20
+    assert len(await store.events.since(None, 0, 1000)) == 200
+
+
+async def test_store_rejects_calls_after_close(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.aclose()
+    await store.aclose()  # idempotent
+    with pytest.raises(RunnerError) as excinfo:
+        await store.check()
+    assert excinfo.value.code == "store_error"
+
+
+async def test_store_close_finishes_submitted_writes(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            for n in range(20):
+                nursery.start_soon(store.events.append, "cust-a", None, "log", {"n": n}, at(1))
+            await trio.testing.wait_all_tasks_blocked()
+            await store.aclose()
+    async with open_store(db_path) as reopened:
+        assert await reopened.events.last_seq("cust-a") == 20

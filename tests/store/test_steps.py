@@ -1,0 +1,44 @@
+"""Recorded step results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from runner.store import StepRecord
+from tests.store.factories import at
+
+if TYPE_CHECKING:
+    from runner.store import SqliteStore
+
+
+def _step(stage: str, task_id: str = "1.1.1", body: dict[str, object] | None = None) -> StepRecord:
+    return StepRecord(
+        customer_id="cust-a",
+        stage=stage,
+        task_id=task_id,
+        branch="task/1-1-1-add-flag",
+        status_code=200,
+        body=body or {"success": True, "stage": stage},
+        recorded_at=at(1),
+    )
+
+
+async def test_steps_record_get_and_replace(store: SqliteStore) -> None:
+    assert await store.steps.get("cust-a", "prep", "1.1.1", "task/1-1-1-add-flag") is None
+    await store.steps.record(_step("prep"))
+    assert await store.steps.get("cust-a", "prep", "1.1.1", "task/1-1-1-add-flag") == _step("prep")
+    newer = attrs.evolve(_step("prep"), body={"success": True, "again": 1}, recorded_at=at(2))
+    await store.steps.record(newer)
+    assert await store.steps.get("cust-a", "prep", "1.1.1", "task/1-1-1-add-flag") == newer
+    assert await store.steps.get("cust-a", "prep", "1.1.1", "other-branch") is None
+
+
+async def test_steps_clear_forgets_every_stage_of_the_task(store: SqliteStore) -> None:
+    await store.steps.record(_step("prep"))
+    await store.steps.record(_step("implement"))
+    await store.steps.record(_step("prep", task_id="1.1.2"))
+    assert await store.steps.clear("cust-a", "1.1.1") == 2
+    assert await store.steps.get("cust-a", "implement", "1.1.1", "task/1-1-1-add-flag") is None
+    assert await store.steps.get("cust-a", "prep", "1.1.2", "task/1-1-1-add-flag") is not None
