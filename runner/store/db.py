@@ -5,9 +5,11 @@ aiosqlite only runs under asyncio, so we do what it does inside ourselves: a
 touches the connection. An async caller submits a callable and sleeps until the thread
 hands the result back through the Trio token (``run_sync_soon``); nothing polls.
 
-Every job runs in its own transaction (``BEGIN IMMEDIATE`` for writes), so a job either
-commits completely or not at all. Jobs run in submission order, so a later call always
-sees the effect of an earlier one. Cancellation:
+Every job is atomic: a read runs in its own transaction; writes queued together share one
+``BEGIN IMMEDIATE`` transaction (group commit: one fsync for the lot), each under its own
+savepoint, so a job either commits completely or not at all, and no caller hears of its
+write before the COMMIT. Jobs run in submission order, so a later call always sees the
+effect of an earlier one. Cancellation:
 
 * a **write** that has been submitted always completes; the cancelled caller waits for it
   (like ``trio.to_thread.run_sync``) and sees ``Cancelled`` at its next checkpoint, so
@@ -46,6 +48,8 @@ __all__ = ["STORE_ERROR", "SqliteStore", "open_store"]
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
+MAX_WRITE_BATCH = 64
+"""The most queued writes committed together in one transaction (group commit)."""
 STORE_ERROR = "store_error"
 """The ``RunnerError.code`` of every database failure (I/O, constraint, closed store)."""
 
@@ -116,6 +120,7 @@ class SqliteStore:
             target=self._serve, name=f"sqlite-store:{path.name}", daemon=True
         )
         self._connect_error: BaseException | None = None
+        self._held: list[_Job | None] = []  # at most one job taken early by _more_writes
         self.customers = Customers(self)
         self.runs = Runs(self)
         self.events = Events(self)
@@ -204,15 +209,43 @@ class SqliteStore:
         except BaseException as exc:  # noqa: BLE001  # reported to every caller instead
             self._connect_error = _as_store_error(exc)
         try:
-            while (job := self._jobs.get()) is not None:
+            while (job := self._next()) is not None:
                 if conn is None:
                     assert self._connect_error is not None
                     self._deliver(job, outcome.Error(self._connect_error))
-                    continue
-                self._deliver(job, _run_job(conn, job))
+                elif job.write:
+                    batch = self._more_writes(job)
+                    for done, result in zip(batch, _run_writes(conn, batch), strict=True):
+                        self._deliver(done, result)
+                else:
+                    self._deliver(job, _run_job(conn, job))
         finally:
             if conn is not None:
                 conn.close()
+
+    def _next(self) -> _Job | None:
+        """Return the next job in submission order (a held-back one first)."""
+        if self._held:
+            return self._held.pop()
+        return self._jobs.get()
+
+    def _more_writes(self, first: _Job) -> list[_Job]:
+        """Group commit: take the writes queued right behind ``first`` (order is kept).
+
+        The first job that is not a write (a read, the close sentinel) is held back and runs
+        next, after the batch has committed.
+        """
+        batch = [first]
+        while len(batch) < MAX_WRITE_BATCH:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None or not job.write:
+                self._held.append(job)
+                break
+            batch.append(job)
+        return batch
 
     def _deliver(self, job: _Job, result: outcome.Outcome[Any]) -> None:
         """Hand ``result`` back to the waiting task on its Trio thread."""
@@ -233,6 +266,35 @@ def _run_job(conn: sqlite3.Connection, job: _Job) -> outcome.Outcome[Any]:
     if isinstance(result, outcome.Error):
         return outcome.Error(_as_store_error(result.error))
     return result
+
+
+def _run_writes(conn: sqlite3.Connection, batch: list[_Job]) -> list[outcome.Outcome[Any]]:
+    """Run several writes in one transaction (one fsync), each under its own savepoint.
+
+    A job that raises is rolled back to its savepoint alone; the others still commit.
+    If the transaction itself fails (BEGIN, a savepoint, COMMIT), every job fails and
+    nothing of the batch is kept. No result is delivered before the COMMIT.
+    """
+    if len(batch) == 1:
+        return [_run_job(conn, batch[0])]
+    results: list[outcome.Outcome[Any]] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            result: outcome.Outcome[Any] = outcome.capture(job.fn, conn)
+            if isinstance(result, outcome.Error):
+                conn.execute("ROLLBACK TO job")
+                result = outcome.Error(_as_store_error(result.error))
+            conn.execute("RELEASE job")
+            results.append(result)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.rollback()
+        failed = _as_store_error(exc)
+        return [outcome.Error(failed) for _ in batch]
+    return results
 
 
 def _as_store_error(exc: BaseException) -> BaseException:

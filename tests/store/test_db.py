@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +17,7 @@ from runner.store.migrations import apply_migrations
 from tests.store.factories import at, customer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 
@@ -209,3 +211,109 @@ async def test_store_close_finishes_submitted_writes(db_path: Path) -> None:
             await store.aclose()
     async with open_store(db_path) as reopened:
         assert await reopened.events.last_seq("cust-a") == 20
+
+
+def _set_seq(
+    customer_id: str, seq: int, *, fail: bool = False
+) -> Callable[[sqlite3.Connection], int]:
+    """Return a write job that sets a customer's seq counter (and then fails, if asked)."""
+
+    def job(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO event_seq VALUES (?, ?)", (customer_id, seq))
+        if fail:
+            raise LookupError("boom")
+        return seq
+
+    return job
+
+
+async def test_store_group_commit_rolls_back_only_the_failing_write(store: SqliteStore) -> None:
+    gate = threading.Event()
+    outcomes: dict[str, object] = {}
+
+    async def submit(name: str, job: Callable[[sqlite3.Connection], int]) -> None:
+        try:
+            outcomes[name] = await store.write(job)
+        except LookupError as exc:
+            outcomes[name] = exc
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.read, lambda conn: _block_until(gate))
+            await trio.testing.wait_all_tasks_blocked()
+            try:
+                # queued behind the held thread, so they run as one batch, in this order
+                for name, job in [
+                    ("x", _set_seq("x", 1)),
+                    ("y", _set_seq("y", 5, fail=True)),
+                    ("z", _set_seq("z", 3)),
+                ]:
+                    nursery.start_soon(submit, name, job)
+                    await trio.testing.wait_all_tasks_blocked()
+            finally:
+                gate.set()
+    assert outcomes["x"] == 1
+    assert isinstance(outcomes["y"], LookupError)
+    assert outcomes["z"] == 3
+    assert await store.events.last_seq("x") == 1
+    assert await store.events.last_seq("y") == 0  # rolled back to its savepoint alone
+    assert await store.events.last_seq("z") == 3
+
+
+async def test_store_read_queued_between_writes_sees_only_earlier_ones(
+    store: SqliteStore,
+) -> None:
+    gate = threading.Event()
+    seen: list[int] = []
+
+    async def read_last_seq() -> None:
+        seen.append(await store.events.last_seq("a"))
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.read, lambda conn: _block_until(gate))
+            await trio.testing.wait_all_tasks_blocked()
+            try:
+                for start in (
+                    partial(store.events.append, "a", None, "log", {}, at(1)),
+                    read_last_seq,
+                    partial(store.events.append, "a", None, "log", {}, at(2)),
+                ):
+                    nursery.start_soon(start)
+                    await trio.testing.wait_all_tasks_blocked()
+            finally:
+                gate.set()
+    assert seen == [1]
+    assert await store.events.last_seq("a") == 2
+
+
+def _abort_transaction(conn: sqlite3.Connection) -> int:
+    """A write job whose failure ends the whole transaction (like SQLITE_FULL does)."""
+    conn.execute("ROLLBACK")
+    return 0
+
+
+async def test_store_group_commit_failure_fails_every_write_of_the_batch(
+    store: SqliteStore,
+) -> None:
+    gate = threading.Event()
+    errors: dict[str, str] = {}
+
+    async def submit(name: str, job: Callable[[sqlite3.Connection], int]) -> None:
+        with pytest.raises(RunnerError) as excinfo:
+            await store.write(job)
+        errors[name] = excinfo.value.code
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store.read, lambda conn: _block_until(gate))
+            await trio.testing.wait_all_tasks_blocked()
+            try:
+                for name, job in [("x", _set_seq("x", 1)), ("abort", _abort_transaction)]:
+                    nursery.start_soon(submit, name, job)
+                    await trio.testing.wait_all_tasks_blocked()
+            finally:
+                gate.set()
+    assert errors == {"x": "store_error", "abort": "store_error"}
+    assert await store.events.last_seq("x") == 0  # nothing of the batch was kept
+    assert await store.events.append("x", None, "log", {}, at(1)) == 1  # and the store works
