@@ -1,0 +1,31 @@
+"""Actors: one supervising actor per customer, the registry, and the event bus."""
+
+from runner.actors.customer import CustomerActor
+from runner.actors.deps import ActorDeps
+from runner.actors.events import LOG, UPDATE, Event, EventBus, Subscriber
+from runner.actors.messages import GetState, Pause, Reply, Resume, RunStage, StartRun, Stop
+from runner.actors.registry import Registry
+from runner.actors.state import ACTIVE, RESTING, ExecutionState, Status, allowed_from
+
+__all__ = [
+    "ACTIVE",
+    "LOG",
+    "RESTING",
+    "UPDATE",
+    "ActorDeps",
+    "CustomerActor",
+    "Event",
+    "EventBus",
+    "ExecutionState",
+    "GetState",
+    "Pause",
+    "Registry",
+    "Reply",
+    "Resume",
+    "RunStage",
+    "StartRun",
+    "Status",
+    "Stop",
+    "Subscriber",
+    "allowed_from",
+]

@@ -1,0 +1,463 @@
+"""One actor per customer: a command loop that decides and starts, never awaiting a stage.
+
+Stages run as child tasks in the actor's nursery, each under a cancel scope the actor keeps
+(``stop`` cancels it; ``pause`` is a flag read between stages). Every state change goes
+through :meth:`CustomerActor._change`, which persists, then publishes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import outcome
+import structlog
+import trio
+
+from runner.actors.events import LOG, UPDATE, Event
+from runner.actors.messages import (
+    Command,
+    GetState,
+    Pause,
+    Reply,
+    Resume,
+    RunStage,
+    StartRun,
+    Stop,
+)
+from runner.actors.state import STAGE_FRACTION, ExecutionState, Status, allowed_from
+from runner.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    RunnerError,
+)
+from runner.pipeline import ResumePoint, RunOutcome, StageContext, drive
+from runner.store import RunRecord
+
+if TYPE_CHECKING:
+    from runner.actors.deps import ActorDeps
+
+__all__ = ["CustomerActor"]
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+_STAGE_STATUS = {
+    "select": Status.SELECTING,
+    "prep": Status.PREPARING,
+    "implement": Status.IMPLEMENTING,
+    "verify": Status.VERIFYING,
+    "complete": Status.COMPLETING,
+}
+_KEPT_LOG_LINES = 50
+_LOG_BATCH_WINDOW_S = 0.05
+_CLEANUP_GRACE_S = 30.0
+
+
+@attrs.define(eq=False)
+class CustomerActor:
+    """Owns one customer's workspace and execution state."""
+
+    customer_id: str
+    deps: ActorDeps
+    state: ExecutionState
+    _send: trio.MemorySendChannel[Command] = attrs.field(init=False)
+    _recv: trio.MemoryReceiveChannel[Command] = attrs.field(init=False)
+    _nursery: trio.Nursery | None = None
+    _run_scope: trio.CancelScope | None = None
+    _resume: ResumePoint | None = None
+    _manual: deque[RunStage] = attrs.field(factory=deque)
+    _manual_running: bool = False
+    _pending_logs: list[tuple[str, str, str | None]] = attrs.field(factory=list)
+    _logs_waiting: trio.Event = attrs.field(factory=trio.Event)
+    _replies: set[Reply] = attrs.field(factory=set)
+    idle_since: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        self._send, self._recv = trio.open_memory_channel[Command](self.deps.settings.inbox_size)
+
+    # -- the caller's side -------------------------------------------------------------
+
+    async def ask(self, make: Callable[[Reply], Command]) -> Any:
+        """Send the command built by ``make`` and return the actor's reply (or raise its error)."""
+        send, recv = trio.open_memory_channel[outcome.Outcome[Any]](1)
+        async with recv:
+            try:
+                await self._send.send(make(send))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                raise RunnerError("the customer's actor stopped", code="internal") from None
+            try:
+                result = await recv.receive()
+            except trio.EndOfChannel:
+                raise RunnerError("the customer's actor crashed", code="internal") from None
+        return result.unwrap()
+
+    # -- the actor's side ----------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve commands until cancelled."""
+        with structlog.contextvars.bound_contextvars(customer_id=self.customer_id):
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    nursery.start_soon(self._flush_logs)
+                    task_status.started()
+                    async with self._recv:
+                        async for command in self._recv:
+                            await self._handle(command)
+            finally:
+                for reply in self._replies:
+                    reply.close()
+
+    def _reply(self, reply: Reply, result: outcome.Outcome[Any]) -> None:
+        self._replies.discard(reply)
+        try:
+            reply.send_nowait(result)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
+            pass  # the caller gave up
+        reply.close()
+
+    def _value(self, reply: Reply, value: Any) -> None:
+        self._reply(reply, outcome.Value(value))
+
+    def _error(self, reply: Reply, exc: BaseException) -> None:
+        self._reply(reply, outcome.Error(exc))
+
+    async def _handle(self, command: Command) -> None:
+        self._replies.add(command.reply)
+        try:
+            match command:
+                case GetState():
+                    self._value(command.reply, self.state.to_wire())
+                case RunStage():
+                    self._queue_stage(command)
+                case StartRun():
+                    await self._start_run(command)
+                case Pause():
+                    await self._pause(command)
+                case Resume():
+                    await self._resume_run(command)
+                case Stop():
+                    await self._stop(command)
+        except RunnerError as exc:
+            self._error(command.reply, exc)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a run or a manual stage is in progress."""
+        return self._running() or self._manual_running
+
+    def _running(self) -> bool:
+        return self._run_scope is not None
+
+    def _check(self, action: str) -> None:
+        allowed = allowed_from(action)
+        status = self.state.status
+        if action == "run" and self._running():
+            raise InvalidTransitionError(status, allowed, action)
+        if status not in allowed:
+            raise InvalidTransitionError(status, allowed, action)
+
+    # -- autopilot commands --------------------------------------------------------------
+
+    async def _start_run(self, command: StartRun) -> None:
+        self._check("run")
+        if self._manual_running:
+            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        s = self.state
+        s.run_id = uuid.uuid4().hex
+        s.start_time = self._now()
+        s.error, s.pause_requested, s.current_task, s.branch = None, False, None, None
+        s.stop_after_task, s.tool = command.stop_after_task, command.tool
+        params = {"tool": command.tool, "stopAfterTask": command.stop_after_task}
+        await self.deps.store.runs.create(
+            RunRecord(
+                run_id=s.run_id,
+                customer_id=self.customer_id,
+                status=Status.SELECTING,
+                params=params,
+                current_task=None,
+                error=None,
+                started_at=s.start_time,
+                updated_at=s.start_time,
+                finished_at=None,
+            )
+        )
+        self._launch_run(None)
+        await self._change(Status.SELECTING)
+        self._value(command.reply, self.state.to_wire())
+
+    async def _resume_run(self, command: Resume) -> None:
+        self._check("resume")
+        if self.state.run_id is None:
+            raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
+        self.state.error, self.state.pause_requested = None, False
+        self._launch_run(self._resume)
+        await self._change(Status.SELECTING if self._resume is None else self._resume_status())
+        self._value(command.reply, self.state.to_wire())
+
+    def _resume_status(self) -> str:
+        assert self._resume is not None
+        return _STAGE_STATUS[self._resume.stage]
+
+    async def _pause(self, command: Pause) -> None:
+        self._check("pause")
+        self.state.pause_requested = True
+        await self._change(self.state.status)
+        self._value(command.reply, self.state.to_wire())
+
+    async def _stop(self, command: Stop) -> None:
+        self._check("stop")
+        if self._run_scope is not None:
+            self._run_scope.cancel()  # the run task persists STOPPED after its cleanup
+        else:
+            await self._finish_run(RunOutcome(Status.STOPPED, resume=self._resume))
+        self.state.pause_requested = False
+        self._value(command.reply, self.state.to_wire())
+
+    def _launch_run(self, resume: ResumePoint | None) -> None:
+        assert self._nursery is not None
+        self._run_scope = trio.CancelScope()
+        self._nursery.start_soon(self._run_autopilot, self._run_scope, resume)
+
+    async def _run_autopilot(self, scope: trio.CancelScope, resume: ResumePoint | None) -> None:
+        result = RunOutcome(Status.STOPPED, resume=resume)
+        with structlog.contextvars.bound_contextvars(run_id=self.state.run_id):
+            try:
+                with scope:
+                    ctx = await self._context()
+                    result = await drive(
+                        self.deps.stages, ctx, _Hooks(self), tool=self.state.tool, resume=resume
+                    )
+            except Exception as exc:  # noqa: BLE001 - isolation boundary: a bug fails this run only
+                log.exception("run_crashed")
+                code = exc.code if isinstance(exc, RunnerError) else "internal"
+                stage = self.state.status.lower()
+                result = RunOutcome(Status.FAILED, error={"stage": stage, "code": code,
+                                    "message": self.deps.redactor(str(exc)) or "internal error"},
+                                    resume=self._point_now())  # fmt: skip
+            finally:
+                self._run_scope = None
+            if scope.cancelled_caught:
+                result = RunOutcome(Status.STOPPED, resume=self._point_now())
+                with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                    await self._cleanup_after_stop()
+            with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                await self._finish_run(result)
+
+    def _point_now(self) -> ResumePoint | None:
+        stage = next((k for k, v in _STAGE_STATUS.items() if v == self.state.status), None)
+        if self.state.current_task is None or stage in (None, "select"):
+            return None
+        assert stage is not None
+        return ResumePoint(self.state.current_task, stage, self.state.branch)
+
+    async def _cleanup_after_stop(self) -> None:
+        ctx = await self._context()
+        await self.deps.stages.reset(ctx)
+
+    async def _finish_run(self, result: RunOutcome) -> None:
+        self._resume = result.resume
+        self.state.error = result.error
+        self.state.pause_requested = False
+        if result.status == Status.DONE:
+            self.state.current_task, self.state.progress = None, 100.0
+        await self._change(result.status)
+        if self.state.run_id is not None:
+            now = self._now()
+            await self.deps.store.runs.update(
+                self.state.run_id,
+                status=result.status,
+                current_task=self.state.current_task,
+                error=result.error,
+                updated_at=now,
+                finished_at=None if result.status == Status.PAUSED else now,
+            )
+
+    # -- manual stages -------------------------------------------------------------------
+
+    def _queue_stage(self, command: RunStage) -> None:
+        if self._running():
+            raise ConflictError(
+                f"an automated run is in progress ({self.state.status}); pause or stop it first",
+                code="customer_busy",
+            )
+        self._manual.append(command)
+        self._start_next_manual()
+
+    def _start_next_manual(self) -> None:
+        if self._manual_running or not self._manual:
+            return
+        assert self._nursery is not None
+        self._manual_running = True
+        self._nursery.start_soon(self._run_manual, self._manual.popleft())
+
+    async def _run_manual(self, command: RunStage) -> None:
+        resting = self.state.status
+        try:
+            ctx = await self._context()
+            if command.stage != "select":
+                self.state.current_task = getattr(command.request, "task_id", None)
+                await self._change(_STAGE_STATUS[command.stage])
+            result = await self._call_stage(ctx, command)
+            self._value(command.reply, result)
+            wire = getattr(result, "to_wire", None)
+            if command.stage == "prep" and wire is not None:
+                self.state.branch = str(wire().get("branch"))
+                self.state.repo_path = str(wire().get("repoPath"))
+        except RunnerError as exc:
+            self._error(command.reply, exc)
+        except Exception:  # noqa: BLE001 - isolation boundary: report, keep the actor
+            log.exception("stage_crashed", stage=command.stage)
+            self._error(command.reply, RunnerError("internal error", code="internal"))
+        finally:
+            self._manual_running = False
+            if command.stage != "select":
+                with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                    await self._change(resting)
+            self._start_next_manual()
+
+    async def _call_stage(self, ctx: StageContext, command: RunStage) -> Any:
+        stages = self.deps.stages
+        if command.stage == "select":
+            return await stages.select(ctx, exclude_completed=bool(command.request))
+        if command.stage == "prep":
+            return await stages.prep(ctx, command.request)
+        if command.stage == "implement":
+            return await stages.implement(ctx, command.request)
+        if command.stage == "verify":
+            return await stages.verify(ctx, command.request)
+        raise NotFoundError(f"unknown stage {command.stage!r}")
+
+    # -- state, events, logs -------------------------------------------------------------
+
+    async def _context(self) -> StageContext:
+        customer = await self.deps.store.customers.get(self.customer_id)
+        if customer is None:
+            raise NotFoundError(f"customer {self.customer_id!r} is not registered",
+                                code="customer_not_found")  # fmt: skip
+        return StageContext(
+            settings=self.deps.settings,
+            customer=customer,
+            store=self.deps.store,
+            slots=self.deps.slots,
+            redactor=self.deps.redactor,
+            log=self.log,
+            now=self.deps.now,
+        )
+
+    def _now(self) -> str:
+        return self.deps.now().isoformat().replace("+00:00", "Z")
+
+    def _progress(self) -> float:
+        s = self.state
+        if not s.total_tasks:
+            return s.progress
+        fraction = STAGE_FRACTION.get(s.status, 0.0) if s.current_task else 0.0
+        return round(min(100.0, 100.0 * (s.completed_tasks + fraction) / s.total_tasks), 1)
+
+    async def _change(self, status: str, **fields: Any) -> None:
+        """Set the status (and fields), persist the state, then publish an update."""
+        for name, value in fields.items():
+            setattr(self.state, name, value)
+        self.state.status = status
+        if status not in (Status.DONE,):
+            self.state.progress = self._progress()
+        self.state.last_update = self._now()
+        await self.deps.store.customers.save_state(
+            self.customer_id, self.state.to_record(), self.state.last_update
+        )
+        frame: dict[str, Any] = {
+            "type": UPDATE,
+            "customerId": self.customer_id,
+            "taskId": self.state.current_task,
+            "status": status,
+            "progress": self.state.progress,
+            "timestamp": self.state.last_update,
+            "runId": self.state.run_id,
+            "branch": self.state.branch,
+        }
+        if self.state.error is not None:
+            frame["error"] = dict(self.state.error)
+        await self._emit(UPDATE, frame)
+        self.deps.metrics.status_changed(self.customer_id, status)
+
+    async def _emit(self, kind: str, frame: dict[str, Any]) -> None:
+        frame = self.deps.redactor.value(frame)
+        seq = await self.deps.store.events.append(
+            self.customer_id, self.state.run_id, kind, frame, frame["timestamp"]
+        )
+        frame["seq"] = seq
+        self.deps.bus.publish(Event(self.customer_id, seq, kind, frame))
+
+    def log(self, level: str, message: str) -> None:
+        """Queue a stage log line; lines are redacted and batched into ``execution-log`` events."""
+        self._pending_logs.append((level, self.deps.redactor(message), self.state.current_task))
+        self._logs_waiting.set()
+
+    async def _flush_logs(self) -> None:
+        while True:
+            await self._logs_waiting.wait()
+            await trio.sleep(_LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
+            self._logs_waiting = trio.Event()
+            pending, self._pending_logs = self._pending_logs, []
+            for (level, task_id), lines in _group_logs(pending).items():
+                message = "\n".join(lines)
+                self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
+                frame = {
+                    "type": LOG,
+                    "customerId": self.customer_id,
+                    "taskId": task_id,
+                    "level": level,
+                    "message": message,
+                    "timestamp": self._now(),
+                    "runId": self.state.run_id,
+                }
+                with trio.CancelScope(shield=True):
+                    await self._emit(LOG, frame)
+
+
+def _group_logs(
+    pending: list[tuple[str, str, str | None]],
+) -> dict[tuple[str, str | None], list[str]]:
+    grouped: dict[tuple[str, str | None], list[str]] = {}
+    for level, message, task_id in pending:
+        grouped.setdefault((level, task_id), []).append(message)
+    return grouped
+
+
+@attrs.define
+class _Hooks:
+    """The actor's :class:`runner.pipeline.RunHooks`."""
+
+    actor: CustomerActor
+
+    async def stage_started(self, stage: str, task_id: str | None, branch: str | None) -> None:
+        state = self.actor.state
+        if task_id is not None:
+            state.current_task = task_id
+        if branch is not None:
+            state.branch = branch
+        self.actor.log("info", f"{stage} started" + (f" for task {task_id}" if task_id else ""))
+        await self.actor._change(_STAGE_STATUS[stage])
+
+    async def task_completed(self, task_id: str) -> None:
+        state = self.actor.state
+        state.completed_tasks = min(state.total_tasks, state.completed_tasks + 1)
+        self.actor.log("info", f"task {task_id} completed")
+        await self.actor._change(state.status)
+
+    async def counts(self, completed: int, total: int) -> None:
+        self.actor.state.completed_tasks, self.actor.state.total_tasks = completed, total
+
+    def pause_requested(self) -> bool:
+        return self.actor.state.pause_requested
+
+    def stop_after(self) -> str | None:
+        return self.actor.state.stop_after_task
+

@@ -1,0 +1,71 @@
+"""Commands sent to a customer actor, and the one-slot reply channel they carry."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import attrs
+import outcome
+import trio
+
+__all__ = [
+    "Command",
+    "GetState",
+    "Pause",
+    "Reply",
+    "Resume",
+    "RunStage",
+    "StartRun",
+    "Stop",
+]
+
+Reply: TypeAlias = trio.MemorySendChannel[outcome.Outcome[Any]]
+
+
+@attrs.frozen
+class RunStage:
+    """Run one manual stage (``select``, ``prep``, ``implement``, ``verify``) and reply."""
+
+    stage: str
+    request: Any
+    reply: Reply
+
+
+@attrs.frozen
+class StartRun:
+    """Start the autopilot (CONTRACT §5)."""
+
+    tool: str | None
+    stop_after_task: str | None
+    reply: Reply
+
+
+@attrs.frozen
+class Pause:
+    """Pause after the current stage."""
+
+    reply: Reply
+
+
+@attrs.frozen
+class Resume:
+    """Continue a paused, failed or stopped run from where it stopped."""
+
+    reply: Reply
+
+
+@attrs.frozen
+class Stop:
+    """Cancel the run now."""
+
+    reply: Reply
+
+
+@attrs.frozen
+class GetState:
+    """Return the execution state."""
+
+    reply: Reply
+
+
+Command: TypeAlias = RunStage | StartRun | Pause | Resume | Stop | GetState

@@ -1,0 +1,108 @@
+"""The registry: customer id -> actor; owns the nursery every actor runs in (one-for-one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import structlog
+import trio
+
+from runner.actors.customer import CustomerActor
+from runner.actors.state import ACTIVE, ExecutionState, Status
+
+if TYPE_CHECKING:
+    from runner.actors.deps import ActorDeps
+    from runner.actors.messages import Command, Reply
+
+__all__ = ["Registry"]
+
+log = structlog.get_logger(__name__)
+
+
+@attrs.define(eq=False)
+class Registry:
+    """Creates actors on demand and restarts a crashed one on the next command."""
+
+    deps: ActorDeps
+    _actors: dict[str, CustomerActor] = attrs.field(factory=dict)
+    _saved: dict[str, ExecutionState] = attrs.field(factory=dict)
+    _nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[Registry] = trio.TASK_STATUS_IGNORED) -> None:
+        """Recover persisted state, then host actors until cancelled."""
+        await self._recover()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started(self)
+            await trio.sleep_forever()
+
+    async def _recover(self) -> None:
+        """Load saved states; a run the previous process left active becomes FAILED."""
+        store = self.deps.store
+        now = self.deps.now().isoformat().replace("+00:00", "Z")
+        await store.runs.mark_interrupted(now)
+        for customer_id, record in (await store.customers.load_all_states()).items():
+            state = ExecutionState.from_record(record)
+            if state.status in ACTIVE:
+                state.error = {
+                    "stage": state.status.lower(),
+                    "code": "interrupted",
+                    "message": "the service restarted during this run; resume to continue",
+                }
+                state.status = Status.FAILED
+                state.pause_requested = False
+                state.last_update = now
+                await store.customers.save_state(customer_id, state.to_record(), now)
+            self._saved[customer_id] = state
+
+    def actor(self, customer_id: str) -> CustomerActor:
+        """Return the customer's actor, starting it if needed."""
+        existing = self._actors.get(customer_id)
+        if existing is not None:
+            return existing
+        assert self._nursery is not None, "Registry.run() has not started"
+        state = self._saved.pop(customer_id, None) or ExecutionState(customer_id=customer_id)
+        actor = CustomerActor(customer_id=customer_id, deps=self.deps, state=state)
+        self._actors[customer_id] = actor
+        self._nursery.start_soon(self._supervise, actor)
+        return actor
+
+    async def ask(self, customer_id: str, make: Callable[[Reply], Command]) -> Any:
+        """Send a command to the customer's actor and await the reply."""
+        return await self.actor(customer_id).ask(make)
+
+    async def _supervise(self, actor: CustomerActor) -> None:
+        try:
+            await actor.run()
+        except Exception:  # noqa: BLE001 - one-for-one: a crash affects only this customer
+            log.exception("actor_crashed", customer_id=actor.customer_id)
+            state = actor.state
+            state.status = Status.FAILED
+            state.error = {"stage": "actor", "code": "internal", "message": "internal error"}
+            with trio.move_on_after(10, shield=True):
+                now = self.deps.now().isoformat().replace("+00:00", "Z")
+                await self.deps.store.customers.save_state(
+                    actor.customer_id, state.to_record(), now
+                )
+            self._saved[actor.customer_id] = state
+        finally:
+            if self._actors.get(actor.customer_id) is actor:
+                del self._actors[actor.customer_id]
+
+    def busy_workspaces(self) -> set[Path]:
+        """Return the workspaces of customers with a stage running (the janitor skips them)."""
+        root = self.deps.settings.workspace_dir.absolute()
+        busy: set[Path] = set()
+        for customer_id, actor in self._actors.items():
+            if actor.busy and (root / customer_id).is_dir():
+                busy.update(p for p in (root / customer_id).iterdir() if p.is_dir())
+        return busy
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Return the wire state of every known customer (live actors and saved ones)."""
+        out = {cid: s.to_wire() for cid, s in self._saved.items()}
+        out.update({cid: a.state.to_wire() for cid, a in self._actors.items()})
+        return out

@@ -1,0 +1,35 @@
+"""The HTTP and WebSocket API (only ``runner.app`` imports this package)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runner.api.errors import error_response, install_error_handlers
+from runner.api.health import HealthProbe
+from runner.api.idempotency import Idempotency
+from runner.api.services import Services
+
+if TYPE_CHECKING:
+    from quart import Blueprint
+
+__all__ = [
+    "HealthProbe",
+    "Idempotency",
+    "Services",
+    "blueprints",
+    "error_response",
+    "install_error_handlers",
+]
+
+
+def blueprints() -> list[Blueprint]:
+    """Return every route blueprint."""
+    from runner.api import (  # noqa: PLC0415 - routes import quart_schema decorators lazily
+        routes_customers,
+        routes_health,
+        routes_stages,
+        ws,
+    )
+
+    return [routes_health.blueprint, routes_customers.blueprint, routes_stages.blueprint,
+            ws.blueprint]  # fmt: skip

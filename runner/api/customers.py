@@ -1,0 +1,140 @@
+"""Customer lookup and registration shared by the routes (CONTRACT §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.actors import GetState
+from runner.api.services import services
+from runner.errors import ConflictError, InvalidInputError, NotFoundError
+from runner.git import validate_repo_url
+from runner.store import CustomerRecord
+
+__all__ = [
+    "KNOWN_TOOLS",
+    "customer_view",
+    "get_customer",
+    "register",
+    "resolve_for_repo",
+    "resolve_for_task",
+]
+
+KNOWN_TOOLS = ("aider", "command")
+DEFAULT_CUSTOMER = "default"
+
+
+def check_tool(tool: str | None, field: str = "tool") -> None:
+    """Raise 400 for an unknown tool name."""
+    if tool is not None and tool not in KNOWN_TOOLS:
+        known = ", ".join(KNOWN_TOOLS)
+        raise InvalidInputError(f"unknown tool {tool!r}; known tools: {known}", field=field)
+
+
+async def get_customer(customer_id: str) -> CustomerRecord:
+    """Return a registered customer or raise 404."""
+    record = await services().store.customers.get(customer_id)
+    if record is None:
+        raise NotFoundError(
+            f"customer {customer_id!r} is not registered", code="customer_not_found"
+        )
+    return record
+
+
+async def register(customer_id: str, repo_url: str, **fields: Any) -> CustomerRecord:
+    """Create or update a customer; the repo URL is validated first."""
+    svc = services()
+    validate_repo_url(repo_url, allow_local=svc.settings.allow_local_repos)
+    check_tool(fields.get("tool"))
+    existing = await svc.store.customers.get(customer_id)
+    now = svc.timestamp()
+    record = CustomerRecord(
+        customer_id=customer_id,
+        repo_url=repo_url,
+        base_branch=fields.get("base_branch", existing.base_branch if existing else "main"),
+        tasks_file=fields.get(
+            "tasks_file", existing.tasks_file if existing else "docs/DevTeam/tasks_list.md"
+        ),
+        tool=fields.get("tool", existing.tool if existing else "aider"),
+        push=fields.get("push", existing.push if existing else False),
+        settings=fields.get("settings", existing.settings if existing else {}),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
+    )
+    return await svc.store.customers.upsert(record)
+
+
+async def resolve_for_repo(customer_id: str | None, repo_url: str) -> str:
+    """Find (or register) the customer for a ``repoUrl`` (``/prep``, ``/tasks/next``)."""
+    svc = services()
+    validate_repo_url(repo_url, allow_local=svc.settings.allow_local_repos)
+    if customer_id is not None:
+        record = await svc.store.customers.get(customer_id)
+        if record is None:
+            await register(customer_id, repo_url)
+        elif record.repo_url != repo_url:
+            raise ConflictError(
+                f"customer {customer_id!r} is registered with another repoUrl; "
+                "PUT /customers/{customerId} to change it",
+                code="customer_repo_mismatch",
+            )
+        return customer_id
+    matches = await svc.store.customers.find_by_repo(repo_url)
+    if len(matches) == 1:
+        return matches[0].customer_id
+    if len(matches) > 1:
+        names = ", ".join(sorted(m.customer_id for m in matches))
+        raise InvalidInputError(
+            f"several customers use this repoUrl ({names}); say which with customerId",
+            field="customerId",
+        )
+    default = await svc.store.customers.get(DEFAULT_CUSTOMER)
+    if default is not None and default.repo_url != repo_url:
+        raise InvalidInputError(
+            "no customer is registered with this repoUrl and 'default' uses another one; "
+            "pass customerId",
+            field="customerId",
+        )
+    if default is None:
+        await register(DEFAULT_CUSTOMER, repo_url)
+    return DEFAULT_CUSTOMER
+
+
+async def resolve_for_task(customer_id: str | None, task_id: str, branch: str | None) -> str:
+    """Find the customer whose ``/prep`` made ``branch`` for ``task_id`` (``/implement``...)."""
+    if customer_id is not None:
+        await get_customer(customer_id)
+        return customer_id
+    found = await services().store.steps.find("prep", task_id, branch)
+    owners = sorted({step.customer_id for step in found})
+    if not owners:
+        raise NotFoundError(
+            f"no customer prepared task {task_id}"
+            + (f" on branch {branch!r}" if branch else "")
+            + "; call /prep first or pass customerId",
+            code="branch_not_found",
+            task_id=task_id,
+        )
+    if len(owners) > 1:
+        raise InvalidInputError(
+            f"several customers prepared task {task_id} ({', '.join(owners)}); pass customerId",
+            field="customerId",
+        )
+    return owners[0]
+
+
+async def customer_view(record: CustomerRecord) -> dict[str, Any]:
+    """Return the customer with its execution state."""
+    state = await services().registry.ask(record.customer_id, GetState)
+    return {
+        "customerId": record.customer_id,
+        "repoUrl": services().redactor(record.repo_url),
+        "baseBranch": record.base_branch,
+        "tasksFile": record.tasks_file,
+        "tool": record.tool,
+        "push": record.push,
+        "defaultCriteria": record.settings.get("defaultCriteria"),
+        "scopePolicy": record.settings.get("scopePolicy", "warn"),
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
+        "state": state,
+    }

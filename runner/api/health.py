@@ -1,0 +1,102 @@
+"""Dependency health: git, the coding tool (probed in the background), filesystem, store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import TYPE_CHECKING
+
+import attrs
+import structlog
+import trio
+
+from runner.tools.process import run_process
+
+if TYPE_CHECKING:
+    from runner.config import Settings
+    from runner.store import SqliteStore
+
+__all__ = ["HealthProbe", "HealthReport"]
+
+log = structlog.get_logger(__name__)
+
+AVAILABLE = "available"
+UNAVAILABLE = "unavailable"
+_TOOL_PROBE_INTERVAL_S = 300.0
+_TOOL_PROBE_TIMEOUT_S = 60.0
+
+
+@attrs.frozen
+class HealthReport:
+    """Overall status, HTTP status code and per-dependency state."""
+
+    status: str
+    http_status: int
+    dependencies: dict[str, str]
+
+
+@attrs.define(eq=False)
+class HealthProbe:
+    """Checks dependencies; the coding tool is probed in the background and cached."""
+
+    settings: Settings
+    store: SqliteStore
+    tool_state: str = "unknown"
+    git_state: str = "unknown"
+    probed: trio.Event = attrs.field(factory=trio.Event)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Probe git and the tool now and then every few minutes, until cancelled."""
+        task_status.started()
+        while True:
+            self.git_state = await self._probe([self._git(), "--version"])
+            self.tool_state = await self._probe([self.settings.aider_path, "--version"])
+            self.probed.set()
+            log.info("health_probed", git=self.git_state, tool=self.tool_state)
+            await trio.sleep(_TOOL_PROBE_INTERVAL_S)
+
+    def _git(self) -> str:
+        return shutil.which("git") or "git"
+
+    async def _probe(self, argv: list[str]) -> str:
+        home = self.settings.workspace_dir.parent / ".probe-home"
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "LC_ALL": "C"}
+        try:
+            await trio.Path(home).mkdir(parents=True, exist_ok=True)
+            with trio.fail_after(_TOOL_PROBE_TIMEOUT_S):
+                result = await run_process(argv, env=env, output_cap=4096)
+        except (OSError, trio.TooSlowError):
+            return UNAVAILABLE
+        return AVAILABLE if result.ok else UNAVAILABLE
+
+    def _filesystem(self) -> str:
+        directory = self.settings.workspace_dir
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return "not writable"
+        return "writable" if os.access(directory, os.W_OK | os.X_OK) else "not writable"
+
+    async def report(self) -> HealthReport:
+        """Return the current health without waiting on the tool probe."""
+        git = self.git_state if self.probed.is_set() else (
+            AVAILABLE if shutil.which("git") else UNAVAILABLE
+        )  # fmt: skip
+        try:
+            with trio.fail_after(2):
+                await self.store.ping()
+            store = AVAILABLE
+        except Exception:  # noqa: BLE001 - any store failure means unhealthy, reported not raised
+            store = "unhealthy"
+        deps = {
+            "git": git,
+            "aider": self.tool_state,
+            "filesystem": self._filesystem(),
+            "store": store,
+        }
+        core_ok = git == AVAILABLE and deps["filesystem"] == "writable" and store == AVAILABLE
+        if not core_ok:
+            return HealthReport("unhealthy", 503, deps)
+        if self.tool_state != AVAILABLE:
+            return HealthReport("degraded", 200, deps)
+        return HealthReport("healthy", 200, deps)

@@ -1,0 +1,117 @@
+"""Idempotency keys for every POST (CONTRACT §7), on top of the store's records.
+
+Same key + same payload replays the stored status and body byte for byte; another payload
+is 422; while the first request is still running, a second one waits for it (up to
+``IDEMPOTENCY_WAIT_S``) and then gets its result, else 409 with ``Retry-After``. The
+execution itself is shielded from a client that disconnects, so a retry never runs twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from runner.api.json import request_hash
+from runner.errors import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
+from runner.store import InFlight, Mismatch, Replay, Started
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from runner.config import Settings
+    from runner.store import SqliteStore
+
+__all__ = ["Idempotency", "StoredResponse"]
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+@attrs.frozen
+class StoredResponse:
+    """A response as it is kept for replays."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+
+Execute = Callable[[], Awaitable[StoredResponse]]
+
+
+@attrs.define(eq=False)
+class Idempotency:
+    """Run a request at most once per ``(scope, key)``."""
+
+    store: SqliteStore
+    settings: Settings
+    now: Callable[[], datetime]
+    _running: dict[tuple[str, str], trio.Event] = attrs.field(factory=dict)
+
+    async def run(
+        self, scope: str, key: str | None, payload: Any, execute: Execute
+    ) -> StoredResponse:
+        """Execute once for this key and payload, or return what the first execution returned.
+
+        Raises:
+            IdempotencyKeyReusedError: the key was used with another payload.
+            IdempotencyKeyInFlightError: the first request is still running after the wait.
+        """
+        if key is None:
+            return await execute()
+        digest = request_hash(payload)
+        deadline = trio.current_time() + self.settings.idempotency_wait_s
+        while True:
+            now = self.now()
+            expires = now + timedelta(hours=self.settings.idempotency_ttl_hours)
+            begin = await self.store.idempotency.begin(
+                scope, key, digest, _iso(now), _iso(expires)
+            )
+            if isinstance(begin, Started):
+                return await self._execute(scope, key, execute)
+            if isinstance(begin, Replay):
+                headers = {**begin.headers, REPLAY_HEADER: "true"}
+                return StoredResponse(begin.status, begin.body, headers)
+            if isinstance(begin, Mismatch):
+                raise IdempotencyKeyReusedError(
+                    "this idempotency key was used with a different payload",
+                    details=[{"field": "idempotencyKey", "message": "reused with other payload"}],
+                )
+            assert isinstance(begin, InFlight)
+            await self._wait_for(scope, key, deadline)
+
+    async def _wait_for(self, scope: str, key: str, deadline: float) -> None:
+        event = self._running.get((scope, key))
+        remaining = deadline - trio.current_time()
+        if event is None or remaining <= 0:
+            raise IdempotencyKeyInFlightError(retry_after_s=max(1, math.ceil(remaining)))
+        with trio.move_on_at(deadline):
+            await event.wait()
+            return
+        raise IdempotencyKeyInFlightError(retry_after_s=1)
+
+    async def _execute(self, scope: str, key: str, execute: Execute) -> StoredResponse:
+        done = self._running[(scope, key)] = trio.Event()
+        try:
+            with trio.CancelScope(shield=True):  # a disconnecting client must not half-run it
+                try:
+                    response = await execute()
+                except BaseException:
+                    await self.store.idempotency.abandon(scope, key)
+                    raise
+                headers = {"Content-Type": response.headers.get("Content-Type", "application/json")}
+                await self.store.idempotency.complete(
+                    scope, key, response.status, response.body, headers
+                )
+            return response
+        finally:
+            del self._running[(scope, key)]
+            done.set()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

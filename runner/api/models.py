@@ -1,0 +1,270 @@
+"""pydantic models of every request and response body (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "AuditPage",
+    "CustomerBody",
+    "CustomerList",
+    "CustomerView",
+    "ErrorBody",
+    "ExecutionStateView",
+    "HealthView",
+    "ImplementBody",
+    "ImplementCriteria",
+    "ImplementView",
+    "PrepBody",
+    "PrepView",
+    "RunBody",
+    "TaskNextQuery",
+    "TaskNextView",
+    "TaskView",
+    "TransitionBody",
+    "VerifyBody",
+    "VerifyView",
+]
+
+CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+TASK_ID = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,5}$"
+BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
+KEY = Field(default=None, min_length=1, max_length=200, description="Idempotency key (CONTRACT §7)")
+
+
+class ApiModel(BaseModel):
+    """Request models: camelCase aliases, unknown fields rejected."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ViewModel(BaseModel):
+    """Response models: camelCase aliases, extra fields allowed (documented subset)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+class PrepBody(ApiModel):
+    """``POST /prep``."""
+
+    repo_url: str = Field(min_length=1, max_length=2048)
+    task_id: str = Field(pattern=TASK_ID)
+    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
+    idempotency_key: str | None = KEY
+    force: bool = False
+
+
+class ImplementCriteria(ApiModel):
+    """Overrides of the task list's description, files and requirements."""
+
+    description: str | None = Field(default=None, max_length=20000)
+    files: list[str] | None = Field(default=None, max_length=200)
+    requirements: list[str] | None = Field(default=None, max_length=200)
+
+
+class ImplementBody(ApiModel):
+    """``POST /implement``."""
+
+    task_id: str = Field(pattern=TASK_ID)
+    branch: str | None = Field(default=None, pattern=BRANCH)
+    tool: str | None = Field(default=None, max_length=64)
+    criteria: ImplementCriteria | None = None
+    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
+    idempotency_key: str | None = KEY
+    force: bool = False
+
+
+class VerifyBody(ApiModel):
+    """``POST /verify``."""
+
+    task_id: str = Field(pattern=TASK_ID)
+    branch: str | None = Field(default=None, pattern=BRANCH)
+    criteria: dict[str, str] | None = None
+    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
+    idempotency_key: str | None = KEY
+    force: bool = False
+
+
+class CustomerBody(ApiModel):
+    """``PUT /customers/{customerId}``."""
+
+    repo_url: str = Field(min_length=1, max_length=2048)
+    base_branch: str = Field(default="main", pattern=BRANCH)
+    tasks_file: str = Field(default="docs/DevTeam/tasks_list.md", min_length=1, max_length=512)
+    tool: str = Field(default="aider", max_length=64)
+    push: bool = False
+    default_criteria: dict[str, str] | None = None
+    scope_policy: Literal["warn", "reject"] = "warn"
+
+
+class RunBody(ApiModel):
+    """``POST /customers/{customerId}/run``."""
+
+    tool: str | None = Field(default=None, max_length=64)
+    stop_after_task: str | None = Field(default=None, pattern=TASK_ID)
+    idempotency_key: str | None = KEY
+
+
+class TransitionBody(ApiModel):
+    """``POST /customers/{customerId}/pause|resume|stop``."""
+
+    idempotency_key: str | None = KEY
+
+
+class TaskNextQuery(ApiModel):
+    """``GET /tasks/next`` query."""
+
+    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
+    repo_url: str | None = Field(default=None, max_length=2048)
+    exclude_completed: bool = True
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+class ErrorDetail(ViewModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] = []
+    request_id: str | None = None
+
+
+class ErrorBody(ViewModel):
+    """Every error: ``{"success": false, "error": {...}}`` (+ ``taskId`` when known)."""
+
+    success: Literal[False] = False
+    error: ErrorDetail
+    task_id: str | None = None
+
+
+class HealthView(ViewModel):
+    """``GET /health``."""
+
+    status: Literal["healthy", "degraded", "unhealthy"]
+    timestamp: str
+    version: str
+    dependencies: dict[str, str]
+
+
+class PrepArtifacts(ViewModel):
+    """What PREP did."""
+
+    cloned: bool
+    branch_created: bool
+    working_directory: str
+
+
+class PrepView(ViewModel):
+    """``POST /prep`` result."""
+
+    success: bool
+    task_id: str
+    branch: str
+    repo_path: str
+    idempotency_key: str | None = None
+    customer_id: str
+    artifacts: PrepArtifacts
+
+
+class ImplementArtifacts(ViewModel):
+    """What IMPLEMENT produced."""
+
+    diff: str
+    stdout: str
+    stderr: str
+    files_modified: list[str]
+    lines_changed: int
+    out_of_scope: list[str] = []
+    commit: str | None = None
+    tokens: dict[str, int] | None = None
+    cost: float | None = None
+
+
+class ImplementView(ViewModel):
+    """``POST /implement`` result."""
+
+    success: bool
+    task_id: str
+    tool: str
+    artifacts: ImplementArtifacts
+    duration: float
+
+
+class VerifyView(ViewModel):
+    """``POST /verify`` result (422 carries the same ``results`` in the error body)."""
+
+    success: bool
+    task_id: str
+    results: dict[str, dict[str, Any]]
+    artifacts: dict[str, str]
+
+
+class TaskView(ViewModel):
+    """The spec's Task Definition Structure plus our extra fields."""
+
+    id: str
+    title: str
+    description: str
+    dependencies: list[str]
+    type: str
+    files: list[str]
+    criteria: dict[str, str]
+
+
+class TaskNextView(ViewModel):
+    """``GET /tasks/next``."""
+
+    task: TaskView | None
+    dependencies_satisfied: bool
+    total_tasks: int
+    completed_tasks: int
+    progress: float
+    blocked: list[dict[str, Any]] | None = None
+
+
+class ExecutionStateView(ViewModel):
+    """The spec's Execution State Model plus ``error`` when FAILED."""
+
+    customer_id: str
+    current_task: str | None
+    status: str
+    branch: str | None
+    progress: float
+    start_time: str | None
+    last_update: str | None
+    artifacts: dict[str, Any]
+    error: dict[str, str] | None = None
+
+
+class CustomerView(ViewModel):
+    """A registered customer with its execution state."""
+
+    customer_id: str
+    repo_url: str
+    base_branch: str
+    tasks_file: str
+    tool: str
+    push: bool
+    created_at: str
+    updated_at: str
+    state: ExecutionStateView
+
+
+class CustomerList(ViewModel):
+    """``GET /customers``."""
+
+    customers: list[CustomerView]
+
+
+class AuditPage(ViewModel):
+    """``GET /audit``."""
+
+    entries: list[dict[str, Any]]

@@ -1,0 +1,142 @@
+"""The spec's stage endpoints: ``/prep``, ``/implement``, ``/verify``, ``/tasks/next``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+from quart_schema import document_querystring, document_request, document_response
+
+from runner.actors import RunStage
+from runner.api.customers import check_tool, get_customer, resolve_for_repo, resolve_for_task
+from runner.api.errors import json_response
+from runner.api.http import authorize, idempotent, parse_body, parse_query
+from runner.api.models import (
+    ErrorBody,
+    ImplementBody,
+    ImplementView,
+    PrepBody,
+    PrepView,
+    TaskNextQuery,
+    TaskNextView,
+    VerifyBody,
+    VerifyView,
+)
+from runner.api.services import services
+from runner.errors import InvalidInputError
+from runner.pipeline import ImplementRequest, PrepRequest, VerifyRequest
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("stages", __name__)
+
+
+async def _stage(customer_id: str, stage: str, request: Any) -> dict[str, Any]:
+    result = await services().registry.ask(
+        customer_id, lambda reply: RunStage(stage=stage, request=request, reply=reply)
+    )
+    wire: dict[str, Any] = result.to_wire()
+    return wire
+
+
+@blueprint.post("/prep")
+@document_request(PrepBody)
+@document_response(PrepView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 409)
+@document_response(ErrorBody, 500)
+async def prep() -> Response:
+    """PREP: clone or fetch the repository and create (or reuse) the task branch."""
+    body = await parse_body(PrepBody)
+    customer_id = await resolve_for_repo(body.customer_id, body.repo_url)
+    authorize(customer_id)
+
+    async def execute(key: str | None) -> tuple[int, Any]:
+        request = PrepRequest(task_id=body.task_id, force=body.force)
+        wire = await _stage(customer_id, "prep", request)
+        return 200, {**wire, "idempotencyKey": key, "customerId": customer_id}
+
+    return await idempotent(customer_id, "POST /prep", body, body.idempotency_key, execute)
+
+
+@blueprint.post("/implement")
+@document_request(ImplementBody)
+@document_response(ImplementView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 500)
+async def implement() -> Response:
+    """IMPLEMENT: run the coding tool on the task branch and commit its change."""
+    body = await parse_body(ImplementBody)
+    check_tool(body.tool)
+    customer_id = await resolve_for_task(body.customer_id, body.task_id, body.branch)
+    authorize(customer_id)
+    criteria = body.criteria
+    request = ImplementRequest(
+        task_id=body.task_id,
+        branch=body.branch,
+        tool=body.tool,
+        description=criteria.description if criteria else None,
+        files=tuple(criteria.files) if criteria and criteria.files is not None else None,
+        requirements=(
+            tuple(criteria.requirements) if criteria and criteria.requirements is not None else None
+        ),
+        force=body.force,
+    )
+
+    async def execute(key: str | None) -> tuple[int, Any]:
+        return 200, await _stage(customer_id, "implement", request)
+
+    return await idempotent(customer_id, "POST /implement", body, body.idempotency_key, execute)
+
+
+@blueprint.post("/verify")
+@document_request(VerifyBody)
+@document_response(VerifyView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 422)
+@document_response(ErrorBody, 500)
+async def verify() -> Response:
+    """VERIFY: evaluate the criteria on the task branch; 422 with every result if unmet."""
+    body = await parse_body(VerifyBody)
+    customer_id = await resolve_for_task(body.customer_id, body.task_id, body.branch)
+    authorize(customer_id)
+    request = VerifyRequest(
+        task_id=body.task_id, branch=body.branch, criteria=body.criteria, force=body.force
+    )
+
+    async def execute(key: str | None) -> tuple[int, Any]:
+        return 200, await _stage(customer_id, "verify", request)
+
+    return await idempotent(customer_id, "POST /verify", body, body.idempotency_key, execute)
+
+
+@blueprint.get("/tasks/next")
+@document_querystring(TaskNextQuery)
+@document_response(TaskNextView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 422)
+async def tasks_next() -> Response:
+    """SELECT: the first task not done whose dependencies are done (``task: null`` if none).
+
+    ``excludeCompleted=false`` also counts completed tasks as candidates: the answer is the
+    first atomic task in document order whatever its status.
+    """
+    query = parse_query(TaskNextQuery)
+    if query.customer_id is not None:
+        customer_id = query.customer_id
+        authorize(customer_id)
+        record = await get_customer(customer_id)
+        if query.repo_url is not None and query.repo_url != record.repo_url:
+            raise InvalidInputError(
+                "repoUrl differs from the customer's registered repoUrl", field="repoUrl"
+            )
+    elif query.repo_url is not None:
+        customer_id = await resolve_for_repo(None, query.repo_url)
+        authorize(customer_id)
+    else:
+        raise InvalidInputError("customerId or repoUrl is required", field="customerId")
+    return json_response(await _stage(customer_id, "select", query.exclude_completed))

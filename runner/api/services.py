@@ -1,0 +1,46 @@
+"""The services a request handler may use, and the one typed accessor for them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+from quart import current_app
+
+if TYPE_CHECKING:
+    from runner.actors import EventBus, Registry
+    from runner.api.health import HealthProbe
+    from runner.api.idempotency import Idempotency
+    from runner.config import Settings
+    from runner.metrics import Metrics
+    from runner.redact import Redactor
+    from runner.store import SqliteStore
+
+__all__ = ["Services", "services"]
+
+
+@attrs.frozen(eq=False)
+class Services:
+    """Long-lived objects shared by every request."""
+
+    settings: Settings
+    store: SqliteStore
+    registry: Registry
+    bus: EventBus
+    metrics: Metrics
+    redactor: Redactor
+    health: HealthProbe
+    idempotency: Idempotency
+    now: Callable[[], datetime]
+
+    def timestamp(self) -> str:
+        """Return the current UTC time as ISO-8601 with a ``Z``."""
+        return self.now().isoformat().replace("+00:00", "Z")
+
+
+def services() -> Services:
+    """Return the services of the running app."""
+    value: Services = current_app.config["DEVTEAM_SERVICES"]
+    return value

@@ -1,0 +1,200 @@
+"""The Quart-Trio app and the service's background machinery.
+
+``create_app(settings, services)`` builds the HTTP/WebSocket app; ``open_services`` opens the
+store and starts the registry, the health probe and the housekeeping loops in a nursery.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+import trio
+from quart import Response, g, request, websocket
+from quart_schema import QuartSchema
+from quart_trio import QuartTrio
+
+import runner
+from runner.actors import ActorDeps, EventBus, Registry
+from runner.api import (
+    HealthProbe,
+    Idempotency,
+    Services,
+    blueprints,
+    error_response,
+    install_error_handlers,
+)
+from runner.errors import UnauthorizedError
+from runner.metrics import Metrics
+from runner.redact import Redactor
+from runner.store import AuditEntry, open_store
+from runner.tools import JobSlots
+
+if TYPE_CHECKING:
+    from runner.config import Settings
+    from runner.pipeline import Stages
+
+__all__ = ["create_app", "housekeeping", "open_services", "utc_now"]
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_OPEN_PATHS = {"/health", "/healthz"}
+_HOUSEKEEPING_INTERVAL_S = 600.0
+
+
+def utc_now() -> datetime:
+    """Return the current UTC time (the one wall clock; tests inject their own)."""
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, services: Services) -> QuartTrio:
+    """Build the app around already-running ``services``."""
+    app = QuartTrio(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["DEVTEAM_SERVICES"] = services
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+    QuartSchema(
+        app,
+        info={"title": "devteam-runner", "version": runner.__version__},
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        security=[{"bearer": []}] if settings.auth_enabled else None,
+    )
+    for blueprint in blueprints():
+        app.register_blueprint(blueprint)
+    install_error_handlers(app)
+
+    @app.before_request
+    async def before() -> Response | None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        if settings.auth_enabled and request.path not in _OPEN_PATHS:
+            try:
+                g.grant = _grant(settings, request.headers.get("Authorization"), None)
+            except UnauthorizedError as exc:
+                return error_response(exc)
+        return None
+
+    @app.after_request
+    async def after(response: Response) -> Response:
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
+        services.metrics.observe_request(rule, request.method, response.status_code, elapsed)
+        if request.method in {"POST", "PUT", "DELETE", "PATCH"}:
+            await _audit(services, rule, response)
+        log.info("request", method=request.method, path=request.path,
+                 status=response.status_code, ms=round(elapsed * 1000, 2))  # fmt: skip
+        return response
+
+    @app.before_websocket
+    async def before_ws() -> None:
+        if settings.auth_enabled:
+            websocket.grant = _grant(  # type: ignore[attr-defined]  # per-connection auth
+                settings, websocket.headers.get("Authorization"), websocket.args.get("token")
+            )
+
+    return app
+
+
+def _grant(settings: Settings, header: str | None, query_token: str | None) -> object:
+    token = query_token
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise UnauthorizedError("use Authorization: Bearer <token>")
+        token = value.strip()
+    if not token:
+        raise UnauthorizedError("missing bearer token")
+    grant = settings.api_tokens.get(token)
+    if grant is None:
+        raise UnauthorizedError("unknown token")
+    return grant
+
+
+async def _audit(services: Services, rule: str, response: Response) -> None:
+    grant = getattr(g, "grant", None)
+    status = response.status_code
+    entry = AuditEntry(
+        timestamp=services.timestamp(),
+        token_id=grant.token_id if grant is not None else "anonymous",
+        action=f"{request.method} {rule}",
+        customer_id=getattr(g, "customer_id", None),
+        outcome="ok" if status < 400 else ("rejected" if status < 500 else "error"),
+        status_code=status,
+        request_id=getattr(g, "request_id", None),
+        detail={"path": services.redactor(request.path),
+                "replayed": response.headers.get("Idempotent-Replayed") == "true"},
+    )  # fmt: skip
+    with trio.CancelScope(shield=True):
+        await services.store.audit.record(entry)
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    stages: Stages,
+    *,
+    now: Callable[[], datetime] = utc_now,
+) -> AsyncIterator[Services]:
+    """Open the store and run the registry, health probe and housekeeping until exit."""
+    redactor = Redactor(settings.secrets)
+    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+    async with open_store(settings.database_path) as store, trio.open_nursery() as nursery:
+        await store.idempotency.clear_in_flight()
+        metrics = Metrics()
+        bus = EventBus(capacity=settings.subscriber_queue_size)
+        metrics.track_subscribers(lambda: bus.subscriber_count)
+        deps = ActorDeps(
+            settings=settings,
+            store=store,
+            bus=bus,
+            stages=stages,
+            slots=JobSlots(settings.max_parallel_jobs),
+            redactor=redactor,
+            metrics=metrics,
+            now=now,
+        )
+        registry: Registry = await nursery.start(Registry(deps).run)
+        health = HealthProbe(settings=settings, store=store)
+        await nursery.start(health.run)
+        services = Services(
+            settings=settings,
+            store=store,
+            registry=registry,
+            bus=bus,
+            metrics=metrics,
+            redactor=redactor,
+            health=health,
+            idempotency=Idempotency(store=store, settings=settings, now=now),
+            now=now,
+        )
+        nursery.start_soon(housekeeping, services, stages)
+        try:
+            yield services
+        finally:
+            bus.close()
+            nursery.cancel_scope.cancel()
+
+
+async def housekeeping(services: Services, stages: Stages) -> None:
+    """Purge expired idempotency records and idle workspaces, every few minutes."""
+    while True:
+        now = services.now()
+        purged = await services.store.idempotency.purge_expired(
+            now.isoformat().replace("+00:00", "Z")
+        )
+        removed = await stages.cleanup(services.settings, services.registry.busy_workspaces())
+        if purged or removed:
+            log.info("housekeeping", idempotency_purged=purged, workspaces_removed=len(removed))
+        await trio.sleep(_HOUSEKEEPING_INTERVAL_S)

@@ -1,0 +1,33 @@
+"""The pipeline: SELECT, PREP, IMPLEMENT, VERIFY, COMPLETE and the loop that runs them."""
+
+from runner.pipeline.base import (
+    CompleteResult,
+    ImplementRequest,
+    LogSink,
+    PrepRequest,
+    SelectResult,
+    StageContext,
+    StageResult,
+    Stages,
+    VerifyRequest,
+)
+from runner.pipeline.run import STAGE_ORDER, ResumePoint, RunHooks, RunOutcome, drive
+from runner.pipeline.stages import PipelineStages
+
+__all__ = [
+    "STAGE_ORDER",
+    "CompleteResult",
+    "ImplementRequest",
+    "LogSink",
+    "PipelineStages",
+    "PrepRequest",
+    "ResumePoint",
+    "RunHooks",
+    "RunOutcome",
+    "SelectResult",
+    "StageContext",
+    "StageResult",
+    "Stages",
+    "VerifyRequest",
+    "drive",
+]

@@ -1,0 +1,156 @@
+"""What every stage shares: the context it runs in, its requests and the Stages protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+if TYPE_CHECKING:
+    from runner.config import Settings
+    from runner.redact import Redactor
+    from runner.store import CustomerRecord, SqliteStore
+    from runner.tools import JobSlots
+
+__all__ = [
+    "CompleteResult",
+    "ImplementRequest",
+    "LogSink",
+    "PrepRequest",
+    "SelectResult",
+    "StageContext",
+    "StageResult",
+    "Stages",
+    "VerifyRequest",
+]
+
+LogSink = Callable[[str, str], None]
+"""``log(level, message)``: report a stage log line (redacted and batched by the actor)."""
+
+
+@attrs.frozen
+class StageContext:
+    """Everything a stage needs; built by the actor for each stage."""
+
+    settings: Settings
+    customer: CustomerRecord
+    store: SqliteStore
+    slots: JobSlots
+    redactor: Redactor
+    log: LogSink
+    now: Callable[[], datetime]
+
+    @property
+    def customer_dir(self) -> Path:
+        """The customer's private directory under ``WORKSPACE_DIR``."""
+        return self.settings.workspace_dir / self.customer.customer_id
+
+
+class StageResult(Protocol):
+    """A stage's outcome; ``to_wire()`` is the spec's response body."""
+
+    def to_wire(self) -> dict[str, Any]: ...
+
+
+@attrs.frozen
+class PrepRequest:
+    """``POST /prep``."""
+
+    task_id: str
+    force: bool = False
+
+
+@attrs.frozen
+class ImplementRequest:
+    """``POST /implement``; the optional fields override the task list's."""
+
+    task_id: str
+    branch: str | None = None
+    tool: str | None = None
+    description: str | None = None
+    files: tuple[str, ...] | None = None
+    requirements: tuple[str, ...] | None = None
+    force: bool = False
+
+
+@attrs.frozen
+class VerifyRequest:
+    """``POST /verify``; ``criteria`` overrides the task's."""
+
+    task_id: str
+    branch: str | None = None
+    criteria: Mapping[str, str] | None = None
+    force: bool = False
+
+
+@attrs.frozen
+class SelectResult:
+    """SELECT: the next task (or none) with the list's counts."""
+
+    task: Mapping[str, Any] | None
+    total: int
+    completed: int
+    blocked: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def progress(self) -> float:
+        """Completed over total, in percent with one decimal."""
+        return round(100.0 * self.completed / self.total, 1) if self.total else 100.0
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the spec's ``GET /tasks/next`` body."""
+        body: dict[str, Any] = {
+            "task": dict(self.task) if self.task is not None else None,
+            "dependenciesSatisfied": self.task is not None,
+            "totalTasks": self.total,
+            "completedTasks": self.completed,
+            "progress": self.progress,
+        }
+        if self.blocked:
+            body["blocked"] = [dict(b) for b in self.blocked]
+        return body
+
+
+@attrs.frozen
+class CompleteResult:
+    """COMPLETE: the task marked done and merged."""
+
+    task_id: str
+    merge_commit: str
+    pushed: bool
+    group_completed: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return a JSON body describing the completion."""
+        return {
+            "success": True,
+            "taskId": self.task_id,
+            "mergeCommit": self.merge_commit,
+            "pushed": self.pushed,
+            "groupCompleted": self.group_completed,
+        }
+
+
+class Stages(Protocol):
+    """The pipeline's stages, injected into actors (tests pass fakes)."""
+
+    async def select(
+        self, ctx: StageContext, *, exclude_completed: bool = True
+    ) -> SelectResult: ...
+
+    async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult: ...
+
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult: ...
+
+    async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult: ...
+
+    async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult: ...
+
+    async def reset(self, ctx: StageContext) -> None:
+        """Leave the workspace clean after a cancelled stage."""
+
+    async def cleanup(self, settings: Settings, in_use: Collection[Path]) -> list[Path]:
+        """Remove idle workspaces, never one in ``in_use``."""

@@ -1,0 +1,157 @@
+"""What the stages share: the customer's workspace, the task list, recorded step results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from runner.errors import NotFoundError, TaskListError
+from runner.git import GitAuth, Workspace, branch_name, validate_repo_url
+from runner.store import StepRecord
+from runner.tasks import parse_task_list
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runner.config import Settings
+    from runner.pipeline.base import StageContext
+    from runner.tasks import Task, TaskList
+
+__all__ = [
+    "Recorded",
+    "WorkspaceAccess",
+    "load_task",
+    "load_task_list",
+    "record_step",
+    "recorded_step",
+    "task_wire",
+]
+
+
+@attrs.frozen
+class Recorded:
+    """A stage result as a plain body (also replayed from the store: re-running is a no-op)."""
+
+    body: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the recorded body."""
+        return dict(self.body)
+
+
+@attrs.define(eq=False)
+class WorkspaceAccess:
+    """Builds workspaces with one shared :class:`GitAuth` (its askpass script is written once)."""
+
+    _auth: GitAuth | None = None
+
+    def auth(self, settings: Settings) -> GitAuth:
+        """Return the git credentials and environment for ``settings``."""
+        if self._auth is None:
+            self._auth = GitAuth.from_settings(settings)
+        return self._auth
+
+    def workspace(self, ctx: StageContext) -> Workspace:
+        """Return the customer's workspace for its repository."""
+        settings = ctx.settings
+        repo = validate_repo_url(ctx.customer.repo_url, allow_local=settings.allow_local_repos)
+        return Workspace.for_customer(settings, self.auth(settings), ctx.customer.customer_id, repo)
+
+    def tool_home(self, settings: Settings) -> Path:
+        """A runner-owned HOME for tool processes."""
+        home = settings.workspace_dir.absolute() / ".runner" / "tool-home"
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return home
+
+
+async def load_task_list(ctx: StageContext, ws: Workspace, ref: str) -> TaskList:
+    """Read and parse the customer's task list at ``ref``.
+
+    Raises:
+        NotFoundError: ``task_list_not_found`` when the file is missing.
+        TaskListError: the list has errors (unknown references, cycles), with line numbers.
+    """
+    path = ctx.customer.tasks_file
+    text = await ws.read_file(ref, path)
+    if text is None:
+        raise NotFoundError(
+            f"task list {path!r} not found on {ref.removeprefix('refs/heads/')}",
+            code="task_list_not_found",
+        )
+    defaults = ctx.customer.settings.get("defaultCriteria")
+    task_list = await trio.to_thread.run_sync(
+        lambda: parse_task_list(text, default_criteria=defaults)
+    )
+    if task_list.errors:
+        details = [{"line": e.line, "message": e.message, "taskId": e.task_id}
+                   for e in task_list.errors]  # fmt: skip
+        raise TaskListError(
+            f"{path} has {len(details)} error(s); first: {task_list.errors[0]}", details=details
+        )
+    return task_list
+
+
+async def load_task(ctx: StageContext, ws: Workspace, ref: str, task_id: str) -> Task:
+    """Return task ``task_id`` from the list at ``ref``; 404 ``task_not_found`` if absent."""
+    task = (await load_task_list(ctx, ws, ref)).get(task_id)
+    if task is None:
+        raise NotFoundError(
+            f"task {task_id} is not in {ctx.customer.tasks_file}",
+            code="task_not_found",
+            task_id=task_id,
+        )
+    return task
+
+
+def task_branch(task: Task) -> str:
+    """Return the task's branch name (CONTRACT §3)."""
+    return branch_name(task.id, task.title)
+
+
+def task_wire(task: Task) -> dict[str, Any]:
+    """Return the spec's Task Definition Structure plus our extra fields."""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "description": task.description,
+        "type": task.type,
+        "dependencies": list(task.dependencies),
+        "files": list(task.files),
+        "criteria": dict(task.criteria),
+        "requirements": list(task.requirements),
+        "prerequisites": list(task.prerequisites),
+        "phase": task.phase,
+        "group": task.group,
+        "status": task.status,
+        "line": task.line,
+    }
+
+
+async def recorded_step(
+    ctx: StageContext, stage: str, task_id: str, branch: str, head: str
+) -> Recorded | None:
+    """Return the recorded result of ``stage`` if it ran on this very commit."""
+    step = await ctx.store.steps.get(ctx.customer.customer_id, stage, task_id, branch)
+    if step is None or step.body.get("_head") != head:
+        return None
+    return Recorded({k: v for k, v in step.body.items() if not k.startswith("_")})
+
+
+async def record_step(
+    ctx: StageContext, stage: str, task_id: str, branch: str, head: str, body: dict[str, Any]
+) -> None:
+    """Record a completed stage's result, tied to the commit it ran on."""
+    now = ctx.now().isoformat().replace("+00:00", "Z")
+    await ctx.store.steps.record(
+        StepRecord(
+            customer_id=ctx.customer.customer_id,
+            stage=stage,
+            task_id=task_id,
+            branch=branch,
+            status_code=200,
+            body={**body, "_head": head},
+            recorded_at=now,
+        )
+    )

@@ -1,0 +1,66 @@
+"""PREP: clone or fetch into the customer's workspace and create (or reuse) the task branch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from runner.errors import InvalidInputError
+from runner.pipeline.common import load_task, record_step, task_branch
+from runner.pipeline.select import sync_base
+
+if TYPE_CHECKING:
+    from runner.git import Workspace
+    from runner.pipeline.base import PrepRequest, StageContext
+
+__all__ = ["PrepResult", "prep"]
+
+
+@attrs.frozen
+class PrepResult:
+    """The spec's ``POST /prep`` result."""
+
+    task_id: str
+    branch: str
+    repo_path: str
+    cloned: bool
+    branch_created: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the spec's response body (the API adds ``idempotencyKey``)."""
+        return {
+            "success": True,
+            "taskId": self.task_id,
+            "branch": self.branch,
+            "repoPath": self.repo_path,
+            "artifacts": {
+                "cloned": self.cloned,
+                "branchCreated": self.branch_created,
+                "workingDirectory": self.repo_path,
+            },
+        }
+
+
+async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepResult:
+    """Make the task branch ready in the customer's workspace.
+
+    Raises:
+        InvalidInputError: the task is not atomic.
+        NotFoundError: ``task_not_found`` / ``task_list_not_found``.
+        RepoAccessError: the remote is unreachable or refused access (409).
+        GitError: any other git failure (500).
+    """
+    cloned = await sync_base(ctx, ws)
+    base = ctx.customer.base_branch
+    task = await load_task(ctx, ws, f"refs/heads/{base}", request.task_id)
+    if task.type != "atomic":
+        raise InvalidInputError(
+            f"task {task.id} is {task.type}; only atomic tasks are prepared", field="taskId"
+        )
+    branch = task_branch(task)
+    created = await ws.create_or_reset_branch(branch, base)
+    ctx.log("info", f"branch {branch} {'created' if created else 'checked out'}")
+    result = PrepResult(task.id, branch, str(ws.path), cloned, created)
+    await record_step(ctx, "prep", task.id, branch, await ws.head_sha(), result.to_wire())
+    return result

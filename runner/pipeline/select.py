@@ -1,0 +1,48 @@
+"""SELECT: fetch the base branch and pick the next task from the task list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+
+from runner.git import validate_repo_url
+from runner.pipeline.base import SelectResult
+from runner.pipeline.common import load_task_list, task_wire
+from runner.tasks import select_next
+
+if TYPE_CHECKING:
+    from runner.git import Workspace
+    from runner.pipeline.base import StageContext
+
+__all__ = ["select", "sync_base"]
+
+
+async def sync_base(ctx: StageContext, ws: Workspace) -> bool:
+    """Clone or fetch, repair leftovers, and check out the up-to-date base; return ``cloned``."""
+    repo = validate_repo_url(ctx.customer.repo_url, allow_local=ctx.settings.allow_local_repos)
+    cloned = await ws.ensure(repo)
+    repaired = await ws.repair()
+    if repaired:
+        ctx.log("warning", "repaired the workspace: " + ", ".join(repaired))
+    await ws.checkout_base(ctx.customer.base_branch)
+    await trio.to_thread.run_sync(ws.touch)
+    return cloned
+
+
+async def select(ctx: StageContext, ws: Workspace, *, exclude_completed: bool) -> SelectResult:
+    """Return the next task whose dependencies are done (or none, with the blocked reasons)."""
+    await sync_base(ctx, ws)
+    task_list = await load_task_list(ctx, ws, f"refs/heads/{ctx.customer.base_branch}")
+    selection = select_next(task_list, exclude_completed=exclude_completed)
+    blocked = tuple(
+        {"taskId": b.task_id, "waitingFor": list(b.waiting_for), "reason": b.reason}
+        for b in selection.blocked
+    )
+    task = task_wire(selection.task) if selection.task is not None else None
+    return SelectResult(
+        task=task,
+        total=selection.total,
+        completed=selection.completed,
+        blocked=blocked if task is None else (),
+    )

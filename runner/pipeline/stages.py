@@ -1,0 +1,80 @@
+"""The real :class:`~runner.pipeline.base.Stages`: git, the task list, the tool, the gates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from runner.git import remove_idle_workspaces
+from runner.pipeline import complete as complete_stage
+from runner.pipeline import implement as implement_stage
+from runner.pipeline import prep as prep_stage
+from runner.pipeline import select as select_stage
+from runner.pipeline import verify as verify_stage
+from runner.pipeline.common import WorkspaceAccess
+
+if TYPE_CHECKING:
+    from runner.config import Settings
+    from runner.pipeline.base import (
+        CompleteResult,
+        ImplementRequest,
+        PrepRequest,
+        SelectResult,
+        StageContext,
+        StageResult,
+        VerifyRequest,
+    )
+
+__all__ = ["PipelineStages"]
+
+
+@attrs.define(eq=False)
+class PipelineStages:
+    """Each stage runs in the customer's workspace; the actor serialises them."""
+
+    access: WorkspaceAccess = attrs.field(factory=WorkspaceAccess)
+
+    async def select(self, ctx: StageContext, *, exclude_completed: bool = True) -> SelectResult:
+        """SELECT the next task."""
+        ws = self.access.workspace(ctx)
+        return await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
+
+    async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult:
+        """PREP the task branch."""
+        return await prep_stage.prep(ctx, self.access.workspace(ctx), request)
+
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult:
+        """IMPLEMENT the task with the coding tool."""
+        ws = self.access.workspace(ctx)
+        result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
+        return result
+
+    async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult:
+        """VERIFY the task branch."""
+        return await verify_stage.verify(ctx, self.access.workspace(ctx), request)
+
+    async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
+        """COMPLETE: mark done, merge, push."""
+        return await complete_stage.complete(ctx, self.access.workspace(ctx), task_id, branch)
+
+    async def reset(self, ctx: StageContext) -> None:
+        """Leave the workspace clean after a stop."""
+        ws = self.access.workspace(ctx)
+        if ws.git_dir.is_dir():
+            await ws.repair()
+
+    async def cleanup(self, settings: Settings, in_use: Collection[Path]) -> list[Path]:
+        """Remove workspaces idle longer than ``CLEANUP_AGE_HOURS``."""
+        max_age = settings.cleanup_age_hours * 3600
+        root = settings.workspace_dir.absolute()
+
+        def sweep() -> list[Path]:
+            return remove_idle_workspaces(root, max_age_s=max_age, in_use=in_use, now=time.time())
+
+        return await trio.to_thread.run_sync(sweep)
+

@@ -1,0 +1,49 @@
+"""VERIFY: evaluate the task's criteria on its branch; unmet criteria are 422 with every result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runner.errors import CriteriaNotMetError
+from runner.pipeline.common import Recorded, record_step, recorded_step
+from runner.pipeline.implement import checkout_task_branch
+from runner.verify import parse_criteria, verify as run_gates
+
+if TYPE_CHECKING:
+    from runner.git import Workspace
+    from runner.pipeline.base import StageContext, VerifyRequest
+
+__all__ = ["verify"]
+
+
+async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Recorded:
+    """Check the branch against the criteria (the request's, else the task's).
+
+    Raises:
+        InvalidInputError: an unknown criterion or a malformed value (400).
+        CriteriaNotMetError: 422 with every result and the artifacts.
+        VerifyError: verification could not run (missing toolchain, timeout).
+    """
+    task, branch = await checkout_task_branch(ctx, ws, request.task_id, request.branch)
+    criteria = dict(request.criteria if request.criteria is not None else task.criteria)
+    parse_criteria(criteria)  # 400 before any work for an unknown criterion
+    head = await ws.head_sha()
+    stage = "verify:" + ",".join(f"{k}={v}" for k, v in sorted(criteria.items()))
+    if not request.force and (done := await recorded_step(ctx, stage, task.id, branch, head)):
+        return done
+    changed = await ws.changed_files(ctx.customer.base_branch, "HEAD")
+    async with ctx.slots.acquire(ctx.customer.customer_id):
+        ctx.log("info", f"verifying task {task.id}: {', '.join(criteria)}")
+        outcome = await run_gates(ws.path, criteria, changed_files=changed, settings=ctx.settings)
+    results = {name: result.to_wire() for name, result in outcome.results.items()}
+    artifacts = {k: ctx.redactor(v) for k, v in outcome.artifacts.items()}
+    if not outcome.passed:
+        failed = [name for name, r in outcome.results.items() if not r.passed]
+        raise CriteriaNotMetError(
+            f"criteria not met: {', '.join(failed)}",
+            task_id=task.id,
+            extra={"results": results, "artifacts": artifacts},
+        )
+    body = {"success": True, "taskId": task.id, "results": results, "artifacts": artifacts}
+    await record_step(ctx, stage, task.id, branch, head, body)
+    return Recorded(body)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import trio
+import trio.testing
+
+from runner.actors import LOG, UPDATE, Event, EventBus
+
+
+def _update(customer: str, seq: int, status: str = "IMPLEMENTING") -> Event:
+    frame = {"type": UPDATE, "customerId": customer, "status": status, "seq": seq}
+    return Event(customer, seq, UPDATE, frame)
+
+
+def _log(customer: str, seq: int) -> Event:
+    return Event(customer, seq, LOG, {"type": LOG, "customerId": customer, "seq": seq})
+
+
+def test_bus_delivers_in_publish_order_to_matching_subscribers() -> None:
+    bus = EventBus(capacity=10)
+    with bus.subscribe(["a"]) as only_a, bus.subscribe() as everyone:
+        bus.publish(_update("a", 1))
+        bus.publish(_log("b", 1))
+        bus.publish(_log("a", 2))
+        assert [e.seq for e in _drain(only_a)] == [1, 2]
+        assert [(e.customer_id, e.seq) for e in _drain(everyone)] == [("a", 1), ("b", 1), ("a", 2)]
+
+
+def test_unread_updates_coalesce_latest_wins_and_keep_seq_order() -> None:
+    bus = EventBus(capacity=10)
+    with bus.subscribe() as sub:
+        bus.publish(_update("a", 1, "PREPARING"))
+        bus.publish(_log("a", 2))
+        bus.publish(_update("a", 3, "IMPLEMENTING"))
+        bus.publish(_update("b", 1, "PREPARING"))
+        events = _drain(sub)
+    assert [(e.customer_id, e.seq) for e in events] == [("a", 2), ("a", 3), ("b", 1)]
+    assert events[1].frame["status"] == "IMPLEMENTING"
+
+
+def test_logs_beyond_capacity_are_dropped_and_announced_once() -> None:
+    bus = EventBus(capacity=3)
+    with bus.subscribe() as sub:
+        for seq in range(10):
+            bus.publish(_log("a", seq))
+        first = sub.receive_nowait()
+        assert first.type == LOG
+        assert first.frame["dropped"] == 7
+        assert "dropped 7" in first.frame["message"]
+        assert [e.seq for e in _drain(sub)] == [0, 1, 2]
+
+
+def test_updates_are_never_dropped_even_when_logs_fill_the_queue() -> None:
+    bus = EventBus(capacity=2)
+    with bus.subscribe() as sub:
+        for seq in range(5):
+            bus.publish(_log("a", seq))
+        bus.publish(_update("a", 99, "DONE"))
+        events = _drain(sub)
+    assert events[-1].frame["status"] == "DONE"
+
+
+def test_unsubscribed_subscriber_gets_nothing_and_bus_forgets_it() -> None:
+    bus = EventBus()
+    with bus.subscribe() as sub:
+        assert bus.subscriber_count == 1
+    bus.publish(_update("a", 1))
+    assert bus.subscriber_count == 0
+    assert sub.pending() == 0
+
+
+async def test_receive_waits_for_publish(autojump_clock: trio.testing.MockClock) -> None:
+    bus = EventBus()
+    received: list[int] = []
+    with bus.subscribe() as sub:
+        async with trio.open_nursery() as nursery:
+
+            async def reader() -> None:
+                received.append((await sub.receive()).seq)
+
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            assert received == []
+            bus.publish(_update("a", 7))
+    assert received == [7]
+
+
+async def test_stalled_subscriber_does_not_block_publisher_or_others(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    bus = EventBus(capacity=5)
+    with bus.subscribe() as stalled, bus.subscribe() as live:
+        got: list[int] = []
+        async with trio.open_nursery() as nursery:
+
+            async def consume() -> None:
+                async for event in live:
+                    got.append(event.seq)
+                    if event.seq == 999:
+                        return
+
+            nursery.start_soon(consume)
+            for seq in range(1000):
+                bus.publish(_log("a", seq))
+                await trio.sleep(0)  # let the live reader keep up
+        assert got[-1] == 999
+        assert len(got) == 1000
+        assert stalled.pending() == 5
+        assert stalled.dropped == 995
+
+
+async def test_closed_subscriber_ends_iteration() -> None:
+    bus = EventBus()
+    with bus.subscribe() as sub:
+        bus.publish(_update("a", 1))
+        bus.close()
+        assert [e.seq async for e in sub] == [1]
+
+
+def _drain(sub: object) -> list[Event]:
+    out: list[Event] = []
+    while True:
+        try:
+            out.append(sub.receive_nowait())  # type: ignore[attr-defined]
+        except trio.WouldBlock:
+            return out
