@@ -1,0 +1,45 @@
+"""Task lists: parse the four styles, select the next task, mark tasks done (pure: no I/O)."""
+
+from __future__ import annotations
+
+from runner.tasks.check import check_report
+from runner.tasks.marker import mark_done
+from runner.tasks.model import (
+    DEFAULT_CRITERIA,
+    STATUSES,
+    STYLES,
+    TASK_TYPES,
+    Group,
+    Issue,
+    Phase,
+    Task,
+    TaskList,
+)
+from runner.tasks.parser import parse_task_list
+from runner.tasks.selection import (
+    Blocked,
+    Selection,
+    group_completed_by,
+    list_tasks,
+    select_next,
+)
+
+__all__ = [
+    "DEFAULT_CRITERIA",
+    "STATUSES",
+    "STYLES",
+    "TASK_TYPES",
+    "Blocked",
+    "Group",
+    "Issue",
+    "Phase",
+    "Selection",
+    "Task",
+    "TaskList",
+    "check_report",
+    "group_completed_by",
+    "list_tasks",
+    "mark_done",
+    "parse_task_list",
+    "select_next",
+]

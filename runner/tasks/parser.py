@@ -1,0 +1,219 @@
+"""Read a task list in any of the four styles (and their mixes) into a `TaskList`.
+
+The parser is lenient: it walks the text once, line by line, keeping line numbers; lines it
+does not understand are skipped, and lines that look like they were meant to say something
+(a checkbox without an id, a field outside a task) become warnings. The structure (phases,
+groups, composites, atomic tasks, checkpoints) comes from the ids, so the lines may be plain,
+bulleted, headings with fields, or checkboxes, in any mix. Dependency validation (unknown
+references, self-dependencies, cycles) goes into ``errors``; see `runner.tasks.build`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from runner.tasks.build import RawNode, build_task_list
+from runner.tasks.model import DEFAULT_CRITERIA, STATUSES, Issue, TaskList
+from runner.tasks.syntax import Line, classify, requirement_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["parse_task_list"]
+
+_LIST_FIELDS = frozenset({"dependencies", "files", "criteria", "requirements"})
+_TEXT_FIELDS = frozenset({"description", "type", "status", "title"})
+_STATUS_ALIASES = {
+    "done": "completed",
+    "complete": "completed",
+    "in progress": "in_progress",
+    "in-progress": "in_progress",
+    "todo": "pending",
+    "to do": "pending",
+    "canceled": "cancelled",
+}
+
+
+def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = None) -> TaskList:
+    """Parse a task list.
+
+    Lines are split on ``\n`` (a ``\r`` before it is ignored), so line numbers are those an
+    editor shows.
+
+    Args:
+        text: The whole file.
+        default_criteria: The criteria of tasks that name none (default `DEFAULT_CRITERIA`).
+
+    Returns:
+        The tasks in document order with their groups and phases; odd lines are in
+        ``warnings``, unknown references, self-dependencies and cycles in ``errors``.
+    """
+    scanner = _Scanner()
+    for number, line in enumerate(text.split("\n"), start=1):
+        scanner.feed(number, line.removesuffix("\r"))
+    scanner.finish()
+    criteria = DEFAULT_CRITERIA if default_criteria is None else default_criteria
+    return build_task_list(
+        scanner.nodes,
+        requirements=scanner.requirements,
+        completed_phases=scanner.completed_phases,
+        warnings=scanner.warnings,
+        default_criteria=criteria,
+    )
+
+
+@attrs.define
+class _Scanner:
+    """The state of one pass over the lines."""
+
+    nodes: list[RawNode] = attrs.Factory(list)
+    requirements: dict[str, list[str]] = attrs.Factory(dict)
+    completed_phases: set[str] = attrs.Factory(set)
+    warnings: list[Issue] = attrs.Factory(list)
+    _in_comment: bool = False
+    _comment_start: int = 0
+    _comment_nodes: int = 0
+    _comment_completed: bool = False
+    _pending_comment: tuple[int, int] | None = None
+    """(start line, end line) of a closed comment block holding tasks, awaiting COMPLETED."""
+    _fence: str | None = None
+    _field: tuple[str, int] | None = None
+    """The list field (name, indent) that indented bullets currently extend."""
+
+    def feed(self, number: int, line: str) -> None:
+        """Take one line."""
+        stripped = line.strip()
+        if self._fence is not None or stripped.startswith(("```", "~~~")):
+            self._track_fence(stripped)
+            return
+        commented, closed = self._in_comment, False
+        if "<!--" in line or "-->" in line:
+            line, commented, closed = self._track_comment(number, line)
+        info = classify(line)
+        if self._pending_comment is not None and stripped and info.kind != "phase_done":
+            self._warn_uncompleted_comment()
+        handler = getattr(self, f"_on_{info.kind}")
+        handler(number, info, commented)
+        if closed and self._comment_nodes and not self._comment_completed:
+            self._pending_comment = (self._comment_start, number)
+
+    def finish(self) -> None:
+        """Flush the state left at the end of the text."""
+        if self._pending_comment is not None:
+            self._warn_uncompleted_comment()
+        if self._in_comment:
+            self.warnings.append(Issue(self._comment_start, "comment block is never closed"))
+
+    def _track_fence(self, stripped: str) -> None:
+        if self._fence is None:
+            self._fence = stripped[:3]
+        elif stripped.startswith(self._fence):
+            self._fence = None
+
+    def _track_comment(self, number: int, line: str) -> tuple[str, bool, bool]:
+        """Follow ``<!-- … -->``; return the line without the markers, commented, closed."""
+        commented = self._in_comment or "<!--" in line
+        if "<!--" in line and not self._in_comment:
+            self._comment_start, self._comment_nodes = number, 0
+            self._comment_completed = False
+        opened = line.rfind("<!--")
+        closed = line.rfind("-->")
+        self._in_comment = opened > closed
+        return line.replace("<!--", "").replace("-->", ""), commented, closed > opened
+
+    def _warn_uncompleted_comment(self) -> None:
+        assert self._pending_comment is not None  # only called when set
+        start, end = self._pending_comment
+        self._pending_comment = None
+        self.warnings.append(
+            Issue(
+                start,
+                f"tasks inside the comment block (lines {start}-{end}) are taken as completed, "
+                "but no 'PHASE N COMPLETED' line follows it",
+            )
+        )
+
+    def _on_other(self, number: int, info: Line, commented: bool) -> None:
+        self._field = None
+
+    def _on_phase_done(self, number: int, info: Line, commented: bool) -> None:
+        self._pending_comment = None
+        self._comment_completed = self._comment_completed or commented
+        self.completed_phases.add(info.id)
+
+    def _on_phase(self, number: int, info: Line, commented: bool) -> None:
+        self._add_node(number, info, commented, kind="phase")
+
+    def _on_item(self, number: int, info: Line, commented: bool) -> None:
+        self._add_node(number, info, commented, kind="item")
+
+    def _add_node(self, number: int, info: Line, commented: bool, *, kind: str) -> None:
+        self._field = None
+        if commented:
+            self._comment_nodes += 1
+        self.nodes.append(
+            RawNode(
+                kind=kind,
+                id=info.id,
+                text=info.text,
+                line=number,
+                style=info.style,
+                box=info.box,
+                lead_done=info.lead_done,
+                commented=commented,
+            )
+        )
+
+    def _on_field(self, number: int, info: Line, commented: bool) -> None:
+        node = self.nodes[-1] if self.nodes else None
+        name = info.id
+        if node is None:
+            self.warnings.append(Issue(number, f"field '{name}' outside any task is ignored"))
+            return
+        if name in _TEXT_FIELDS:
+            self._field = None
+            value = info.text.strip().strip("`").strip()
+            if name == "status":
+                value = self._status(number, node.id, value)
+                node.status_line = number
+            node.fields[name] = value
+        elif name in _LIST_FIELDS:
+            self._field = (name, info.indent)
+            node.lists.setdefault(name, [])
+            node.list_lines.setdefault(name, number)
+            if info.text.strip():
+                node.lists[name].append(info.text.strip())
+        else:
+            self._field = None
+            self.warnings.append(Issue(number, f"unknown field '{name}' is ignored", node.id))
+
+    def _status(self, number: int, task_id: str, value: str) -> str:
+        status = value.lower().strip("*_ ").replace("✅", "").strip()
+        status = _STATUS_ALIASES.get(status, status)
+        if status not in STATUSES:
+            self.warnings.append(
+                Issue(number, f"unknown status '{value}' is taken as pending", task_id)
+            )
+            return "pending"
+        return status
+
+    def _on_sub(self, number: int, info: Line, commented: bool) -> None:
+        if self._field is not None and info.indent > self._field[1] and self.nodes:
+            self.nodes[-1].lists[self._field[0]].append(info.text.strip())
+
+    def _on_criterion(self, number: int, info: Line, commented: bool) -> None:
+        self._field = None
+        if not self.nodes or self.nodes[-1].kind == "phase":
+            self.warnings.append(Issue(number, "criterion bullet outside any group is ignored"))
+            return
+        parts = self.nodes[-1].id.split(".")
+        group = ".".join(parts[:2])
+        self.requirements.setdefault(group, []).append(requirement_of(info.text))
+
+    def _on_orphan_box(self, number: int, info: Line, commented: bool) -> None:
+        self._field = None
+        self.warnings.append(
+            Issue(number, f"checkbox item without a task id is ignored: {info.text[:60]}")
+        )

@@ -1,0 +1,146 @@
+"""SELECT: the next task to run, or why there is none (CONTRACT §3).
+
+The next task is the first atomic task in document order that is not done and whose
+dependencies are all done. A dependency on a group, phase or composite is done when every
+atomic task under it is completed or cancelled; a dependency on a checkpoint is done when the
+checkpoint is marked. An unknown reference is never done.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from runner.tasks.model import Task
+
+if TYPE_CHECKING:
+    from runner.tasks.model import Group, TaskList
+
+__all__ = ["Blocked", "Selection", "group_completed_by", "list_tasks", "select_next"]
+
+
+@attrs.frozen
+class Blocked:
+    """An atomic task that is not done and cannot run yet, and why."""
+
+    task_id: str
+    waiting_for: tuple[str, ...]
+    """The dependencies that are not done (empty when the reason is the task's own status)."""
+    reason: str
+
+
+@attrs.frozen
+class Selection:
+    """The answer of SELECT (the spec's ``GET /tasks/next`` body, as values)."""
+
+    task: Task | None
+    blocked: tuple[Blocked, ...]
+    """The tasks passed over before ``task`` (or all remaining ones when ``task`` is None)."""
+    total: int
+    completed: int
+    dependencies_satisfied: bool
+
+    @property
+    def progress(self) -> float:
+        """Completed atomic tasks as a percentage of the total, with one decimal."""
+        return round(self.completed / self.total * 100, 1) if self.total else 0.0
+
+
+def _open_counts(task_list: TaskList) -> dict[str, int]:
+    """Count, for every id and container id, the atomic tasks under it still to be done."""
+    counts: dict[str, int] = {}
+    for task in task_list.tasks:
+        if task.done or task.status == "cancelled" or task.type == "composite":
+            continue
+        if task.type == "checkpoint":
+            counts[task.id] = 1
+            continue
+        parts = task.id.split(".")
+        for n in range(len(parts), 0, -1):
+            key = ".".join(parts[:n])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _known_ids(task_list: TaskList) -> set[str]:
+    known = {t.id for t in task_list.tasks}
+    known.update(g.id for g in task_list.groups)
+    known.update(p.id for p in task_list.phases)
+    known.update(t.id.split(".", 1)[0] for t in task_list.tasks)
+    return known
+
+
+def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selection:
+    """Return the next atomic task to run, deterministically for a given list.
+
+    Args:
+        task_list: The parsed list.
+        exclude_completed: ``True`` (the default) skips completed tasks. ``False`` makes
+            completed tasks candidates too: the answer is the first atomic task in document
+            order whose dependencies are done, completed or not (so a client can look at, or
+            redo, the earliest task); totals and progress are the same either way.
+
+    Returns:
+        The task (``None`` when nothing is left or nothing is ready), the tasks passed over
+        with the reason, the counts, and whether the returned task's dependencies are done
+        (``False`` only when tasks remain but none is ready).
+    """
+    counts = _open_counts(task_list)
+    known = _known_ids(task_list)
+    blocked: list[Blocked] = []
+    for task in task_list.atomic():
+        if task.status == "cancelled" or (task.done and exclude_completed):
+            continue
+        if task.status == "blocked":
+            blocked.append(Blocked(task.id, (), "the task's status is blocked"))
+            continue
+        waiting = tuple(d for d in task.dependencies if d not in known or counts.get(d, 0))
+        if waiting:
+            unknown = [d for d in waiting if d not in known]
+            if unknown:
+                reason = f"unknown dependency {', '.join(unknown)}"
+            else:
+                reason = f"waiting for {', '.join(waiting)}"
+            blocked.append(Blocked(task.id, waiting, reason))
+            continue
+        return _selection(task_list, task, blocked, satisfied=True)
+    return _selection(task_list, None, blocked, satisfied=not blocked)
+
+
+def _selection(
+    task_list: TaskList, task: Task | None, blocked: list[Blocked], *, satisfied: bool
+) -> Selection:
+    return Selection(
+        task=task,
+        blocked=tuple(blocked),
+        total=task_list.total,
+        completed=task_list.completed,
+        dependencies_satisfied=satisfied,
+    )
+
+
+def list_tasks(task_list: TaskList, *, exclude_completed: bool = True) -> tuple[Task, ...]:
+    """Return the atomic tasks in document order, without the completed ones by default."""
+    return tuple(t for t in task_list.atomic() if not (exclude_completed and t.done))
+
+
+def group_completed_by(task_list: TaskList, task_id: str) -> Group | None:
+    """Return the group whose last open atomic task is ``task_id``, else ``None``.
+
+    The group is returned when ``task_id`` is one of its atomic tasks and every other one is
+    done (or cancelled), so it works on the list parsed before or after marking the task; the
+    caller writes the group's entry in ``task_outcomes.md``.
+    """
+    task = task_list.get(task_id)
+    if task is None or task.group is None or task.type != "atomic":
+        return None
+    group = task_list.group(task.group)
+    if group is None:
+        return None
+    for member in group.tasks:
+        other = task_list.get(member)
+        open_task = other is not None and not other.done and other.status != "cancelled"
+        if member != task_id and open_task:
+            return None
+    return group

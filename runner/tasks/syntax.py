@@ -1,0 +1,270 @@
+"""Line-level syntax of task lists: what a line is, and the text helpers the parser uses.
+
+Kept apart from the parser so that the regular expressions live in one place; every function
+here looks at one line (or one piece of text) only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+__all__ = [
+    "DONE_MARKS",
+    "Line",
+    "classify",
+    "description_of",
+    "file_words",
+    "link_targets",
+    "reduce_links",
+    "remove_links",
+    "requirement_of",
+    "split_dependency_clause",
+    "strip_done",
+    "title_of",
+]
+
+DONE_MARKS = ("✅", "✔️", "✔")
+"""Marks that make a line done when they end it (or start its text)."""
+
+FILE_EXTENSIONS = frozenset(
+    {
+        "js",
+        "jsx",
+        "ts",
+        "tsx",
+        "mjs",
+        "cjs",
+        "py",
+        "pyi",
+        "md",
+        "mdx",
+        "rst",
+        "txt",
+        "json",
+        "jsonc",
+        "yml",
+        "yaml",
+        "toml",
+        "ini",
+        "cfg",
+        "conf",
+        "env",
+        "css",
+        "scss",
+        "sass",
+        "less",
+        "html",
+        "htm",
+        "vue",
+        "svelte",
+        "sh",
+        "bash",
+        "zsh",
+        "ps1",
+        "sql",
+        "go",
+        "rs",
+        "java",
+        "kt",
+        "kts",
+        "rb",
+        "php",
+        "c",
+        "h",
+        "cc",
+        "cpp",
+        "hpp",
+        "cs",
+        "swift",
+        "xml",
+        "csv",
+        "lock",
+        "gradle",
+        "properties",
+        "tf",
+        "ipynb",
+        "graphql",
+        "proto",
+    }
+)
+FILE_NAMES = frozenset({"Dockerfile", "Makefile", "Procfile", "Jenkinsfile"})
+
+_ID = r"\d+(?:\.\d+)+(?:\.[A-Za-z])?"
+_ITEM_RE = re.compile(
+    r"(?P<head>\#{1,6}[ \t]+)?(?:(?P<bullet>[-*+•])[ \t]+)?(?:\[(?P<box>[ xX])\][ \t]*)?"
+    r"(?P<lead>(?:✅|✔️|✔)[ \t]*)?(?:\*\*)?(?:Task[ \t]+)?(?P<id>" + _ID + r")\.?(?:\*\*)?"
+    r"(?:[ \t]*[:\u2014\u2013-]?[ \t]+|[ \t]*:|[ \t]*$)(?P<text>.*)"
+)
+_PHASE_RE = re.compile(
+    r"(?P<head>\#{1,6}[ \t]+)?(?:(?P<bullet>[-*+•])[ \t]+)?(?:\[(?P<box>[ xX])\][ \t]*)?"
+    r"(?:\*\*)?phase[ \t]+(?P<id>\d+)\b(?:\*\*)?[ \t]*[:\u2014\u2013.-]?[ \t]*(?P<text>.*)",
+    re.IGNORECASE,
+)
+_PHASE_DONE_RE = re.compile(
+    r"[#*\s-]*phase\s+(?P<id>\d+)\s+(?:is\s+)?(?:completed?|done)\W*", re.IGNORECASE
+)
+_FIELD_RE = re.compile(r"[-*+][ \t]+\*\*(?P<key>[^*]+?)\*\*[ \t]*:?[ \t]*(?P<value>.*)")
+_CRITERION_RE = re.compile(r"[-*+•][ \t]*<?[ \t]*criterion\b[^:]*:(?P<text>.*)", re.IGNORECASE)
+_SUB_RE = re.compile(r"[-*+•][ \t]+(?P<text>.*)")
+_ORPHAN_BOX_RE = re.compile(r"[-*+][ \t]+\[[ xX]\]")
+_LINK_RE = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]*)(?:[ \t]+\"[^\"]*\")?\)")
+_DEPS_RE = re.compile(r"\(\s*(?:dependencies|depends on|deps)\s*:", re.IGNORECASE)
+_WORD_RE = re.compile(r"[\w./@+-]+")
+_ANCHOR_RE = re.compile(r"(?:#.*|(?::\d+)+)$")
+_SOURCE_RE = re.compile(r"\s*\[source:[^\]]*\](?:\([^)]*\))?", re.IGNORECASE)
+
+
+@attrs.frozen
+class Line:
+    """What one line of the list is.
+
+    ``kind`` is one of ``phase``, ``phase_done``, ``item``, ``field``, ``criterion``,
+    ``sub`` (an indented bullet), ``orphan_box`` (a checkbox without an id) or ``other``.
+    """
+
+    kind: str
+    indent: int = 0
+    id: str = ""
+    text: str = ""
+    style: str = ""
+    box: str | None = None
+    lead_done: bool = False
+
+
+_OTHER = Line("other")
+
+
+def classify(line: str) -> Line:
+    """Tell what a line (without its line ending) is."""
+    stripped = line.lstrip()
+    if not stripped:
+        return _OTHER
+    indent = len(line) - len(stripped)
+    first = stripped[0]
+    if not (first.isdigit() or first in "#-*+•[*Pp✅✔"):
+        return _OTHER
+    if first in "Pp#-*" and (m := _PHASE_DONE_RE.fullmatch(stripped)):
+        return Line("phase_done", indent, m["id"])
+    if first in "-*+" and (m := _FIELD_RE.match(stripped)) is not None:
+        return Line("field", indent, m["key"].strip().rstrip(":").strip().lower(), m["value"])
+    if (m := _ITEM_RE.match(stripped)) is not None:
+        return Line("item", indent, m["id"], m["text"], _style(m), m["box"], m["lead"] is not None)
+    if first in "Pp#-*+[" and (m := _PHASE_RE.match(stripped)) is not None:
+        return Line("phase", indent, m["id"], m["text"], _style(m), m["box"])
+    if first in "-*+•":
+        if (m := _CRITERION_RE.match(stripped)) is not None:
+            return Line("criterion", indent, text=m["text"])
+        if _ORPHAN_BOX_RE.match(stripped):
+            return Line("orphan_box", indent, text=stripped)
+        if (m := _SUB_RE.match(stripped)) is not None:
+            return Line("sub", indent, text=m["text"])
+    return _OTHER
+
+
+def _style(m: re.Match[str]) -> str:
+    if m["box"] is not None:
+        return "checkbox"
+    if m["head"] is not None:
+        return "field"
+    if m["bullet"] is not None:
+        return "bullet"
+    return "plain"
+
+
+def strip_done(text: str) -> tuple[str, bool]:
+    """Remove a trailing done mark (✅) from ``text``; say whether there was one."""
+    done = False
+    text = text.rstrip()
+    while text.endswith(DONE_MARKS):
+        done = True
+        for mark in DONE_MARKS:
+            if text.endswith(mark):
+                text = text[: -len(mark)].rstrip()
+                break
+    return text, done
+
+
+def split_dependency_clause(text: str) -> tuple[str, str | None]:
+    """Split ``Title (Dependencies: …)`` into the title and the clause's content.
+
+    The clause ends at its matching parenthesis, so links inside it are kept whole.
+    """
+    m = _DEPS_RE.search(text)
+    if m is None:
+        return text, None
+    depth = 1
+    for i in range(m.end(), len(text)):
+        char = text[i]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                rest = (text[: m.start()] + " " + text[i + 1 :]).strip()
+                return " ".join(rest.split()), text[m.end() : i].strip()
+    return text[: m.start()].strip(), text[m.end() :].strip()
+
+
+def reduce_links(text: str) -> str:
+    """Replace each Markdown link with its text."""
+    if "](" not in text:
+        return text
+    return _LINK_RE.sub(lambda m: m["text"], text)
+
+
+def link_targets(text: str) -> list[str]:
+    """Return the local targets of the Markdown links in ``text``, anchors (``:77``) dropped."""
+    if "](" not in text:
+        return []
+    targets = []
+    for m in _LINK_RE.finditer(text):
+        target = _ANCHOR_RE.sub("", m["target"])
+        if target and "://" not in target and not target.startswith("mailto:"):
+            targets.append(target.removeprefix("./"))
+    return targets
+
+
+def remove_links(text: str) -> str:
+    """Remove each Markdown link entirely."""
+    return _LINK_RE.sub("", text) if "](" in text else text
+
+
+def file_words(text: str) -> list[str]:
+    """Return the words of ``text`` that name files (``src/a.js``, ``task_outcomes.md``)."""
+    if "." not in text and not any(name in text for name in FILE_NAMES):
+        return []
+    words = []
+    for raw in _WORD_RE.findall(text):
+        word = raw.rstrip(".,;:-").lstrip("-").removeprefix("./")
+        name = word.rsplit("/", 1)[-1]
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name[1:] else ""
+        if (ext in FILE_EXTENSIONS or name in FILE_NAMES) and not word.startswith(("/", "@")):
+            words.append(word)
+    return words
+
+
+def title_of(description: str) -> str:
+    """Cut a trailing `` with …`` clause off a description (keeping at least two words)."""
+    head, sep, _ = description.partition(" with ")
+    if sep and len(head.split()) >= 2:
+        return head.rstrip(" ,;:")
+    return description
+
+
+def description_of(text: str) -> str:
+    """Reduce links to their text, drop the final period and collapse whitespace."""
+    text = " ".join(reduce_links(text).split())
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1].rstrip()
+    return text
+
+
+def requirement_of(text: str) -> str:
+    """Turn a ``<criterion N: …> [source: …](…)`` bullet's text into the requirement."""
+    text = text.strip()
+    if ">" in text:
+        text = text[: text.rindex(">")]
+    text = _SOURCE_RE.sub("", text)
+    return " ".join(text.split())
