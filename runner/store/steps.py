@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
+    import builtins
     import sqlite3
 
     from runner.store.db import SqliteStore
@@ -33,6 +34,10 @@ class StepRecord:
     status_code: int
     body: dict[str, Any]
     recorded_at: str
+
+
+def _step(row: tuple[Any, ...]) -> StepRecord:
+    return StepRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
 
 
 class Steps:
@@ -71,11 +76,42 @@ class Steps:
                 " WHERE customer_id = ? AND stage = ? AND task_id = ? AND branch = ?",
                 (customer_id, stage, task_id, branch),
             ).fetchone()
-            if row is None:
-                return None
-            return StepRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
+            return None if row is None else _step(row)
 
         return await self._db.read(get)
+
+    async def find(self, stage: str, task_id: str, branch: str | None) -> builtins.list[StepRecord]:
+        """Return every customer's recorded ``stage`` for the task, oldest first.
+
+        Args:
+            stage: The exact stage name.
+            task_id: The task.
+            branch: Only this branch; None for any.
+        """
+        return await self._select(stage, task_id, branch, prefix=False)
+
+    async def find_prefix(
+        self, stage_prefix: str, task_id: str, branch: str | None
+    ) -> builtins.list[StepRecord]:
+        """Like :meth:`find`, for every stage whose name starts with ``stage_prefix``."""
+        return await self._select(stage_prefix, task_id, branch, prefix=True)
+
+    async def _select(
+        self, stage: str, task_id: str, branch: str | None, *, prefix: bool
+    ) -> builtins.list[StepRecord]:
+        # substr(), not LIKE: '%' and '_' in a stage name are not wildcards
+        sql = f"SELECT {_COLUMNS} FROM steps WHERE task_id = ? AND "
+        sql += "substr(stage, 1, ?) = ?" if prefix else "stage = ?"
+        params: builtins.list[Any] = [task_id, len(stage), stage] if prefix else [task_id, stage]
+        if branch is not None:
+            sql += " AND branch = ?"
+            params.append(branch)
+        sql += " ORDER BY recorded_at, rowid"
+
+        def select(conn: sqlite3.Connection) -> builtins.list[StepRecord]:
+            return [_step(row) for row in conn.execute(sql, params)]
+
+        return await self._db.read(select)
 
     async def clear(self, customer_id: str, task_id: str) -> int:
         """Forget every recorded step of the task (``force`` or a new attempt); return how many."""
