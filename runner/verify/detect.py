@@ -1,0 +1,185 @@
+"""Find out how to verify a repository: its ``.devteam.toml`` and its toolchain.
+
+The repository's ``.devteam.toml`` ``[verify]`` table wins::
+
+    [verify]
+    setup = "npm ci"                       # a string runs under ``sh -c``; a list is argv
+    test = ["pytest", "-q"]
+    typecheck = "pyright"
+    lint = "ruff check ."
+    coverage_report = "coverage.json"      # what a custom ``test`` command writes
+
+Otherwise the toolchain is detected: ``package.json`` (with a ``test`` script, or without
+Python markers) is Node, ``pyproject.toml`` / ``setup.py`` / ``setup.cfg`` /
+``requirements.txt`` is Python.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from runner.errors import VerifyError
+
+__all__ = [
+    "CONFIG_FILE",
+    "Command",
+    "Toolchain",
+    "VerifyConfig",
+    "detect_toolchain",
+    "load_verify_config",
+]
+
+CONFIG_FILE = ".devteam.toml"
+_PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt")
+_SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+_COMMAND_KEYS = ("setup", "test", "typecheck", "lint")
+
+Command = tuple[str, ...]
+"""An argv; configured strings become ``("sh", "-c", text)``."""
+
+
+@attrs.frozen
+class VerifyConfig:
+    """The repository's ``[verify]`` overrides (None = detect)."""
+
+    setup: Command | None = None
+    test: Command | None = None
+    typecheck: Command | None = None
+    lint: Command | None = None
+    coverage_report: str | None = None
+
+
+def _bad_config(message: str) -> VerifyError:
+    return VerifyError(f"{CONFIG_FILE}: {message}", code="verify_failed")
+
+
+def _command(key: str, value: Any) -> Command:
+    if isinstance(value, str) and value.strip():
+        return ("sh", "-c", value)
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, str) and v for v in value)  # argv items
+    ):
+        return tuple(value)
+    raise _bad_config(f"[verify].{key} must be a command string or a list of strings")
+
+
+def load_verify_config(repo: Path) -> VerifyConfig:
+    """Read and validate ``repo/.devteam.toml`` ``[verify]`` (an absent file is no override).
+
+    Raises:
+        VerifyError: ``verify_failed`` when the file or the table is malformed.
+    """
+    path = repo / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return VerifyConfig()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _bad_config(f"not valid TOML: {exc}") from None
+    table = data.get("verify", {})
+    if not isinstance(table, dict):
+        raise _bad_config("[verify] must be a table")
+    unknown = sorted(set(table) - {*_COMMAND_KEYS, "coverage_report"})
+    if unknown:
+        raise _bad_config(f"unknown [verify] keys: {', '.join(unknown)}")
+    commands = {key: _command(key, table[key]) for key in _COMMAND_KEYS if key in table}
+    report = table.get("coverage_report")
+    if report is not None and (not isinstance(report, str) or not report.strip()):
+        raise _bad_config("[verify].coverage_report must be a path")
+    return VerifyConfig(**commands, coverage_report=report)
+
+
+@attrs.frozen
+class Toolchain:
+    """The detected language and the interpreters that verify it.
+
+    Attributes:
+        language: ``python``, ``node``, or ``unknown`` (only configured commands work).
+        python: Absolute path of ``PYTHON_PATH`` (None if it does not resolve).
+        node: Absolute path of ``NODE_PATH`` (None if it does not resolve).
+        npm: ``npm`` next to node, else on the system PATH.
+        path: The child processes' ``PATH``: the interpreters' directories, then the system's.
+        package: ``package.json`` contents for Node repositories.
+    """
+
+    language: Literal["python", "node", "unknown"]
+    python: str | None
+    node: str | None
+    npm: str | None
+    path: str
+    package: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def test_script(self) -> str | None:
+        """The ``package.json`` ``test`` script, if any."""
+        scripts = self.package.get("scripts")
+        script = scripts.get("test") if isinstance(scripts, dict) else None
+        return script if isinstance(script, str) and script.strip() else None
+
+    def require_python(self) -> str:
+        """Return the Python interpreter or raise ``verify_failed`` saying it is missing."""
+        if self.python is None:
+            raise VerifyError(
+                "Python interpreter not found (set PYTHON_PATH)", code="verify_failed"
+            )
+        return self.python
+
+    def require_node(self) -> str:
+        """Return the Node interpreter or raise ``verify_failed`` saying it is missing."""
+        if self.node is None:
+            raise VerifyError("node not found (set NODE_PATH)", code="verify_failed")
+        return self.node
+
+    def require_npm(self) -> str:
+        """Return npm or raise ``verify_failed`` saying it is missing."""
+        self.require_node()
+        if self.npm is None:
+            raise VerifyError("npm not found next to node", code="verify_failed")
+        return self.npm
+
+
+def _resolve(program: str) -> str | None:
+    found = shutil.which(program)
+    return str(Path(found).absolute()) if found else None
+
+
+def _read_package(repo: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((repo / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VerifyError(f"package.json cannot be read: {exc}", code="verify_failed") from None
+    if not isinstance(data, dict):
+        raise VerifyError("package.json is not a JSON object", code="verify_failed")
+    return data
+
+
+def detect_toolchain(repo: Path, *, python_path: str, node_path: str) -> Toolchain:
+    """Detect the repository's language and resolve its interpreters.
+
+    Raises:
+        VerifyError: ``verify_failed`` when ``package.json`` is unreadable.
+    """
+    has_python = any((repo / marker).is_file() for marker in _PYTHON_MARKERS)
+    package = _read_package(repo) if (repo / "package.json").is_file() else None
+    python, node = _resolve(python_path), _resolve(node_path)
+    npm = None
+    if node is not None:
+        beside = Path(node).parent / "npm"
+        npm = str(beside) if beside.is_file() else _resolve("npm")
+    dirs = [str(Path(p).parent) for p in (python, node) if p is not None]
+    path = ":".join(dict.fromkeys([*dirs, *_SYSTEM_PATH]))
+    if package is not None:
+        chain = Toolchain("node", python, node, npm, path, package)
+        if chain.test_script is not None or not has_python:
+            return chain
+    return Toolchain("python" if has_python else "unknown", python, node, npm, path)
