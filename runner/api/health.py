@@ -84,7 +84,7 @@ class HealthProbe:
         )  # fmt: skip
         try:
             with trio.fail_after(2):
-                await self.store.ping()
+                await self.store.check()
             store = AVAILABLE
         except Exception:  # noqa: BLE001 - any store failure means unhealthy, reported not raised
             store = "unhealthy"

@@ -8,7 +8,6 @@ execution itself is shielded from a client that disconnects, so a retry never ru
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ import trio
 
 from runner.api.json import request_hash
 from runner.errors import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
-from runner.store import InFlight, Mismatch, Replay, Started
+from runner.store import Begin, InFlight, Mismatch, Replay, Started
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Idempotency", "StoredResponse"]
 
 REPLAY_HEADER = "Idempotent-Replayed"
+_POLL_S = 0.5
 
 
 @attrs.frozen
@@ -66,13 +66,19 @@ class Idempotency:
         digest = request_hash(payload)
         deadline = trio.current_time() + self.settings.idempotency_wait_s
         while True:
-            now = self.now()
-            expires = now + timedelta(hours=self.settings.idempotency_ttl_hours)
-            begin = await self.store.idempotency.begin(
-                scope, key, digest, _iso(now), _iso(expires)
-            )
-            if isinstance(begin, Started):
-                return await self._execute(scope, key, execute)
+            running = self._running.get((scope, key))
+            if running is not None:  # the same key is executing in this process: wait for it
+                await self._wait(running, deadline)
+                continue
+            claim = self._running[(scope, key)] = trio.Event()
+            try:
+                begin = await self._begin(scope, key, digest)
+                if isinstance(begin, Started):
+                    return await self._execute(scope, key, execute)
+            finally:
+                if self._running.get((scope, key)) is claim:
+                    del self._running[(scope, key)]
+                claim.set()
             if isinstance(begin, Replay):
                 headers = {**begin.headers, REPLAY_HEADER: "true"}
                 return StoredResponse(begin.status, begin.body, headers)
@@ -81,36 +87,32 @@ class Idempotency:
                     "this idempotency key was used with a different payload",
                     details=[{"field": "idempotencyKey", "message": "reused with other payload"}],
                 )
-            assert isinstance(begin, InFlight)
-            await self._wait_for(scope, key, deadline)
+            assert isinstance(begin, InFlight)  # started elsewhere: poll until the deadline
+            await self._wait(trio.Event(), min(deadline, trio.current_time() + _POLL_S))
 
-    async def _wait_for(self, scope: str, key: str, deadline: float) -> None:
-        event = self._running.get((scope, key))
-        remaining = deadline - trio.current_time()
-        if event is None or remaining <= 0:
-            raise IdempotencyKeyInFlightError(retry_after_s=max(1, math.ceil(remaining)))
+    async def _begin(self, scope: str, key: str, digest: str) -> Begin:
+        now = self.now()
+        expires = now + timedelta(hours=self.settings.idempotency_ttl_hours)
+        return await self.store.idempotency.begin(scope, key, digest, _iso(now), _iso(expires))
+
+    async def _wait(self, event: trio.Event, deadline: float) -> None:
+        if trio.current_time() >= deadline:
+            raise IdempotencyKeyInFlightError(retry_after_s=1)
         with trio.move_on_at(deadline):
             await event.wait()
-            return
-        raise IdempotencyKeyInFlightError(retry_after_s=1)
 
     async def _execute(self, scope: str, key: str, execute: Execute) -> StoredResponse:
-        done = self._running[(scope, key)] = trio.Event()
-        try:
-            with trio.CancelScope(shield=True):  # a disconnecting client must not half-run it
-                try:
-                    response = await execute()
-                except BaseException:
-                    await self.store.idempotency.abandon(scope, key)
-                    raise
-                headers = {"Content-Type": response.headers.get("Content-Type", "application/json")}
-                await self.store.idempotency.complete(
-                    scope, key, response.status, response.body, headers
-                )
-            return response
-        finally:
-            del self._running[(scope, key)]
-            done.set()
+        with trio.CancelScope(shield=True):  # a disconnecting client must not half-run it
+            try:
+                response = await execute()
+            except BaseException:
+                await self.store.idempotency.abandon(scope, key)
+                raise
+            headers = {"Content-Type": response.headers.get("Content-Type", "application/json")}
+            await self.store.idempotency.complete(
+                scope, key, response.status, response.body, headers
+            )
+        return response
 
 
 def _iso(moment: datetime) -> str:

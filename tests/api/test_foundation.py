@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import shutil
+
+from tests.helpers.service import Service
+
+
+async def test_healthz_is_ok_without_io(service: Service) -> None:
+    async with service.client() as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_health_reports_degraded_without_the_tool(service: Service) -> None:
+    await service.services.health.probed.wait()
+    async with service.client() as client:
+        response = await client.get("/health")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert body["dependencies"]["aider"] == "unavailable"
+    assert body["dependencies"]["git"] == "available"
+    assert body["dependencies"]["filesystem"] == "writable"
+    assert body["dependencies"]["store"] == "available"
+    assert body["version"]
+    assert body["timestamp"].endswith("Z")
+
+
+async def test_unknown_route_is_json_404(service: Service) -> None:
+    async with service.client() as client:
+        response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "not_found"
+
+
+async def test_wrong_method_is_json_405(service: Service) -> None:
+    async with service.client() as client:
+        response = await client.delete("/prep")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_oversized_body_is_json_413(service: Service) -> None:
+    async with service.client() as client:
+        response = await client.post(
+            "/prep", content=b"x" * (1024 * 1024 + 1), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_validation_error_names_the_field(service: Service) -> None:
+    async with service.client() as client:
+        response = await client.post("/prep", json={"repoUrl": "/tmp/x", "taskId": "abc"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["details"][0]["field"] == "taskId"
+
+
+async def test_invalid_json_and_unknown_fields_are_400(service: Service) -> None:
+    async with service.client() as client:
+        broken = await client.post(
+            "/prep", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        extra = await client.post("/prep", json={"repoUrl": "/x", "taskId": "1.1", "bogus": 1})
+    assert broken.status_code == 400
+    assert broken.json()["error"]["details"][0]["field"] == "body"
+    assert extra.status_code == 400
+    assert extra.json()["error"]["details"][0] == {"field": "bogus", "message": "unknown field"}
+
+
+async def test_request_id_is_echoed_or_generated(service: Service) -> None:
+    async with service.client() as client:
+        given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        generated = await client.get("/healthz")
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_unexpected_stage_crash_is_json_500_with_request_id(
+    service: Service, stages: object
+) -> None:
+    stages.crash.add("prep")  # type: ignore[attr-defined]
+    async with service.client() as client:
+        await client.put("/customers/acme", json={"repoUrl": "/tmp/repo"})
+        response = await client.post(
+            "/prep",
+            json={"repoUrl": "/tmp/repo", "taskId": "1.1.1", "customerId": "acme"},
+            headers={"X-Request-ID": "req-42"},
+        )
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"]["code"] == "internal"
+    assert body["error"]["requestId"] == "req-42"
+    assert "Traceback" not in response.text
+
+
+async def test_metrics_count_requests_by_route_and_status(service: Service) -> None:
+    async with service.client() as client:
+        await client.get("/healthz")
+        response = await client.get("/metrics")
+    text = response.text
+    assert response.status_code == 200
+    assert 'devteam_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert "devteam_ws_subscribers" in text
+    assert "devteam_active_runs" in text
+
+
+async def test_openapi_lists_every_endpoint(service: Service) -> None:
+    async with service.client() as client:
+        schema = (await client.get("/openapi.json")).json()
+    paths = set(schema["paths"])
+    for path in ["/health", "/prep", "/implement", "/verify", "/tasks/next", "/customers",
+                 "/customers/{customer_id}", "/customers/{customer_id}/run", "/audit"]:  # fmt: skip
+        assert path in paths, path
+
+
+async def test_filesystem_not_writable_is_503(service: Service) -> None:
+    workspace = service.settings.workspace_dir
+    shutil.rmtree(workspace)
+    workspace.write_text("a file where the workspace directory should be")
+    async with service.client() as client:
+        response = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unhealthy"
+    assert response.json()["dependencies"]["filesystem"] == "not writable"

@@ -1,0 +1,121 @@
+"""Scripted stages for actor and API tests: no git, no tool, controllable with events."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from runner.config import Settings
+from runner.errors import CriteriaNotMetError, NotFoundError, RunnerError, ToolError
+from runner.pipeline import (
+    CompleteResult,
+    ImplementRequest,
+    PrepRequest,
+    SelectResult,
+    StageContext,
+    VerifyRequest,
+)
+
+
+@attrs.frozen
+class Body:
+    """A stage result carrying a plain body."""
+
+    body: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return dict(self.body)
+
+
+@attrs.define(eq=False)
+class FakeStages:
+    """Tasks ``1.1.1``... per customer; each stage can fail, block, or count its calls."""
+
+    tasks: tuple[str, ...] = ("1.1.1", "1.1.2", "1.1.3")
+    done: dict[str, set[str]] = attrs.field(factory=dict)
+    calls: list[tuple[str, str, str | None]] = attrs.field(factory=list)
+    fail: dict[tuple[str, str], RunnerError] = attrs.field(factory=dict)
+    crash: set[str] = attrs.field(factory=set)
+    gates: dict[str, trio.Event] = attrs.field(factory=dict)
+    entered: dict[str, trio.Event] = attrs.field(factory=dict)
+    resets: int = 0
+
+    def gate(self, stage: str) -> trio.Event:
+        """Block ``stage`` until the returned event is set."""
+        self.gates[stage] = trio.Event()
+        self.entered[stage] = trio.Event()
+        return self.gates[stage]
+
+    async def _enter(self, ctx: StageContext, stage: str, task_id: str | None) -> None:
+        self.calls.append((ctx.customer.customer_id, stage, task_id))
+        ctx.log("info", f"{stage} {task_id} GIT_TOKEN=ghp_{'x' * 36}")
+        if stage in self.entered:
+            self.entered[stage].set()
+        if stage in self.gates:
+            await self.gates[stage].wait()
+        if stage in self.crash:
+            raise RuntimeError(f"{stage} crashed")
+        error = self.fail.get((stage, task_id or ""))
+        if error is not None:
+            raise error
+
+    def _done(self, ctx: StageContext) -> set[str]:
+        return self.done.setdefault(ctx.customer.customer_id, set())
+
+    async def select(self, ctx: StageContext, *, exclude_completed: bool = True) -> SelectResult:
+        await self._enter(ctx, "select", None)
+        done = self._done(ctx)
+        remaining = [t for t in self.tasks if t not in done or not exclude_completed]
+        task = None
+        if remaining:
+            task = {"id": remaining[0], "title": f"Task {remaining[0]}", "description": "d",
+                    "dependencies": [], "type": "atomic", "files": [], "criteria": {}}  # fmt: skip
+        return SelectResult(task=task, total=len(self.tasks), completed=len(done))
+
+    async def prep(self, ctx: StageContext, request: PrepRequest) -> Body:
+        await self._enter(ctx, "prep", request.task_id)
+        if request.task_id not in self.tasks:
+            raise NotFoundError("no such task", code="task_not_found", task_id=request.task_id)
+        branch = f"task/{request.task_id.replace('.', '-')}-fake"
+        return Body({"success": True, "taskId": request.task_id, "branch": branch,
+                     "repoPath": "/tmp/fake", "artifacts": {"cloned": True, "branchCreated": True,
+                     "workingDirectory": "/tmp/fake"}})  # fmt: skip
+
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> Body:
+        await self._enter(ctx, "implement", request.task_id)
+        return Body({"success": True, "taskId": request.task_id, "tool": request.tool or "aider",
+                     "artifacts": {"diff": "+x", "stdout": "", "stderr": "",
+                                   "filesModified": ["a.py"], "linesChanged": 1},
+                     "duration": 0.01})  # fmt: skip
+
+    async def verify(self, ctx: StageContext, request: VerifyRequest) -> Body:
+        await self._enter(ctx, "verify", request.task_id)
+        results = {"tests.pass": {"passed": True, "actual": "1 passed", "required": "true"}}
+        return Body({"success": True, "taskId": request.task_id, "results": results,
+                     "artifacts": {}})  # fmt: skip
+
+    async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
+        await self._enter(ctx, "complete", task_id)
+        self._done(ctx).add(task_id)
+        return CompleteResult(task_id, "0" * 40, False)
+
+    async def reset(self, ctx: StageContext) -> None:
+        self.resets += 1
+
+    async def cleanup(self, settings: Settings, in_use: Collection[Path]) -> list[Path]:
+        return []
+
+
+def criteria_failure(task_id: str) -> CriteriaNotMetError:
+    """A 422 like the real VERIFY raises."""
+    return CriteriaNotMetError("criteria not met: test.coverage", task_id=task_id,
+                               extra={"results": {"test.coverage": {"passed": False}}})  # fmt: skip
+
+
+def tool_failure(task_id: str) -> ToolError:
+    """A 500 like the real IMPLEMENT raises when the tool changed nothing."""
+    return ToolError("aider made no change", code="tool_no_change", task_id=task_id)
