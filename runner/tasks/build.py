@@ -77,6 +77,8 @@ class _Builder:
     kinds: dict[str, str] = attrs.Factory(dict)
     known: set[str] = attrs.Factory(set)
     resolved: dict[str, tuple[list[str], list[str]]] = attrs.Factory(dict)
+    prefixes: dict[str, list[str]] = attrs.Factory(dict)
+    inherited: dict[str, tuple[list[str], list[str]]] = attrs.Factory(dict)
     ranges: RangeIndex | None = None
 
     def run(self, nodes: Iterable[RawNode]) -> TaskList:
@@ -127,7 +129,8 @@ class _Builder:
             self.kinds[task_id] = kind
         self.known = set(self.items) | set(self.phases)
         for task_id in self.items:
-            self.known.update(_prefixes(task_id))
+            self.prefixes[task_id] = prefixes = _prefixes(task_id)
+            self.known.update(prefixes)
         self.ranges = RangeIndex.of(self.known)
 
     def _done_containers(self) -> set[str]:
@@ -206,7 +209,7 @@ class _Builder:
             deps, prereqs = self._task_refs(task_id, kind, text, previous.get(scope))
             if kind == "atomic":
                 previous[scope] = task_id
-            done = text.done or any(p in done_containers for p in _prefixes(task_id))
+            done = text.done or any(p in done_containers for p in self.prefixes[task_id])
             task = self._task(node, text, kind, deps, prereqs, done, resolver)
             if not task.files and kind == "atomic" and task_id.count(".") >= 3:
                 # a composite's parts work on the composite's files unless they name their own
@@ -227,12 +230,22 @@ class _Builder:
             own, prereqs = self._resolve(task_id, text.clause_line, text.clause)
         else:
             own, prereqs = ([previous] if previous else []), []
-        deps, files = list(own), list(prereqs)
-        for container in _prefixes(task_id):
-            refs, more = self._owner_refs(container)
-            deps.extend(refs)
-            files.extend(more)
-        return list(dict.fromkeys(deps)), list(dict.fromkeys(files))
+        refs, more = self._inherited_refs(_parent(task_id))
+        if not own and not prereqs:
+            return refs, more
+        return list(dict.fromkeys([*own, *refs])), list(dict.fromkeys([*prereqs, *more]))
+
+    def _inherited_refs(self, parent: str) -> tuple[list[str], list[str]]:
+        """The clauses of a parent and all its containers, nearest first (cached per parent)."""
+        cached = self.inherited.get(parent)
+        if cached is None:
+            deps, files = self._owner_refs(parent)
+            if "." in parent:
+                up, more = self._inherited_refs(_parent(parent))
+                deps, files = [*deps, *up], [*files, *more]
+            cached = (list(dict.fromkeys(deps)), list(dict.fromkeys(files)))
+            self.inherited[parent] = cached
+        return cached
 
     def _task(
         self,
@@ -318,7 +331,7 @@ class _Builder:
         for i, task in enumerate(tasks):
             graph[task.id] = [d for d in task.dependencies if not _related(task.id, d)]
             if task.type == "atomic":
-                for container in _prefixes(task.id):
+                for container in self.prefixes[task.id]:
                     last[container] = i
                     graph.setdefault(container, []).append(task.id)
         backwards = all(
