@@ -65,6 +65,34 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _read_small(path: Path) -> str | None:
+    """Read a small git metadata file (HEAD, config); None if it is missing."""
+    try:
+        return path.read_text(errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _origin_url_in_config(config: Path) -> str | None:
+    """Return ``remote.origin.url`` from a config file git wrote, if plainly readable.
+
+    Only the simple form git writes on clone is recognised; anything else (quotes, escapes,
+    includes) returns None and the caller asks git.
+    """
+    text = _read_small(config)
+    if text is None:
+        return None
+    section = None
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == '[remote "origin"]' and line.startswith("url = "):
+            value = line.removeprefix("url = ")
+            return None if any(c in value for c in '\\"#;') else value
+    return None
+
+
 @attrs.define
 class Workspace:
     """The git working tree of one customer's repository.
@@ -150,6 +178,8 @@ class Workspace:
     async def _is_clone_of(self, repo: RepoUrl) -> bool:
         if not (self.git_dir / "HEAD").is_file():
             return False
+        if _origin_url_in_config(self.git_dir / "config") == repo.raw:
+            return True  # the common case, without a process
         result = await self._run("config", "--get", "remote.origin.url")
         return result.ok and result.stdout.strip() == repo.raw
 
@@ -293,6 +323,11 @@ class Workspace:
 
     async def current_branch(self) -> str | None:
         """Return the checked-out branch, or None on a detached HEAD."""
+        head = _read_small(self.git_dir / "HEAD")
+        if head is not None and head.startswith("ref: refs/heads/"):
+            return head.removeprefix("ref: refs/heads/").strip() or None
+        if head is not None and head.startswith("ref:"):
+            return None  # a symbolic ref outside refs/heads: not a branch
         result = await self._run("symbolic-ref", "-q", "--short", "HEAD")
         return result.stdout.strip() or None if result.ok else None
 

@@ -6,8 +6,8 @@ import pytest
 import trio
 
 from runner.errors import GitError, InvalidInputError
-from runner.git import GitAuth, RepoUrl, Workspace, workspace_path
-from tests.helpers.gitrepo import commit_files, git
+from runner.git import GitAuth, RepoUrl, Workspace, validate_repo_url, workspace_path
+from tests.helpers.gitrepo import commit_files, git, make_remote
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -217,3 +217,12 @@ async def test_two_customers_clone_same_repo_concurrently(
     assert await spaces[0].commit_all("a's work") is not None
     assert not (spaces[1].path / "only-a.txt").exists()
     assert await spaces[1].current_branch() == BRANCH
+
+
+async def test_ensure_recognises_clone_whose_url_git_quotes(tmp_path: Path, auth: GitAuth) -> None:
+    odd = make_remote(tmp_path / "we#ird;dir" / "origin.git")
+    odd_repo = validate_repo_url(str(odd), allow_local=True)
+    workspace = Workspace(workspace_path(tmp_path / "ws", "acme", odd_repo), auth)
+    with trio.fail_after(30):
+        assert await workspace.ensure(odd_repo) is True
+        assert await workspace.ensure(odd_repo) is False
