@@ -114,7 +114,7 @@ class Events:
             after_seq: Each customer's events after this seq (0 for all retained ones).
             limit: The most events to return.
         """
-        where = "seq > ?"
+        where, order = "seq > ?", "id"
         params: list[Any] = [after_seq]
         if customer_ids is not None:
             ids = list(dict.fromkeys(customer_ids))
@@ -122,9 +122,11 @@ class Events:
                 return []
             where += f" AND customer_id IN ({', '.join('?' for _ in ids)})"
             params.extend(ids)
+            if len(ids) == 1:
+                order = "seq"  # same order for one customer, and it walks the index: no sort
         sql = (
             "SELECT customer_id, seq, run_id, type, payload, timestamp FROM events"
-            f" WHERE {where} ORDER BY id LIMIT ?"
+            f" WHERE {where} ORDER BY {order} LIMIT ?"
         )
 
         def select(conn: sqlite3.Connection) -> list[EventRecord]:
