@@ -70,7 +70,6 @@ class CustomerActor:
     _recv: trio.MemoryReceiveChannel[Command] = attrs.field(init=False)
     _nursery: trio.Nursery | None = None
     _run_scope: trio.CancelScope | None = None
-    _resume: ResumePoint | None = None
     _manual: deque[RunStage] = attrs.field(factory=deque)
     _manual_running: bool = False
     _pending_logs: list[tuple[str, str, str | None]] = attrs.field(factory=list)
@@ -188,18 +187,26 @@ class CustomerActor:
                 finished_at=None,
             )
         )
-        self._launch_run(None)
         await self._change(Status.SELECTING)
         self._value(command.reply, self.state.to_wire())
+        self._launch_run(None)
 
     async def _resume_run(self, command: Resume) -> None:
         self._check("resume")
         if self.state.run_id is None:
             raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
         self.state.error, self.state.pause_requested = None, False
-        self._launch_run(self._resume)
         await self._change(Status.SELECTING if self._resume is None else self._resume_status())
         self._value(command.reply, self.state.to_wire())
+        self._launch_run(self._resume)
+
+    @property
+    def _resume(self) -> ResumePoint | None:
+        """Where a resumed run continues (persisted in the state, so it survives restarts)."""
+        s = self.state
+        if s.resume_stage is None or s.current_task is None:
+            return None
+        return ResumePoint(s.current_task, s.resume_stage, s.branch)
 
     def _resume_status(self) -> str:
         assert self._resume is not None
@@ -262,7 +269,10 @@ class CustomerActor:
         await self.deps.stages.reset(ctx)
 
     async def _finish_run(self, result: RunOutcome) -> None:
-        self._resume = result.resume
+        resume = result.resume
+        self.state.resume_stage = resume.stage if resume is not None else None
+        if resume is not None:
+            self.state.current_task, self.state.branch = resume.task_id, resume.branch
         self.state.error = result.error
         self.state.pause_requested = False
         if result.status == Status.DONE:
@@ -444,13 +454,15 @@ class _Hooks:
         if branch is not None:
             state.branch = branch
         self.actor.log("info", f"{stage} started" + (f" for task {task_id}" if task_id else ""))
-        await self.actor._change(_STAGE_STATUS[stage])
+        status = _STAGE_STATUS[stage]
+        if status != state.status:  # a run's start or resume already announced it
+            await self.actor._change(status)
 
     async def task_completed(self, task_id: str) -> None:
         state = self.actor.state
         state.completed_tasks = min(state.total_tasks, state.completed_tasks + 1)
+        state.current_task = None  # the next update (SELECTING, PAUSED) carries the new progress
         self.actor.log("info", f"task {task_id} completed")
-        await self.actor._change(state.status)
 
     async def counts(self, completed: int, total: int) -> None:
         self.actor.state.completed_tasks, self.actor.state.total_tasks = completed, total

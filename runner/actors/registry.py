@@ -21,6 +21,13 @@ __all__ = ["Registry"]
 
 log = structlog.get_logger(__name__)
 
+_RESUME_STAGE = {
+    Status.PREPARING: "prep",
+    Status.IMPLEMENTING: "implement",
+    Status.VERIFYING: "verify",
+    Status.COMPLETING: "complete",
+}
+
 
 @attrs.define(eq=False)
 class Registry:
@@ -52,6 +59,8 @@ class Registry:
                     "code": "interrupted",
                     "message": "the service restarted during this run; resume to continue",
                 }
+                stage = _RESUME_STAGE.get(state.status)
+                state.resume_stage = stage if state.current_task is not None else None
                 state.status = Status.FAILED
                 state.pause_requested = False
                 state.last_update = now
