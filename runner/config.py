@@ -154,6 +154,7 @@ class Settings:
     python_path: str = sys.executable
     node_path: str = "node"
     tool_timeout_s: float = 600.0
+    tool_retry_limit: int = 3
     verify_timeout_s: float = 900.0
     git_timeout_s: float = 300.0
     max_parallel_jobs: int = 5
@@ -222,6 +223,7 @@ class Settings:
             "python_path": env.text("PYTHON_PATH", sys.executable),
             "node_path": env.text("NODE_PATH", "node"),
             "tool_timeout_s": env.number("TOOL_TIMEOUT_S", 600.0, minimum=0.1),
+            "tool_retry_limit": env.integer("TOOL_RETRY_LIMIT", 3),
             "verify_timeout_s": env.number("VERIFY_TIMEOUT_S", 900.0, minimum=0.1),
             "git_timeout_s": env.number("GIT_TIMEOUT_S", 300.0, minimum=0.1),
             "max_parallel_jobs": env.integer("MAX_PARALLEL_JOBS", 5, minimum=1),

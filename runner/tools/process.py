@@ -139,17 +139,19 @@ async def run_process(
     limits: ResourceLimits | None = None,
     output_cap: int = 64 * 1024,
     on_line: LineCallback | None = None,
+    output: tuple[OutputTail, OutputTail] | None = None,
 ) -> ProcessResult:
     """Run ``cmd`` to completion in a new session and return its capped output.
 
     Cancelling the caller kills the whole process group (TERM, grace, KILL). Wrap the call
-    in ``trio.fail_after`` for a timeout. A non-zero exit is returned, not raised.
+    in ``trio.fail_after`` for a timeout. A non-zero exit is returned, not raised. Pass
+    ``output`` (stdout and stderr tails) to read what the process printed after a cancel.
 
     Raises:
         FileNotFoundError: the program does not exist.
         PermissionError: the program is not executable.
     """
-    out, err = OutputTail(output_cap), OutputTail(output_cap)
+    out, err = output if output is not None else (OutputTail(output_cap), OutputTail(output_cap))
     started = time.monotonic()
     process = await trio.lowlevel.open_process(
         list(cmd),
