@@ -9,8 +9,14 @@ from runner.verify.criteria import (
     format_percent,
     parse_criteria,
 )
-from runner.verify.detect import Toolchain, VerifyConfig, detect_toolchain, load_verify_config
-from runner.verify.runner import VerifyOutcome, child_environment, verify
+from runner.verify.detect import (
+    Toolchain,
+    VerifyConfig,
+    child_environment,
+    detect_toolchain,
+    load_verify_config,
+)
+from runner.verify.runner import VerifyOutcome, verify
 
 __all__ = [
     "SUPPORTED_CRITERIA",

@@ -18,7 +18,7 @@ import attrs
 from runner.errors import VerifyError
 from runner.verify.detect import CONFIG_FILE, Command, Toolchain, VerifyConfig
 
-__all__ = ["CheckPlan", "TestPlan", "lint_plan", "setup_command", "test_plan", "typecheck_plan"]
+__all__ = ["CheckPlan", "TestPlan", "plan_lint", "plan_setup", "plan_tests", "plan_typecheck"]
 
 TestRunner = Literal["pytest", "vitest", "jest", "custom"]
 _NOT_SOURCE_DIRS = {"tests", "test", "docs", "doc", "examples", "scripts", "build", "dist"}
@@ -85,7 +85,7 @@ def _ini_has(repo: Path, files: tuple[str, ...], section: str, option: str | Non
     return False
 
 
-def setup_command(repo: Path, chain: Toolchain, config: VerifyConfig) -> Command | None:
+def plan_setup(repo: Path, chain: Toolchain, config: VerifyConfig) -> Command | None:
     """Return the setup command: configured, else ``npm ci`` for Node without node_modules."""
     if config.setup is not None:
         return config.setup
@@ -160,7 +160,7 @@ def _node_test_plan(repo: Path, chain: Toolchain, work: Path, coverage: bool) ->
     )
 
 
-def test_plan(
+def plan_tests(
     repo: Path, chain: Toolchain, config: VerifyConfig, work: Path, *, coverage: bool
 ) -> TestPlan:
     """Plan the test run, measuring coverage when ``coverage`` is asked for.
@@ -228,7 +228,7 @@ def _python_typecheck(repo: Path, chain: Toolchain, cache_dir: Path) -> CheckPla
     return CheckPlan((*command, str(cache_dir), *_mypy_targets(repo)), "mypy")
 
 
-def typecheck_plan(
+def plan_typecheck(
     repo: Path, chain: Toolchain, config: VerifyConfig, cache_dir: Path
 ) -> CheckPlan:
     """Plan the type check: configured, mypy ``--strict`` (pyright if configured), or tsc.
@@ -250,7 +250,7 @@ def typecheck_plan(
     return CheckPlan((chain.require_node(), str(tsc), "--noEmit", "--pretty", "false"), "tsc")
 
 
-def lint_plan(repo: Path, chain: Toolchain, config: VerifyConfig) -> CheckPlan:
+def plan_lint(repo: Path, chain: Toolchain, config: VerifyConfig) -> CheckPlan:
     """Plan the lint run: configured, ruff for Python, eslint or the ``lint`` script for Node.
 
     Raises:

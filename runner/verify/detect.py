@@ -17,22 +17,28 @@ Python markers) is Node, ``pyproject.toml`` / ``setup.py`` / ``setup.cfg`` /
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from runner.errors import VerifyError
+
+if TYPE_CHECKING:
+    from runner.config import ResourceLimits
 
 __all__ = [
     "CONFIG_FILE",
     "Command",
     "Toolchain",
     "VerifyConfig",
+    "child_environment",
     "detect_toolchain",
     "load_verify_config",
+    "node_limits",
 ]
 
 CONFIG_FILE = ".devteam.toml"
@@ -183,3 +189,31 @@ def detect_toolchain(repo: Path, *, python_path: str, node_path: str) -> Toolcha
         if chain.test_script is not None or not has_python:
             return chain
     return Toolchain("python" if has_python else "unknown", python, node, npm, path)
+
+
+def child_environment(path: str, work: Path) -> dict[str, str]:
+    """Return the minimal environment of a verify process (no tokens, no API keys)."""
+    return {
+        "PATH": path,
+        "HOME": os.environ.get("HOME") or str(work),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": str(work),
+        "CI": "true",
+        "NO_COLOR": "1",
+        "FORCE_COLOR": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def node_limits(limits: ResourceLimits, env: dict[str, str]) -> ResourceLimits:
+    """Swap the address-space rlimit for a V8 heap cap (``--max-old-space-size``).
+
+    V8 reserves about 10 GiB of virtual address space per WebAssembly memory (guard
+    regions), so any ``RLIMIT_AS`` a machine can afford makes vite/vitest die with "Cannot
+    allocate Wasm memory". The heap cap bounds what node really uses instead.
+    """
+    if limits.address_space_mb > 0:
+        env["NODE_OPTIONS"] = f"--max-old-space-size={limits.address_space_mb}"
+    return attrs.evolve(limits, address_space_mb=0)

@@ -8,7 +8,6 @@ Reports go to a temporary work directory, so the working tree is left as it was.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -28,10 +27,10 @@ from runner.tools import run_process
 from runner.verify.commands import (
     CheckPlan,
     TestPlan,
-    lint_plan,
-    setup_command,
-    test_plan,
-    typecheck_plan,
+    plan_lint,
+    plan_setup,
+    plan_tests,
+    plan_typecheck,
 )
 from runner.verify.coverage import (
     CoverageData,
@@ -51,7 +50,14 @@ from runner.verify.criteria import (
     CriterionResult,
     parse_criteria,
 )
-from runner.verify.detect import Command, Toolchain, detect_toolchain, load_verify_config
+from runner.verify.detect import (
+    Command,
+    Toolchain,
+    child_environment,
+    detect_toolchain,
+    load_verify_config,
+    node_limits,
+)
 from runner.verify.docs import doc_result
 from runner.verify.typecheck import check_result, count_errors, skipped_result
 
@@ -60,7 +66,7 @@ if TYPE_CHECKING:
 
     from runner.tools import ProcessResult
 
-__all__ = ["VerifyOutcome", "child_environment", "node_limits", "verify"]
+__all__ = ["VerifyOutcome", "verify"]
 
 log = structlog.get_logger(__name__)
 
@@ -90,34 +96,6 @@ class VerifyOutcome:
     def results_wire(self) -> dict[str, dict[str, object]]:
         """Return the results in the spec's wire shape."""
         return {name: result.to_wire() for name, result in self.results.items()}
-
-
-def child_environment(path: str, work: Path) -> dict[str, str]:
-    """Return the minimal environment of a verify process (no tokens, no API keys)."""
-    return {
-        "PATH": path,
-        "HOME": os.environ.get("HOME") or str(work),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TMPDIR": str(work),
-        "CI": "true",
-        "NO_COLOR": "1",
-        "FORCE_COLOR": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def node_limits(limits: ResourceLimits, env: dict[str, str]) -> ResourceLimits:
-    """Swap the address-space rlimit for a V8 heap cap (``--max-old-space-size``).
-
-    V8 reserves about 10 GiB of virtual address space per WebAssembly memory (guard
-    regions), so any ``RLIMIT_AS`` a machine can afford makes vite/vitest die with "Cannot
-    allocate Wasm memory". The heap cap bounds what node really uses instead.
-    """
-    if limits.address_space_mb > 0:
-        env["NODE_OPTIONS"] = f"--max-old-space-size={limits.address_space_mb}"
-    return attrs.evolve(limits, address_space_mb=0)
 
 
 def _tail(text: str, lines: int = _TAIL_LINES) -> str:
@@ -156,12 +134,12 @@ def _plan(repo: Path, wanted: set[str], settings: Settings) -> _Plans:
         needs_tests = bool(wanted & {COVERAGE, TESTS_PASS})
         return _Plans(
             chain=chain,
-            setup=setup_command(repo, chain, config),
-            test=test_plan(repo, chain, config, work, coverage=COVERAGE in wanted)
+            setup=plan_setup(repo, chain, config),
+            test=plan_tests(repo, chain, config, work, coverage=COVERAGE in wanted)
             if needs_tests
             else None,
-            typecheck=typecheck_plan(repo, chain, config, cache) if TYPE_STRICT in wanted else None,
-            lint=lint_plan(repo, chain, config) if LINT_CLEAN in wanted else None,
+            typecheck=plan_typecheck(repo, chain, config, cache) if TYPE_STRICT in wanted else None,
+            lint=plan_lint(repo, chain, config) if LINT_CLEAN in wanted else None,
             work=work,
         )
     except BaseException:

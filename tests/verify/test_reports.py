@@ -1,0 +1,219 @@
+"""Report parsing: coverage.py / istanbul JSON, test failures, checker error counts, docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runner.errors import VerifyError
+from runner.verify.coverage import (
+    CoverageData,
+    FileCoverage,
+    TestReport,
+    coverage_result,
+    is_source_file,
+    parse_coverage,
+)
+from runner.verify.criteria import parse_criteria
+from runner.verify.docs import doc_result, matching_files
+from runner.verify.typecheck import ErrorCount, check_result, count_errors
+
+REPO = Path("/work/repo")
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("calc/ops.py", True),
+        ("src/index.ts", True),
+        ("lib/a.mjs", True),
+        ("tests/test_ops.py", False),
+        ("calc/test_ops.py", False),
+        ("calc/ops_test.py", False),
+        ("conftest.py", False),
+        ("src/ops.test.ts", False),
+        ("src/__tests__/ops.ts", False),
+        ("src/types.d.ts", False),
+        ("vitest.config.ts", False),
+        ("setup.py", False),
+        ("docs/conf.py", False),
+        ("README.md", False),
+        ("package.json", False),
+    ],
+)
+def test_is_source_file(path: str, source: bool) -> None:
+    assert is_source_file(path) is source
+
+
+def test_parse_coverage_reads_coverage_py_json() -> None:
+    report = {
+        "meta": {"format": 3},
+        "files": {
+            "calc/ops.py": {"summary": {"covered_lines": 3, "num_statements": 4}},
+            "/work/repo/calc/abs.py": {"summary": {"covered_lines": 0, "num_statements": 2}},
+        },
+    }
+    data = parse_coverage(json.dumps(report), REPO)
+    assert data.files == {"calc/ops.py": FileCoverage(3, 4), "calc/abs.py": FileCoverage(0, 2)}
+
+
+def test_parse_coverage_reads_istanbul_lines() -> None:
+    def loc(line: int) -> dict[str, object]:
+        return {"start": {"line": line, "column": 0}, "end": {"line": line, "column": 9}}
+
+    entry = {
+        "path": "/work/repo/src/a.ts",
+        "statementMap": {"0": loc(2), "1": loc(2), "2": loc(5), "3": loc(7)},
+        "s": {"0": 0, "1": 4, "2": 0, "3": 1},
+    }
+    data = parse_coverage(json.dumps({"/work/repo/src/a.ts": entry}), REPO)
+    # line 2 is hit by one of its two statements; line 5 is not: 2 of 3 lines
+    assert data.files == {"src/a.ts": FileCoverage(2, 3)}
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"a": 1}'])
+def test_parse_coverage_rejects_unknown_reports(text: str) -> None:
+    with pytest.raises(VerifyError) as info:
+        parse_coverage(text, REPO)
+    assert info.value.code == "verify_failed"
+
+
+def _data() -> CoverageData:
+    return CoverageData(
+        {
+            "calc/a.py": FileCoverage(9, 10),
+            "calc/b.py": FileCoverage(1, 10),
+            "tests/test_a.py": FileCoverage(5, 5),
+        }
+    )
+
+
+def test_coverage_select_touched_scope_and_unmeasured() -> None:
+    scope, unmeasured = _data().select(["calc/a.py", "calc/new.py", "tests/test_a.py", "x.md"])
+    assert scope == ("calc/a.py",)
+    assert unmeasured == ("calc/new.py",)
+
+
+def test_coverage_select_everything_when_no_source_changed() -> None:
+    scope, unmeasured = _data().select(["docs/x.md", "tests/test_a.py"])
+    assert scope == ("calc/a.py", "calc/b.py")
+    assert unmeasured == ()
+
+
+def test_coverage_result_all_files_when_branch_touched_none() -> None:
+    [criterion] = parse_criteria({"test.coverage": "≥50%"})
+    result = coverage_result(criterion, _data(), ["README.md"], TestReport(0, passed_count=3))
+    assert result.to_wire() == {
+        "passed": True,
+        "actual": "50%",
+        "required": "≥50%",
+        "details": {"scope": ["calc/a.py", "calc/b.py"], "coveredLines": 10, "totalLines": 20},
+    }
+
+
+def test_coverage_result_exact_boundary_and_empty_scope() -> None:
+    [criterion] = parse_criteria({"test.coverage": "≥90%"})
+    ok = TestReport(0)
+    assert coverage_result(criterion, _data(), ["calc/a.py"], ok).passed
+    assert not coverage_result(criterion, _data(), ["calc/b.py"], ok).passed
+    empty = coverage_result(criterion, CoverageData({}), [], ok)
+    assert (empty.passed, empty.actual) == (True, "100%")
+
+
+def test_test_report_from_pytest_summary() -> None:
+    output = (
+        "FAILED tests/test_a.py::test_x - assert 1 == 2\n"
+        "FAILED tests/test_a.py::test_p[a b] - ValueError\n"
+        "ERROR tests/test_b.py::test_y\n"
+        "==== 2 failed, 7 passed, 1 error in 0.3s ====\n"
+    )
+    report = TestReport.from_pytest(1, output)
+    assert report.failures == (
+        "tests/test_a.py::test_x",
+        "tests/test_a.py::test_p[a b]",
+        "tests/test_b.py::test_y",
+    )
+    assert report.passed_count == 7
+    assert report.describe() == (
+        "3 failed: tests/test_a.py::test_x, tests/test_a.py::test_p[a b], tests/test_b.py::test_y"
+    )
+
+
+def test_test_report_describes_runs_without_names() -> None:
+    assert TestReport(5).describe() == "no tests collected"
+    assert TestReport(2).describe() == "test run failed (exit 2)"
+    assert TestReport(0).describe() == "all passed"
+    many = TestReport(1, tuple(f"t{i}" for i in range(12)))
+    assert many.describe().endswith("t9 (+2 more)")
+
+
+def test_test_report_from_jest_json() -> None:
+    results = {
+        "numPassedTests": 1,
+        "testResults": [
+            {
+                "name": "/work/repo/tests/a.test.ts",
+                "status": "failed",
+                "assertionResults": [
+                    {"ancestorTitles": ["ops"], "title": "adds", "status": "passed"},
+                    {"ancestorTitles": ["ops"], "title": "subs", "status": "failed"},
+                ],
+            },
+            {"name": "/work/repo/tests/b.test.ts", "status": "failed", "assertionResults": []},
+        ],
+    }
+    report = TestReport.from_jest_json(1, json.dumps(results), REPO)
+    assert report.failures == ("tests/a.test.ts > ops > subs", "tests/b.test.ts")
+    assert report.passed_count == 1
+
+
+@pytest.mark.parametrize(
+    ("output", "returncode", "count"),
+    [
+        ("src/a.ts(3,7): error TS2322: x\nsrc/b.ts(1,1): error TS7006: y\n", 2, ErrorCount(2)),
+        ("calc/a.py:3: error: x  [return-value]\nFound 1 error in 1 file\n", 1, ErrorCount(1)),
+        (
+            "  /r/a.py:3:5 - error: x\n  /r/a.py:4:5 - warning: y\n1 error, 1 warning",
+            1,
+            ErrorCount(1),
+        ),
+        ("a.py:1:8: F401 [*] `os` imported but unused\nFound 3 errors.\n", 1, ErrorCount(3)),
+        ("✖ 5 problems (4 errors, 1 warning)\n", 1, ErrorCount(4)),
+        ("Success: no issues found in 3 source files\n", 0, ErrorCount(0)),
+        ("segmentation fault\n", 139, ErrorCount(1, recognised=False)),
+    ],
+)
+def test_count_errors_reads_each_tool(output: str, returncode: int, count: ErrorCount) -> None:
+    assert count_errors(output, returncode) == count
+
+
+def test_check_result_budget() -> None:
+    [criterion] = parse_criteria({"type.strict": "≤1 errors"})
+    assert check_result(criterion, ErrorCount(1)).to_wire() == {
+        "passed": True,
+        "actual": "1 error",
+        "required": "≤1 errors",
+    }
+    failed = check_result(criterion, ErrorCount(1, recognised=False))
+    assert failed.details == {"note": "the command failed without output we recognise"}
+
+
+def test_doc_matching_by_basename_and_path_suffix() -> None:
+    changed = ["docs/DevTeam/task_outcomes.md", "src/task_outcomes.md.bak", "README.md"]
+    assert matching_files("task_outcomes.md", changed) == ["docs/DevTeam/task_outcomes.md"]
+    assert matching_files("DevTeam/task_outcomes.md", changed) == ["docs/DevTeam/task_outcomes.md"]
+    assert matching_files("Team/task_outcomes.md", changed) == []
+    assert matching_files("./README.md", changed) == ["README.md"]
+
+
+def test_doc_result_needs_every_named_file() -> None:
+    [criterion] = parse_criteria({"doc.updated": "task_outcomes.md, CHANGELOG.md"})
+    result = doc_result(criterion, ["docs/DevTeam/task_outcomes.md"])
+    assert result.to_wire() == {
+        "passed": False,
+        "actual": "not changed: CHANGELOG.md",
+        "required": "task_outcomes.md, CHANGELOG.md",
+        "files": ["docs/DevTeam/task_outcomes.md"],
+    }

@@ -1,0 +1,239 @@
+"""`verify()` end to end on small repositories: errors, timeouts, environment, artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import attrs
+import pytest
+import trio
+
+from runner.config import ResourceLimits, Settings
+from runner.errors import InvalidInputError, VerifyError
+from runner.verify import child_environment, verify
+from runner.verify.detect import node_limits
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from runner.verify import VerifyOutcome
+
+SECRET = "s3cret-token-value-42"
+
+
+def _repo(root: Path, files: Mapping[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+async def _verify(
+    repo: Path,
+    criteria: Mapping[str, str],
+    changed: tuple[str, ...] = (),
+    **settings: object,
+) -> VerifyOutcome:
+    with trio.fail_after(60):
+        return await verify(
+            repo,
+            criteria,
+            changed_files=changed,
+            settings=Settings(**settings),  # type: ignore[arg-type]
+        )
+
+
+async def _verify_error(repo: Path, criteria: Mapping[str, str], **settings: object) -> VerifyError:
+    with pytest.raises(VerifyError) as info:
+        await _verify(repo, criteria, **settings)
+    return info.value
+
+
+async def test_verify_doc_only_runs_no_process(tmp_path: Path) -> None:
+    outcome = await _verify(tmp_path, {"doc.updated": "notes.md"}, ("docs/notes.md",))
+    assert outcome.results_wire() == {"doc.updated": {"passed": True, "files": ["docs/notes.md"]}}
+    assert outcome.passed
+    assert (outcome.artifacts, outcome.process_time) == ({}, 0.0)
+
+
+async def test_verify_rejects_bad_criteria_before_running(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        await _verify(tmp_path, {"tests.pass": "true", "perf.fast": "yes"})
+    assert info.value.field == "criteria.perf.fast"
+
+
+async def test_verify_custom_command_gets_minimal_env_and_redacted_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_TOKEN", SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-leaky")
+    script = f'env | sort; echo "token {SECRET}"'
+    repo = _repo(tmp_path, {".devteam.toml": f"[verify]\ntest = '{script}'\n"})
+    outcome = await _verify(repo, {"tests.pass": "true"}, git_token=SECRET)
+    assert outcome.results_wire() == {
+        "tests.pass": {"passed": True, "actual": "all passed", "required": "all tests pass"}
+    }
+    output = outcome.artifacts["testOutput"]
+    names = {line.split("=", 1)[0] for line in output.splitlines() if "=" in line}
+    assert names >= {"PATH", "HOME", "LANG", "CI", "TMPDIR"}
+    assert not names & {"GIT_TOKEN", "OPENAI_API_KEY"}
+    assert SECRET not in output
+    assert "token ***" in output
+    assert outcome.process_time > 0
+
+
+async def test_verify_custom_failing_command_fails_tests(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {".devteam.toml": "[verify]\ntest = 'echo boom; exit 3'\n"})
+    outcome = await _verify(repo, {"tests.pass": "true"})
+    assert outcome.results_wire()["tests.pass"] == {
+        "passed": False,
+        "actual": "test run failed (exit 3)",
+        "required": "all tests pass",
+    }
+    assert not outcome.passed
+
+
+async def test_verify_timeout_kills_the_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pidfile}; wait"
+    repo = _repo(tmp_path / "repo", {".devteam.toml": f"[verify]\ntest = '{script}'\n"})
+    started = trio.current_time()
+    error = await _verify_error(repo, {"tests.pass": "true"}, verify_timeout_s=0.5)
+    assert error.code == "verify_timeout"
+    assert "timed out after 0.5 s" in error.message
+    assert trio.current_time() - started < 5
+    child = int(pidfile.read_text())
+    try:  # gone, or a zombie nobody reaped yet
+        os.kill(child, 0)
+        status = await trio.Path(f"/proc/{child}/status").read_text()
+        assert "zombie" in status.lower()
+    except ProcessLookupError:
+        pass
+
+
+async def test_verify_missing_python_interpreter(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n"})
+    error = await _verify_error(repo, {"tests.pass": "true"}, python_path="/nonexistent/python3")
+    assert (error.code, error.http_status) == ("verify_failed", 500)
+    assert "Python interpreter not found" in error.message
+
+
+async def test_verify_missing_coverage_module(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    with trio.fail_after(30):
+        await trio.run_process([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    repo = _repo(tmp_path / "repo", {"setup.py": ""})
+    python = str(venv / "bin" / "python")
+    error = await _verify_error(repo, {"test.coverage": "≥80%"}, python_path=python)
+    assert error.message == f"coverage is not installed for {python} (PYTHON_PATH)"
+    error = await _verify_error(repo, {"type.strict": "0 errors"}, python_path=python)
+    assert error.message == f"mypy is not installed for {python} (PYTHON_PATH)"
+
+
+async def test_verify_missing_node_and_linter(tmp_path: Path) -> None:
+    repo = _repo(
+        tmp_path,
+        {"package.json": '{"scripts": {"test": "vitest run"}}', "tsconfig.json": "{}"},
+    )
+    (repo / "node_modules").mkdir()
+    error = await _verify_error(repo, {"tests.pass": "true"}, node_path="/nonexistent/node")
+    assert "node not found" in error.message
+    error = await _verify_error(repo, {"lint.clean": "0 errors"})
+    assert "no linter" in error.message
+    error = await _verify_error(repo, {"type.strict": "0 errors"})
+    assert "TypeScript is not installed" in error.message
+
+
+async def test_verify_nothing_detectable(tmp_path: Path) -> None:
+    error = await _verify_error(tmp_path, {"tests.pass": "true"})
+    assert error.code == "verify_failed"
+    assert "no test command" in error.message
+
+
+async def test_verify_javascript_without_tsconfig_skips_type_strict(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"package.json": '{"scripts": {"test": "node --test"}}'})
+    (repo / "node_modules").mkdir()
+    outcome = await _verify(repo, {"type.strict": "0 errors"})
+    assert outcome.results_wire() == {
+        "type.strict": {
+            "passed": True,
+            "actual": "not applicable",
+            "required": "0 errors",
+            "details": {"skipped": "no tsconfig.json: not a TypeScript project"},
+        }
+    }
+
+
+async def test_verify_setup_runs_first_and_its_failure_is_reported(tmp_path: Path) -> None:
+    config = "[verify]\nsetup = 'echo ready > marker'\ntest = 'test -f marker'\n"
+    repo = _repo(tmp_path / "ok", {".devteam.toml": config})
+    outcome = await _verify(repo, {"tests.pass": "true"})
+    assert outcome.passed
+    assert "setupOutput" in outcome.artifacts
+    failing = "[verify]\nsetup = 'echo missing dependency; exit 1'\ntest = 'true'\n"
+    repo = _repo(tmp_path / "bad", {".devteam.toml": failing})
+    error = await _verify_error(repo, {"tests.pass": "true"})
+    assert error.message == "setup command failed (exit 1): missing dependency"
+
+
+def _coverage_writer(report: dict[str, object]) -> str:
+    code = f"import json; json.dump({report!r}, open('cov.json', 'w'))"
+    return json.dumps(["python3", "-c", code])
+
+
+async def test_verify_custom_test_with_coverage_report(tmp_path: Path) -> None:
+    report = {"files": {"pkg/a.py": {"summary": {"covered_lines": 7, "num_statements": 8}}}}
+    config = f"[verify]\ntest = {_coverage_writer(report)}\ncoverage_report = 'cov.json'\n"
+    repo = _repo(tmp_path, {".devteam.toml": config})
+    outcome = await _verify(repo, {"test.coverage": "≥90%"}, ("pkg/a.py",))
+    assert outcome.results_wire()["test.coverage"] == {
+        "passed": False,
+        "actual": "87.5%",
+        "required": "≥90%",
+        "details": {"scope": ["pkg/a.py"], "coveredLines": 7, "totalLines": 8},
+    }
+
+
+async def test_verify_stale_coverage_report_is_not_read(tmp_path: Path) -> None:
+    report = tmp_path / "cov.json"
+    report.write_text(json.dumps({"files": {}}))
+    os.utime(report, (1_000_000, 1_000_000))
+    config = "[verify]\ntest = 'true'\ncoverage_report = 'cov.json'\n"
+    repo = _repo(tmp_path, {".devteam.toml": config})
+    error = await _verify_error(repo, {"test.coverage": "≥90%"})
+    assert "produced no coverage report" in error.message
+
+
+async def test_verify_artifacts_are_capped_to_the_tail(tmp_path: Path) -> None:
+    command = json.dumps(["python3", "-c", "print('x' * 5000); print('END')"])
+    repo = _repo(tmp_path, {".devteam.toml": f"[verify]\ntest = {command}\n"})
+    outcome = await _verify(repo, {"tests.pass": "true"}, output_cap_bytes=1024)
+    output = outcome.artifacts["testOutput"]
+    assert output.startswith("[... output truncated; last 1 KiB follow ...]")
+    assert output.endswith("END\n")
+
+
+def test_child_environment_is_minimal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GIT_TOKEN", SECRET)
+    env = child_environment("/opt/py/bin:/usr/bin", tmp_path)
+    assert env["PATH"] == "/opt/py/bin:/usr/bin"
+    assert env["TMPDIR"] == str(tmp_path)
+    assert SECRET not in env.values()
+    assert set(env) == {
+        "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CI", "NO_COLOR", "FORCE_COLOR",
+        "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+    }  # fmt: skip
+
+
+def test_node_limits_trade_address_space_for_heap_cap() -> None:
+    env: dict[str, str] = {}
+    limits = node_limits(ResourceLimits(address_space_mb=2048), env)
+    assert limits == attrs.evolve(ResourceLimits(), address_space_mb=0)
+    assert env == {"NODE_OPTIONS": "--max-old-space-size=2048"}
+    env.clear()
+    node_limits(ResourceLimits(address_space_mb=0), env)
+    assert env == {}
