@@ -138,7 +138,7 @@ def test_clarity_old_bullet_style_and_criteria() -> None:
     assert selection.task.id == "1.1.1"
 
 
-@pytest.mark.parametrize("relative", [REAL, CLARITY, CLARITY_OLD])
+@pytest.mark.parametrize("relative", [REAL, CLARITY])
 def test_real_lists_mark_every_task_in_order_until_done(relative: str) -> None:
     text = read_real(relative)
     seen = []
@@ -156,6 +156,25 @@ def test_real_lists_mark_every_task_in_order_until_done(relative: str) -> None:
     assert len(seen) == len(set(seen))
     # every checkpoint ends up marked too (the runner completes them with the group)
     assert all(t.done for t in parse_task_list(text).tasks)
+
+
+def test_clarity_old_first_groups_in_order() -> None:
+    text = read_real(CLARITY_OLD)
+    seen = []
+    for _ in range(19):  # groups 1.1-1.3 hold 19 atomic tasks
+        selection = select_next(parse_task_list(text))
+        assert selection.task is not None
+        seen.append(selection.task.id)
+        text = mark_done(text, selection.task.id)
+    assert seen == [
+        *(f"1.1.{n}" for n in range(1, 8)),
+        *(f"1.2.{n}" for n in range(1, 7)),
+        *(f"1.3.{n}" for n in range(1, 7)),
+    ]
+    selection = select_next(parse_task_list(text))
+    assert selection.task is not None
+    assert selection.task.id == "2.1.1"
+    assert selection.task.dependencies == ("1.2", "1")
 
 
 @pytest.mark.parametrize("relative", OUTCOMES)
