@@ -76,11 +76,19 @@ async def run_git(
     stdin: bytes | None = None,
     output_cap: int = 64 * 1024,
 ) -> ProcessResult:
-    """Run ``git <args>`` with the runner's environment; a non-zero exit is returned."""
+    """Run ``git <args>`` with the runner's environment; a non-zero exit is returned.
+
+    With ``cwd`` (a workspace), git is pinned to ``cwd/.git`` and ``cwd`` as work tree: it
+    never searches parent directories for a repository.
+    """
+    env = git_env(auth, repo)
+    if cwd is not None:
+        env["GIT_DIR"] = str(cwd / ".git")
+        env["GIT_WORK_TREE"] = str(cwd)
     return await run_process(
         ["git", *args],
         cwd=cwd,
-        env=git_env(auth, repo),
+        env=env,
         stdin=stdin,
         output_cap=output_cap,
     )

@@ -2,8 +2,9 @@
 
 All git commands run as child processes (cancellable, see :mod:`runner.git.remote`) pinned to
 the workspace with ``GIT_DIR``/``GIT_WORK_TREE`` so that a missing ``.git`` can never make git
-act on an enclosing repository. One workspace is used by one actor at a time; nothing here
-locks. The remote URL stored in ``.git/config`` is the credential-free ``repoUrl``.
+act on an enclosing repository. Lock files are removed as stale before use: a killed git leaves
+them behind, and one workspace is used by one actor at a time (nothing here locks). The
+remote URL stored in ``.git/config`` is the credential-free ``repoUrl``.
 
 Base branches: ``checkout_base`` makes the local base equal ``origin/<base>`` when it has no
 commits of its own, and keeps commits the runner made there (COMPLETE merges not pushed because
@@ -43,7 +44,6 @@ LAST_USED_MARKER = "devteam-last-used"
 """File under ``.git/`` whose mtime records the workspace's last use (read by the janitor)."""
 
 _PARTIAL = ".partial-"
-_LOCKS = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock")
 _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
 _BIG_OUTPUT = 32 * 1024 * 1024
 _DIFF_CAP = 8 * 1024 * 1024
@@ -156,7 +156,7 @@ class Workspace:
             GitError: any other git failure.
         """
         self._repo = repo
-        await trio.to_thread.run_sync(self._remove_partials)
+        await trio.to_thread.run_sync(self._remove_leftovers)
         if await self._is_clone_of(repo):
             with remote.git_deadline(self.timeout_s, "fetch"):
                 await remote.fetch(self.path, repo, self.auth)
@@ -169,11 +169,21 @@ class Workspace:
         self.touch()
         return True
 
-    def _remove_partials(self) -> None:
+    def _remove_leftovers(self) -> None:
+        """Remove partial clones and stale lock files a killed git left (we own the path)."""
         parent = self.path.parent
         if parent.is_dir():
             for leftover in parent.glob(f".{self.path.name}{_PARTIAL}*"):
                 _remove_tree(leftover)
+        self._remove_locks()
+
+    def _remove_locks(self) -> list[str]:
+        removed = []
+        if self.git_dir.is_dir():
+            for lock in [*self.git_dir.glob("*.lock"), *self.git_dir.glob("refs/**/*.lock")]:
+                lock.unlink(missing_ok=True)
+                removed.append(str(lock.relative_to(self.git_dir)))
+        return removed
 
     async def _is_clone_of(self, repo: RepoUrl) -> bool:
         if not (self.git_dir / "HEAD").is_file():
@@ -203,12 +213,8 @@ class Workspace:
         tracked files, removes untracked and ignored files, and gets off a detached HEAD
         (onto the branch ``origin/HEAD`` names, when there is one).
         """
-        fixed: list[str] = []
-        for name in _LOCKS:
-            lock = self.git_dir / name
-            if lock.exists():
-                lock.unlink()
-                fixed.append(f"stale {name}")
+        locks = await trio.to_thread.run_sync(self._remove_locks)
+        fixed = [f"stale {name}" for name in locks]
         if (self.git_dir / "rebase-merge").exists() or (self.git_dir / "rebase-apply").exists():
             if not (await self._run("rebase", "--abort")).ok:
                 for name in ("rebase-merge", "rebase-apply"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 import pytest
@@ -226,3 +227,30 @@ async def test_ensure_recognises_clone_whose_url_git_quotes(tmp_path: Path, auth
     with trio.fail_after(30):
         assert await workspace.ensure(odd_repo) is True
         assert await workspace.ensure(odd_repo) is False
+
+
+async def test_ensure_survives_locks_left_by_a_killed_fetch(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        (workspace.git_dir / "refs" / "remotes" / "origin" / "main.lock").write_text("")
+        (workspace.git_dir / "shallow.lock").write_text("")
+        new = commit_files(bare, {"x.md": "x\n"}, "x")
+        assert await workspace.ensure(repo) is False
+        assert await workspace.checkout_base("main") == new
+
+
+async def test_git_never_falls_back_to_an_enclosing_repository(
+    tmp_path: Path, auth: GitAuth, repo: RepoUrl
+) -> None:
+    outer = tmp_path / "outer"
+    git("init", "-q", str(outer))
+    (outer / "keep.txt").write_text("precious\n")
+    workspace = Workspace(workspace_path(outer / "ws", "acme", repo), auth)
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        await trio.to_thread.run_sync(shutil.rmtree, workspace.git_dir)
+        with pytest.raises(GitError):
+            await workspace.repair()
+    assert (outer / "keep.txt").read_text() == "precious\n"
