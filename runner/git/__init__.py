@@ -5,7 +5,7 @@ PREP, SELECT, IMPLEMENT and COMPLETE use these names; nothing imports the inner 
 
 from __future__ import annotations
 
-from runner.git.branch import branch_name, is_valid_branch_name, slugify
+from runner.git.branch import branch_name, check_branch_name, is_valid_branch_name, slugify
 from runner.git.credentials import GitAuth, git_env
 from runner.git.janitor import remove_idle_workspaces
 from runner.git.remote import classify_failure, clone, fetch, git_deadline, push, run_git
@@ -18,6 +18,7 @@ __all__ = [
     "RepoUrl",
     "Workspace",
     "branch_name",
+    "check_branch_name",
     "classify_failure",
     "clone",
     "fetch",

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_SLUG_LENGTH", "branch_name", "is_valid_branch_name", "slugify"]
+from runner.errors import InvalidInputError
+
+__all__ = [
+    "MAX_SLUG_LENGTH",
+    "branch_name",
+    "check_branch_name",
+    "check_revision",
+    "is_valid_branch_name",
+    "slugify",
+]
 
 MAX_SLUG_LENGTH = 48
 # A trailing " to|in|into|from|on <path>" clause; <path> is one path-like word (has a "/" or an
@@ -57,3 +66,25 @@ def is_valid_branch_name(name: str) -> bool:
     return all(
         part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/")
     )
+
+
+def check_branch_name(name: str, field: str) -> str:
+    """Return ``name`` if it is a valid branch name.
+
+    Raises:
+        InvalidInputError: naming ``field``.
+    """
+    if not is_valid_branch_name(name):
+        raise InvalidInputError(f"{field} is not a valid git branch name", field=field)
+    return name
+
+
+def check_revision(rev: str) -> str:
+    """Return ``rev`` if it can be passed to git as a revision (never taken for an option).
+
+    Raises:
+        InvalidInputError: naming the ``ref`` field.
+    """
+    if not rev or rev.startswith("-") or any(c.isspace() or ord(c) < 32 for c in rev):
+        raise InvalidInputError("not a valid git revision", field="ref")
+    return rev

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,10 +23,11 @@ import attrs
 import structlog
 import trio
 
-from runner.errors import GitError, InvalidInputError
+from runner.errors import GitError
 from runner.git import remote
-from runner.git.branch import is_valid_branch_name
+from runner.git.branch import check_branch_name, check_revision, is_valid_branch_name
 from runner.git.credentials import GitAuth
+from runner.git.gitdir import origin_url_in_config, read_small, remove_stale_locks, remove_tree
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
 
 if TYPE_CHECKING:
@@ -47,50 +47,6 @@ _PARTIAL = ".partial-"
 _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
 _BIG_OUTPUT = 32 * 1024 * 1024
 _DIFF_CAP = 8 * 1024 * 1024
-
-
-def _check_branch(name: str, field: str) -> str:
-    if not is_valid_branch_name(name):
-        raise InvalidInputError(f"{field} is not a valid git branch name", field=field)
-    return name
-
-
-def _check_rev(rev: str) -> str:
-    if not rev or rev.startswith("-") or any(c.isspace() or ord(c) < 32 for c in rev):
-        raise InvalidInputError("not a valid git revision", field="ref")
-    return rev
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _read_small(path: Path) -> str | None:
-    """Read a small git metadata file (HEAD, config); None if it is missing."""
-    try:
-        return path.read_text(errors="replace")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _origin_url_in_config(config: Path) -> str | None:
-    """Return ``remote.origin.url`` from a config file git wrote, if plainly readable.
-
-    Only the simple form git writes on clone is recognised; anything else (quotes, escapes,
-    includes) returns None and the caller asks git.
-    """
-    text = _read_small(config)
-    if text is None:
-        return None
-    section = None
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if line.startswith("["):
-            section = line
-        elif section == '[remote "origin"]' and line.startswith("url = "):
-            value = line.removeprefix("url = ")
-            return None if any(c in value for c in '\\"#;') else value
-    return None
 
 
 @attrs.define
@@ -164,7 +120,7 @@ class Workspace:
             return False
         if self.path.exists():
             log.warning("workspace_recloned", path=str(self.path))
-            await trio.to_thread.run_sync(_remove_tree, self.path)
+            await trio.to_thread.run_sync(remove_tree, self.path)
         await self._clone(repo)
         self.touch()
         return True
@@ -174,21 +130,13 @@ class Workspace:
         parent = self.path.parent
         if parent.is_dir():
             for leftover in parent.glob(f".{self.path.name}{_PARTIAL}*"):
-                _remove_tree(leftover)
-        self._remove_locks()
-
-    def _remove_locks(self) -> list[str]:
-        removed = []
-        if self.git_dir.is_dir():
-            for lock in [*self.git_dir.glob("*.lock"), *self.git_dir.glob("refs/**/*.lock")]:
-                lock.unlink(missing_ok=True)
-                removed.append(str(lock.relative_to(self.git_dir)))
-        return removed
+                remove_tree(leftover)
+        remove_stale_locks(self.git_dir)
 
     async def _is_clone_of(self, repo: RepoUrl) -> bool:
         if not (self.git_dir / "HEAD").is_file():
             return False
-        if _origin_url_in_config(self.git_dir / "config") == repo.raw:
+        if origin_url_in_config(self.git_dir / "config") == repo.raw:
             return True  # the common case, without a process
         result = await self._run("config", "--get", "remote.origin.url")
         return result.ok and result.stdout.strip() == repo.raw
@@ -204,7 +152,7 @@ class Workspace:
         finally:
             if partial.exists():
                 with trio.move_on_after(30, shield=True):
-                    await trio.to_thread.run_sync(_remove_tree, partial)
+                    await trio.to_thread.run_sync(remove_tree, partial)
 
     async def repair(self) -> list[str]:
         """Undo what a crash or a killed tool can leave behind; return what was repaired.
@@ -213,16 +161,16 @@ class Workspace:
         tracked files, removes untracked and ignored files, and gets off a detached HEAD
         (onto the branch ``origin/HEAD`` names, when there is one).
         """
-        locks = await trio.to_thread.run_sync(self._remove_locks)
+        locks = await trio.to_thread.run_sync(remove_stale_locks, self.git_dir)
         fixed = [f"stale {name}" for name in locks]
         if (self.git_dir / "rebase-merge").exists() or (self.git_dir / "rebase-apply").exists():
             if not (await self._run("rebase", "--abort")).ok:
                 for name in ("rebase-merge", "rebase-apply"):
-                    await trio.to_thread.run_sync(_remove_tree, self.git_dir / name)
+                    await trio.to_thread.run_sync(remove_tree, self.git_dir / name)
             fixed.append("rebase in progress")
         fixed.extend(f"{n} in progress" for n in _SEQUENCE_STATE if (self.git_dir / n).exists())
         if (self.git_dir / "sequencer").exists():
-            await trio.to_thread.run_sync(_remove_tree, self.git_dir / "sequencer")
+            await trio.to_thread.run_sync(remove_tree, self.git_dir / "sequencer")
         status = await self._ok("status", "--porcelain", "--ignored", "--untracked-files=normal")
         if status or fixed:
             await self._reset_and_clean()
@@ -271,7 +219,7 @@ class Workspace:
             GitError: code ``base_branch_not_found`` when the remote has no such branch;
                 ``base_diverged`` when the runner's unpushed commits conflict with the remote's.
         """
-        _check_branch(base, "baseBranch")
+        check_branch_name(base, "baseBranch")
         local, tracking = f"refs/heads/{base}", f"refs/remotes/origin/{base}"
         refs = await self._refs(local, tracking)
         if tracking not in refs:
@@ -303,8 +251,8 @@ class Workspace:
             True when the branch was created; False when it already existed locally or on
             the remote and was checked out as it is.
         """
-        _check_branch(name, "branch")
-        _check_branch(base, "baseBranch")
+        check_branch_name(name, "branch")
+        check_branch_name(base, "baseBranch")
         own, theirs = f"refs/heads/{name}", f"refs/remotes/origin/{name}"
         base_local, base_tracking = f"refs/heads/{base}", f"refs/remotes/origin/{base}"
         refs = await self._refs(own, theirs, base_local, base_tracking)
@@ -324,12 +272,12 @@ class Workspace:
 
     async def branch_exists(self, name: str) -> bool:
         """Return whether branch ``name`` exists locally or on ``origin``."""
-        _check_branch(name, "branch")
+        check_branch_name(name, "branch")
         return bool(await self._refs(f"refs/heads/{name}", f"refs/remotes/origin/{name}"))
 
     async def current_branch(self) -> str | None:
         """Return the checked-out branch, or None on a detached HEAD."""
-        head = _read_small(self.git_dir / "HEAD")
+        head = read_small(self.git_dir / "HEAD")
         if head is not None and head.startswith("ref: refs/heads/"):
             return head.removeprefix("ref: refs/heads/").strip() or None
         if head is not None and head.startswith("ref:"):
@@ -345,7 +293,7 @@ class Workspace:
 
     async def read_file(self, ref: str, path: str) -> str | None:
         """Return the text of ``path`` at ``ref``, or None if either does not exist."""
-        spec = f"{_check_rev(ref)}:{path.lstrip('/')}"
+        spec = f"{check_revision(ref)}:{path.lstrip('/')}"
         result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=_BIG_OUTPUT)
         if not result.ok:
             return None
@@ -367,14 +315,16 @@ class Workspace:
     async def diff(self, base: str, head: str = "HEAD") -> str:
         """Return the unified diff of ``head`` against its merge base with ``base``."""
         args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options"]
-        result = await self._run(*args, f"{_check_rev(base)}...{_check_rev(head)}", cap=_DIFF_CAP)
+        result = await self._run(
+            *args, f"{check_revision(base)}...{check_revision(head)}", cap=_DIFF_CAP
+        )
         if not result.ok:
             raise remote.classify_failure(result, self.auth, "git diff")
         return result.stdout
 
     async def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Return the paths ``head`` changed since its merge base with ``base`` (sorted)."""
-        spec = f"{_check_rev(base)}...{_check_rev(head)}"
+        spec = f"{check_revision(base)}...{check_revision(head)}"
         out = await self._ok(
             "diff", "--name-only", "-z", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
         )
@@ -382,7 +332,7 @@ class Workspace:
 
     async def numstat(self, base: str, head: str = "HEAD") -> tuple[int, int]:
         """Return ``(insertions, deletions)`` of ``head`` since its merge base with ``base``."""
-        spec = f"{_check_rev(base)}...{_check_rev(head)}"
+        spec = f"{check_revision(base)}...{check_revision(head)}"
         out = await self._ok(
             "diff", "--numstat", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
         )
@@ -401,8 +351,8 @@ class Workspace:
         Raises:
             GitError: code ``merge_conflict`` (the merge is aborted, the tree left clean).
         """
-        _check_branch(branch, "branch")
-        _check_branch(into, "baseBranch")
+        check_branch_name(branch, "branch")
+        check_branch_name(into, "baseBranch")
         await self._ok("checkout", "-q", "--force", into)
         await self._merge(f"refs/heads/{branch}", message, code="merge_conflict")
         return await self.head_sha()
@@ -425,7 +375,7 @@ class Workspace:
             RepoAccessError: unreachable or refused (also ``git_timeout``).
             GitError: code ``push_rejected`` when the remote has commits we do not.
         """
-        names = [_check_branch(b, "branch") for b in branches]
+        names = [check_branch_name(b, "branch") for b in branches]
         repo = self._repo or await self._origin()
         with remote.git_deadline(self.timeout_s, "push"):
             await remote.push(self.path, repo, self.auth, names)
