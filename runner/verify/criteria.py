@@ -79,8 +79,11 @@ class CriterionResult:
     details: Mapping[str, Any] = attrs.field(factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
-        """Return the spec's shape: ``passed`` plus whichever of ``actual``, ``required``,
-        ``files``, ``details`` are set (None and empty details are omitted)."""
+        """Return the result in the spec's wire shape.
+
+        ``passed`` plus whichever of ``actual``, ``required``, ``files`` and ``details`` are
+        set; None values and empty details are omitted.
+        """
         wire: dict[str, Any] = {"passed": self.passed}
         if self.actual is not None:
             wire["actual"] = self.actual

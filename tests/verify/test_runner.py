@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
@@ -36,18 +36,18 @@ async def _verify(
     repo: Path,
     criteria: Mapping[str, str],
     changed: tuple[str, ...] = (),
-    **settings: object,
+    **settings: Any,
 ) -> VerifyOutcome:
     with trio.fail_after(60):
         return await verify(
             repo,
             criteria,
             changed_files=changed,
-            settings=Settings(**settings),  # type: ignore[arg-type]
+            settings=Settings(**settings),
         )
 
 
-async def _verify_error(repo: Path, criteria: Mapping[str, str], **settings: object) -> VerifyError:
+async def _verify_error(repo: Path, criteria: Mapping[str, str], **settings: Any) -> VerifyError:
     with pytest.raises(VerifyError) as info:
         await _verify(repo, criteria, **settings)
     return info.value
@@ -180,7 +180,7 @@ async def test_verify_setup_runs_first_and_its_failure_is_reported(tmp_path: Pat
     assert error.message == "setup command failed (exit 1): missing dependency"
 
 
-def _coverage_writer(report: dict[str, object]) -> str:
+def _coverage_writer(report: Mapping[str, object]) -> str:
     code = f"import json; json.dump({report!r}, open('cov.json', 'w'))"
     return json.dumps(["python3", "-c", code])
 
