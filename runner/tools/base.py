@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,6 +47,10 @@ StopCheck = Callable[[str, str], str | None]
 """Called with ``(stream, line)``; a non-empty return is the reason to stop the tool now."""
 
 
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 def _check_files(_instance: object, _attribute: object, files: tuple[str, ...]) -> None:
     for name in files:
         path = PurePosixPath(name)
@@ -61,8 +65,8 @@ class ToolRequest:
     task_id: str
     title: str
     description: str
-    files: tuple[str, ...] = attrs.field(converter=tuple, validator=_check_files)
-    requirements: tuple[str, ...] = attrs.field(converter=tuple)
+    files: tuple[str, ...] = attrs.field(converter=_str_tuple, validator=_check_files)
+    requirements: tuple[str, ...] = attrs.field(converter=_str_tuple)
     repo: Path
     customer_id: str
 
