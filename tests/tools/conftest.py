@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -48,3 +49,22 @@ def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
     path.mkdir()
     return path
+
+
+async def wait_gone(pid: int, *, within: float = 5.0) -> bool:
+    """Poll until ``pid`` no longer runs (gone or a zombie); False if it outlives ``within``.
+
+    A KILLed process on a busy machine may still show as running for a moment: the signal
+    is delivered, but the process has not been scheduled to exit yet.
+    """
+    with trio.move_on_after(within):
+        while True:
+            try:
+                os.kill(pid, 0)
+                status = await trio.Path(f"/proc/{pid}/status").read_text()
+            except (ProcessLookupError, FileNotFoundError):
+                return True
+            if "zombie" in status.lower():
+                return True
+            await trio.sleep(0.01)
+    return False

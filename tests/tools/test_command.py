@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -9,7 +8,7 @@ import trio
 from runner.config import ResourceLimits, Settings
 from runner.errors import InvalidInputError, ToolError
 from runner.tools import CommandTool, ToolRequest, build_prompt, make_tool
-from tests.tools.conftest import make_repo
+from tests.tools.conftest import make_repo, wait_gone
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,13 +99,7 @@ async def test_command_tool_timeout_kills_the_whole_group(tmp_path: Path, home: 
         await make_tool("command", settings, home=home).run(_request(repo))
     assert info.value.code == "tool_timeout"
     assert "started" in info.value.extra["stdout"]
-    child = int(pidfile.read_text())
-    try:
-        os.kill(child, 0)
-    except ProcessLookupError:
-        return
-    status = await trio.Path(f"/proc/{child}/status").read_text()
-    assert "zombie" in status.lower()
+    assert await wait_gone(int(pidfile.read_text()))
 
 
 async def test_command_tool_missing_program_is_tool_not_found(tmp_path: Path, home: Path) -> None:
