@@ -85,13 +85,14 @@ async def run_git(
     if cwd is not None:
         env["GIT_DIR"] = str(cwd / ".git")
         env["GIT_WORK_TREE"] = str(cwd)
-    return await run_process(
-        ["git", *args],
-        cwd=cwd,
-        env=env,
-        stdin=stdin,
-        output_cap=output_cap,
+    result = await run_process(["git", *args], cwd=cwd, env=env, stdin=stdin, output_cap=output_cap)
+    log.debug(
+        "git_ran",
+        command=args[0] if args else "",
+        returncode=result.returncode,
+        duration_s=round(result.duration, 4),
     )
+    return result
 
 
 def classify_failure(result: ProcessResult, auth: GitAuth, what: str) -> GitError:
