@@ -15,6 +15,7 @@ Run: ``.venv/bin/python bench/prep.py [--rounds N] [--commits N]``
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import structlog
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -184,6 +186,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--commits", type=int, default=1000)
     args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     trio.run(run, args.rounds, args.commits)
 
 

@@ -54,10 +54,10 @@ def branch_name(task_id: str, title: str) -> str:
 def is_valid_branch_name(name: str) -> bool:
     """Return whether ``name`` passes ``git check-ref-format --branch`` (no ``@{-N}`` forms).
 
-    Stricter than git in one way: a leading ``-`` is refused so that a name can never be
-    taken for an option.
+    Stricter than git in two ways: a leading ``-`` is refused so that a name can never be
+    taken for an option, and ``HEAD`` is refused (``origin/HEAD`` is a symbolic ref).
     """
-    if not name or name.startswith("-") or name == "@" or len(name) > 255:
+    if not name or name.startswith("-") or name in {"@", "HEAD"} or len(name) > 255:
         return False
     if _BAD_REF_CHARS.search(name) or ".." in name or "@{" in name or "//" in name:
         return False

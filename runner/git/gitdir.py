@@ -11,9 +11,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
-__all__ = ["origin_url_in_config", "read_small", "remove_stale_locks", "remove_tree"]
+__all__ = ["origin_url_in_config", "read_refs", "read_small", "remove_stale_locks", "remove_tree"]
 
 
 def remove_tree(path: Path) -> None:
@@ -60,3 +61,47 @@ def remove_stale_locks(git_dir: Path) -> list[str]:
             lock.unlink(missing_ok=True)
             removed.append(str(lock.relative_to(git_dir)))
     return removed
+
+
+def _ref_value(text: str) -> str | None:
+    value = text.strip()
+    if len(value) in {40, 64} and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
+
+
+def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
+    """Return ``{refname: sha}`` of the refs under ``prefixes`` (e.g. ``"refs/heads/"``).
+
+    Reads ``packed-refs`` and loose ref files the way git does (loose wins). Symbolic refs
+    (``refs/remotes/origin/HEAD``) are left out: callers look up branches, never those. Returns
+    None when the repository uses something this does not read (reftable, unreadable or
+    corrupt files): the caller then asks ``git for-each-ref``.
+    """
+    if (git_dir / "reftable").exists():
+        return None
+    refs: dict[str, str] = {}
+    packed = read_small(git_dir / "packed-refs") or ""
+    for line in packed.splitlines():
+        if line.startswith(("#", "^")) or " " not in line:
+            continue
+        sha, name = line.split(" ", 1)
+        if name.startswith(tuple(prefixes)):
+            refs[name] = sha
+    for prefix in prefixes:
+        base = git_dir / prefix
+        if not base.is_dir():
+            continue
+        for path in base.rglob("*"):
+            if not path.is_file() or path.name.endswith(".lock"):
+                continue
+            try:
+                text = path.read_text()
+            except OSError:
+                return None
+            value = _ref_value(text)
+            if value is not None:
+                refs[path.relative_to(git_dir).as_posix()] = value
+            elif not text.startswith("ref: "):
+                return None  # neither a sha nor a symbolic ref: let git decide
+    return refs

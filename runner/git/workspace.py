@@ -27,7 +27,13 @@ from runner.errors import GitError
 from runner.git import remote
 from runner.git.branch import check_branch_name, check_revision, is_valid_branch_name
 from runner.git.credentials import GitAuth
-from runner.git.gitdir import origin_url_in_config, read_small, remove_stale_locks, remove_tree
+from runner.git.gitdir import (
+    origin_url_in_config,
+    read_refs,
+    read_small,
+    remove_stale_locks,
+    remove_tree,
+)
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ class Workspace:
     auth: GitAuth
     timeout_s: float = 300.0
     _repo: RepoUrl | None = None
+    _before_fetch: dict[str, str] = attrs.field(factory=dict, init=False)
 
     @classmethod
     def for_customer(
@@ -95,6 +102,10 @@ class Workspace:
 
     async def _refs(self, *refs: str) -> dict[str, str]:
         """Return ``{refname: sha}`` for those of ``refs`` (full names) that exist."""
+        prefixes = sorted({ref.rsplit("/", 1)[0] + "/" for ref in refs})
+        known = await trio.to_thread.run_sync(read_refs, self.git_dir, prefixes)
+        if known is not None:
+            return {ref: known[ref] for ref in refs if ref in known}
         out = await self._ok("for-each-ref", "--format=%(refname) %(objectname)", *refs)
         pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
         return {ref: sha for ref, sha in pairs if ref in refs}
@@ -112,7 +123,7 @@ class Workspace:
             GitError: any other git failure.
         """
         self._repo = repo
-        await trio.to_thread.run_sync(self._remove_leftovers)
+        self._before_fetch = await trio.to_thread.run_sync(self._remove_leftovers)
         if await self._is_clone_of(repo):
             with remote.git_deadline(self.timeout_s, "fetch"):
                 await remote.fetch(self.path, repo, self.auth)
@@ -125,13 +136,18 @@ class Workspace:
         self.touch()
         return True
 
-    def _remove_leftovers(self) -> None:
-        """Remove partial clones and stale lock files a killed git left (we own the path)."""
+    def _remove_leftovers(self) -> dict[str, str]:
+        """Remove partial clones and stale locks a killed git left (we own the path).
+
+        Returns the remote-tracking refs as they are before the fetch, so that
+        :meth:`checkout_base` knows whether the local base has commits of its own.
+        """
         parent = self.path.parent
         if parent.is_dir():
             for leftover in parent.glob(f".{self.path.name}{_PARTIAL}*"):
                 remove_tree(leftover)
         remove_stale_locks(self.git_dir)
+        return read_refs(self.git_dir, ["refs/remotes/origin/"]) or {}
 
     async def _is_clone_of(self, repo: RepoUrl) -> bool:
         if not (self.git_dir / "HEAD").is_file():
@@ -228,7 +244,7 @@ class Workspace:
             )
         if (
             local not in refs
-            or refs[local] == refs[tracking]
+            or refs[local] in {refs[tracking], self._before_fetch.get(tracking)}
             or await self._is_ancestor(refs[local], refs[tracking])
         ):
             await self._ok("checkout", "-q", "--force", "--no-track", "-B", base, tracking)

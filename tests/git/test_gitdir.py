@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+
+from runner.git.gitdir import origin_url_in_config, read_refs
+from tests.helpers.gitrepo import git
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runner.git import RepoUrl, Workspace
+
+
+def for_each_ref(workdir: Path, *prefixes: str) -> dict[str, str]:
+    out = git("for-each-ref", "--format=%(refname) %(objectname)", *prefixes, cwd=workdir)
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+async def test_read_refs_agrees_with_git(workspace: Workspace, repo: RepoUrl) -> None:
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        await workspace.checkout_base("main")
+        await workspace.create_or_reset_branch("task/1-a", "main")
+        (workspace.path / "a.txt").write_text("a\n")
+        await workspace.commit_all("a")  # loose ref beside the packed ones from the clone
+    git("pack-refs", "--all", cwd=workspace.path)
+    git("branch", "feature/x", "HEAD~1", cwd=workspace.path)
+    prefixes = ["refs/heads/", "refs/remotes/origin/"]
+    expected = for_each_ref(workspace.path, *prefixes)
+    assert expected.pop("refs/remotes/origin/HEAD")  # symbolic: left out by design
+    assert read_refs(workspace.git_dir, prefixes) == expected
+
+
+async def test_read_refs_defers_to_git_on_corrupt_refs(workspace: Workspace, repo: RepoUrl) -> None:
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        (workspace.git_dir / "refs" / "heads" / "broken").write_text("garbage\n")
+        assert read_refs(workspace.git_dir, ["refs/heads/"]) is None
+        assert await workspace.branch_exists("main")  # answered by git instead
+    assert origin_url_in_config(workspace.git_dir / "config") == repo.raw
