@@ -4,6 +4,12 @@ Run: ``.venv/bin/python bench/tasks.py``. Prints the median of several runs (goa
 10,000 tasks). The generated lists look like the real one (style 1): phases of ten groups, groups
 of ten atomic tasks with a link and a file name each, lettered checkpoints with criterion
 bullets, and group dependencies on the previous group; the first half is marked done.
+
+Figures (2-core shared box, medians, before -> after the speed-up of the parser's hot paths):
+real list 5.6 -> 5.7 ms (mark_done 11 -> 5 ms); 1,000 tasks 44-49 -> 34-38 ms (mark_done
+89-94 -> 28-35 ms); 10,000 tasks 521-596 -> 333-416 ms (mark_done 1.1-1.4 s -> 335-375 ms).
+The 50 ms goal for 10,000 tasks is not met: nothing is quadratic any more, and what is left is
+per-line work (a regex or two per line, one frozen `Task` per task, about 20 us a task here).
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ block) makes everything under it done.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
-from runner.tasks.deps import Clause, RangeIndex, find_cycles
+from runner.tasks.deps import Clause, RangeIndex, find_cycles, points_backwards, related
 from runner.tasks.fields import (
     FileResolver,
     NodeText,
@@ -58,8 +59,25 @@ def _prefixes(task_id: str) -> list[str]:
     return [".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
 
 
-def _group_key(task_id: str) -> str:
-    return ".".join(task_id.split(".")[:2])
+def _prefixes_of(task_id: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """`_prefixes`, memoised: an id's containers are its parent and the parent's containers."""
+    found = memo.get(task_id)
+    if found is None:
+        parent = task_id.rpartition(".")[0]
+        found = (parent, *_prefixes_of(parent, memo)) if parent else ()
+        memo[task_id] = found
+    return found
+
+
+class _Context(NamedTuple):
+    """Where a task sits, worked out once per task by `_Builder._tasks`."""
+
+    kind: str
+    group_key: str
+    """The first two parts of the id (the group's id when the task is in a group)."""
+    in_group: bool
+    phase: int
+    done: bool
 
 
 @attrs.define
@@ -77,11 +95,14 @@ class _Builder:
     kinds: dict[str, str] = attrs.Factory(dict)
     known: set[str] = attrs.Factory(set)
     resolved: dict[str, tuple[list[str], list[str]]] = attrs.Factory(dict)
-    prefixes: dict[str, list[str]] = attrs.Factory(dict)
+    prefixes: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    """The containers of every item id (and of every container), nearest first."""
     inherited: dict[str, tuple[list[str], list[str]]] = attrs.Factory(dict)
     ranges: RangeIndex | None = None
+    requirement_tuples: dict[str, tuple[str, ...]] = attrs.Factory(dict)
 
     def run(self, nodes: Iterable[RawNode]) -> TaskList:
+        self.requirement_tuples = {k: tuple(v) for k, v in self.requirements.items()}
         self._index(nodes)
         self._classify()
         done_containers = self._done_containers()
@@ -116,22 +137,31 @@ class _Builder:
             self.texts[node.id if node.kind == "item" else f"Phase {node.id}"] = node_text(node)
 
     def _classify(self) -> None:
-        parents = {_parent(i) for i in self.items if not i[-1].isalpha()}
-        lettered = {_parent(i) for i in self.items if i[-1].isalpha()}
+        parents: set[str] = set()
+        lettered: set[str] = set()
         for task_id in self.items:
-            depth = task_id.count(".") + 1
+            (lettered if task_id[-1].isalpha() else parents).add(_parent(task_id))
+        kinds = self.kinds
+        for task_id in self.items:
             if task_id[-1].isalpha():
                 kind = "checkpoint"
-            elif depth == 2:
+            elif task_id.count(".") == 1:
                 kind = "group" if task_id in parents or task_id in lettered else "atomic"
             else:
                 kind = "composite" if task_id in parents else "atomic"
-            self.kinds[task_id] = kind
-        self.known = set(self.items) | set(self.phases)
+            kinds[task_id] = kind
+        prefixes = self.prefixes
         for task_id in self.items:
-            self.prefixes[task_id] = prefixes = _prefixes(task_id)
-            self.known.update(prefixes)
-        self.ranges = RangeIndex.of(self.known)
+            _prefixes_of(task_id, prefixes)
+        # every item id and every container of one is a key of the memo
+        self.known = set(prefixes)
+        self.known.update(self.phases)
+
+    def _range_index(self) -> RangeIndex:
+        """The range index over the known ids, built on the first range met."""
+        if self.ranges is None:
+            self.ranges = RangeIndex.of(self.known)
+        return self.ranges
 
     def _done_containers(self) -> set[str]:
         done = set(self.completed_phases)
@@ -161,13 +191,12 @@ class _Builder:
         return result
 
     def _expand(self, owner: str, line: int, start: str, end: str | None) -> list[str]:
-        assert self.ranges is not None  # set by _classify
         if end is None:
             if start in self.known:
                 return [start]
             self.errors.append(Issue(line, f"{owner} depends on unknown {start}", owner))
             return [start]
-        expanded = self.ranges.expand(start, end)
+        expanded = self._range_index().expand(start, end)
         if start not in self.known or end not in self.known or not expanded:
             self.errors.append(
                 Issue(line, f"{owner} depends on unknown range {start}\N{EN DASH}{end}", owner)
@@ -199,25 +228,29 @@ class _Builder:
     def _tasks(self, done_containers: set[str], resolver: FileResolver) -> list[Task]:
         tasks: list[Task] = []
         previous: dict[str, str] = {}
-        files: dict[str, tuple[str, ...]] = {}
+        composite_files: dict[str, tuple[str, ...]] = {}
+        kinds, texts, prefixes = self.kinds, self.texts, self.prefixes
         for task_id, node in self.items.items():
-            kind = self.kinds[task_id]
+            kind = kinds[task_id]
             if kind == "group":
                 continue
-            text = self.texts[task_id]
-            scope = _group_key(task_id) if task_id.count(".") >= 2 else task_id.split(".")[0]
+            text = texts[task_id]
+            parts = task_id.split(".")
+            group_key = f"{parts[0]}.{parts[1]}"
+            scope = group_key if len(parts) >= 3 else parts[0]
             deps, prereqs = self._task_refs(task_id, kind, text, previous.get(scope))
             if kind == "atomic":
                 previous[scope] = task_id
-            done = text.done or any(p in done_containers for p in self.prefixes[task_id])
-            task = self._task(node, text, kind, deps, prereqs, done, resolver)
-            if not task.files and kind == "atomic" and task_id.count(".") >= 3:
+            done = text.done or not done_containers.isdisjoint(prefixes[task_id])
+            files = tuple(resolver.resolve(files_of(node, text)))
+            if not files and kind == "atomic" and len(parts) >= 4:
                 # a composite's parts work on the composite's files unless they name their own
-                parent = files.get(_parent(task_id), ())
-                task = attrs.evolve(task, files=parent) if parent else task
-            files[task_id] = task.files
-            tasks.append(task)
-        return _complete_composites(tasks)
+                files = composite_files.get(_parent(task_id), ())
+            elif kind == "composite":
+                composite_files[task_id] = files
+            context = _Context(kind, group_key, len(parts) > 2, int(parts[0]), done)
+            tasks.append(self._task(node, text, context, deps, prereqs, files))
+        return _complete_composites(tasks) if "composite" in kinds.values() else tasks
 
     def _task_refs(
         self, task_id: str, kind: str, text: NodeText, previous: str | None
@@ -251,35 +284,34 @@ class _Builder:
         self,
         node: RawNode,
         text: NodeText,
-        kind: str,
+        context: _Context,
         deps: list[str],
         prereqs: list[str],
-        done: bool,
-        resolver: FileResolver,
+        files: tuple[str, ...],
     ) -> Task:
+        kind = context.kind
         declared = node.fields.get("type", "").lower()
         if declared and declared != kind:
             self.warnings.append(
                 Issue(node.line, f"{node.id} is declared {declared} but is {kind}", node.id)
             )
-        status = "completed" if done else node.fields.get("status", "pending")
-        if status == "completed" and not done:
+        status = "completed" if context.done else node.fields.get("status", "pending")
+        if status == "completed" and not context.done:
             status = "pending"
         criteria = criteria_of(node, self.default_criteria, self.warnings)
-        parts = node.id.split(".")
         return Task(
             id=node.id,
             title=text.title,
             description=text.description,
             type=kind,
             dependencies=tuple(deps),
-            files=tuple(resolver.resolve(files_of(node, text))),
+            files=files,
             criteria=criteria,
-            requirements=tuple(self.requirements.get(_group_key(node.id), ())),
+            requirements=self.requirement_tuples.get(context.group_key, ()),
             prerequisites=tuple(prereqs),
             line=node.line,
-            group=_group_key(node.id) if len(parts) > 2 else None,
-            phase=int(parts[0]),
+            group=context.group_key if context.in_group else None,
+            phase=context.phase,
             status=status,
             style="field" if node.status_line is not None else node.style,
             status_line=node.status_line,
@@ -325,22 +357,17 @@ class _Builder:
         )
 
     def _check_cycles(self, tasks: list[Task]) -> None:
-        position = {t.id: i for i, t in enumerate(tasks)}
-        last: dict[str, int] = {}
+        if not points_backwards(tasks, self.prefixes):
+            self._report_cycles(tasks)
+
+    def _report_cycles(self, tasks: list[Task]) -> None:
+        """Build the whole graph and report one cycle per strongly connected component."""
         graph: dict[str, list[str]] = {}
-        for i, task in enumerate(tasks):
-            graph[task.id] = [d for d in task.dependencies if not _related(task.id, d)]
+        for task in tasks:
+            graph[task.id] = [d for d in task.dependencies if not related(task.id, d)]
             if task.type == "atomic":
                 for container in self.prefixes[task.id]:
-                    last[container] = i
                     graph.setdefault(container, []).append(task.id)
-        backwards = all(
-            last.get(dep, position.get(dep, -1)) < i
-            for i, task in enumerate(tasks)
-            for dep in graph[task.id]
-        )
-        if backwards:  # every edge points up the document: no cycle is possible
-            return
         lines = {**{t.id: t.line for t in tasks}, **{k: n.line for k, n in self.items.items()}}
         lines.update({k: n.line for k, n in self.phases.items()})
         for cycle in find_cycles(graph):
@@ -367,11 +394,6 @@ def _closed(task: Task) -> bool:
     return task.done or task.status == "cancelled"
 
 
-def _related(task_id: str, ref: str) -> bool:
-    """Whether ``ref`` is the task itself, contains it, or is part of it (reported apart)."""
-    return ref == task_id or task_id.startswith(ref + ".") or ref.startswith(task_id + ".")
-
-
 def build_task_list(
     nodes: Iterable[RawNode],
     *,
@@ -382,7 +404,7 @@ def build_task_list(
 ) -> TaskList:
     """Build the `TaskList` from the scanner's nodes (see the module docstring)."""
     builder = _Builder(
-        default_criteria=default_criteria,
+        default_criteria=MappingProxyType(dict(default_criteria)),
         requirements=requirements,
         completed_phases=completed_phases,
         warnings=list(warnings),

@@ -19,7 +19,17 @@ from runner.tasks.syntax import link_targets, remove_links
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-__all__ = ["Clause", "RangeIndex", "find_cycles", "id_key", "parse_clause"]
+    from runner.tasks.model import Task
+
+__all__ = [
+    "Clause",
+    "RangeIndex",
+    "find_cycles",
+    "id_key",
+    "parse_clause",
+    "points_backwards",
+    "related",
+]
 
 _REF = r"\d+(?:\.\d+)*(?:\.[A-Za-z])?"
 _ITEM_RE = re.compile(
@@ -170,3 +180,31 @@ def _cycle_in(graph: Mapping[str, Sequence[str]], members: set[str], start: str)
                     following.append(succ)
         frontier = following
     return [start, start]
+
+
+def points_backwards(tasks: Sequence[Task], prefixes: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether every edge of the dependency graph points up the document (so it has no cycle).
+
+    A task's edges go to its dependencies (other than itself, its containers and its parts)
+    and, for a composite, to its atomic parts; a container counts at its last atomic task.
+    """
+    position: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for i, task in enumerate(tasks):
+        position[task.id] = i
+        if task.type == "atomic":
+            for container in prefixes[task.id]:
+                last[container] = i
+    for i, task in enumerate(tasks):
+        task_id = task.id
+        if last.get(task_id, -1) > i:  # a composite before one of its parts
+            return False
+        for dep in task.dependencies:
+            if last.get(dep, position.get(dep, -1)) >= i and not related(task_id, dep):
+                return False
+    return True
+
+
+def related(task_id: str, ref: str) -> bool:
+    """Whether ``ref`` is the task itself, contains it, or is part of it (reported apart)."""
+    return ref == task_id or task_id.startswith(ref + ".") or ref.startswith(task_id + ".")

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
 from runner.tasks.deps import Clause, parse_clause
 from runner.tasks.model import Issue
 from runner.tasks.syntax import (
-    description_of,
     file_words,
     link_targets,
-    reduce_links,
     split_dependency_clause,
+    split_links,
     strip_done,
+    tidy_description,
     title_of,
 )
 
@@ -27,9 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["FileResolver", "NodeText", "criteria_of", "files_of", "node_text"]
 
 
-@attrs.frozen
-class NodeText:
-    """What a node's own text says."""
+class NodeText(NamedTuple):
+    """What a node's own text says (a named tuple: one is made per numbered line)."""
 
     title: str
     description: str
@@ -44,45 +43,60 @@ class NodeText:
 def node_text(node: RawNode) -> NodeText:
     """Read a node's line (and its Description/Title/Dependencies fields)."""
     text, done_end = strip_done(node.text)
-    rest, inline = split_dependency_clause(text)
-    rest, done_before_clause = strip_done(rest)
+    inline: str | None = None
+    done_before_clause = False
+    if "(" in text:  # a dependency clause starts with "("
+        rest, inline = split_dependency_clause(text)
+        if inline is not None:
+            rest, done_before_clause = strip_done(rest)
+    else:
+        rest = text
     if rest.startswith("**") or rest.endswith("**"):
         rest = rest.strip("*").strip()
+    fields = node.fields
     done = (
         done_end
         or done_before_clause
         or node.lead_done
         or node.box in ("x", "X")
-        or node.fields.get("status") == "completed"
+        or fields.get("status") == "completed"
         or node.commented
     )
+    lists = node.lists
     items = [inline] if inline is not None else []
-    items.extend(node.lists.get("dependencies", ()))
-    has_clause = inline is not None or "dependencies" in node.lists
+    if "dependencies" in lists:
+        items.extend(lists["dependencies"])
+    has_clause = inline is not None or "dependencies" in lists
     clause_line = (
         node.line if inline is not None else node.list_lines.get("dependencies", node.line)
     )
-    heading = description_of(rest)
-    field = node.fields.get("description")
-    description = description_of(field) if field else heading
-    title = node.fields.get("title") or (heading if field and heading else title_of(description))
-    sources = [rest, field] if field else [rest]
-    paths = [p for s in sources for p in link_targets(s)]
-    paths.extend(p for s in sources for p in file_words(reduce_links(s)))
+    reduced, paths = split_links(rest)
+    heading = tidy_description(reduced)
+    field = fields.get("description")
+    if field:
+        field_reduced, field_targets = split_links(field)
+        description = tidy_description(field_reduced)
+        paths += field_targets
+    else:
+        description = heading
+    title = fields.get("title") or (heading if field and heading else title_of(description))
+    paths += file_words(reduced)
+    if field:
+        paths += file_words(field_reduced)
     return NodeText(
         title=title,
         description=description,
         done=done,
         clause=parse_clause(items) if has_clause else None,
         clause_line=clause_line,
-        paths=tuple(dict.fromkeys(paths)),
+        paths=tuple(dict.fromkeys(paths)) if len(paths) > 1 else tuple(paths),
     )
 
 
 def files_of(node: RawNode, text: NodeText) -> list[str]:
     """Return a task's files: the ``**Files**`` field when present, else those its text names."""
     if "files" not in node.lists:
-        return list(text.paths)
+        return list(text.paths)  # already without repeats
     files: list[str] = []
     for item in node.lists["files"]:
         targets = link_targets(item)
@@ -135,4 +149,6 @@ class FileResolver:
 
     def resolve(self, paths: Iterable[str]) -> list[str]:
         """Return ``paths`` with bare names completed where unambiguous, without repeats."""
-        return list(dict.fromkeys(p if "/" in p else self._full.get(p, p) for p in paths))
+        full = self._full
+        resolved = [p if "/" in p else full.get(p, p) for p in paths]
+        return list(dict.fromkeys(resolved)) if len(resolved) > 1 else resolved

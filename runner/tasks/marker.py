@@ -13,8 +13,11 @@ import re
 from typing import TYPE_CHECKING
 
 from runner.errors import InvalidInputError, NotFoundError, TaskListError
-from runner.tasks.parser import parse_task_list
+from runner.tasks.build import RawNode
+from runner.tasks.fields import node_text
+from runner.tasks.parser import parse_task_list, read_status
 from runner.tasks.selection import group_completed_by
+from runner.tasks.syntax import classify
 
 if TYPE_CHECKING:
     from runner.tasks.model import Task
@@ -60,8 +63,7 @@ def mark_done(text: str, task_id: str) -> str:
         number = target.status_line or target.line
         lines[number - 1] = _mark_line(lines[number - 1], target)
     marked = "\n".join(lines)
-    after = parse_task_list(marked)
-    undone = [t.id for t in targets if not _done(after.get(t.id))]
+    undone = _undone(text, marked, lines, targets)
     if undone:
         raise TaskListError(
             f"could not mark {', '.join(undone)} done in the task list's style",
@@ -69,6 +71,40 @@ def mark_done(text: str, task_id: str) -> str:
             task_id=task_id,
         )
     return marked
+
+
+def _undone(text: str, marked: str, lines: list[str], targets: list[Task]) -> list[str]:
+    """Return the ids of the targets that do not read as done in the marked text.
+
+    Only the marked lines changed, and a marked line keeps its kind, so reading those lines
+    again is enough. Comment markers change how the lines after them are read (and marking a
+    status can drop one), so a text with any is parsed again as a whole.
+    """
+    if "<!--" in text or "-->" in text:
+        after = parse_task_list(marked)
+        return [t.id for t in targets if not _done(after.get(t.id))]
+    numbers = [t.status_line or t.line for t in targets]
+    return [t.id for t, n in zip(targets, numbers, strict=True) if not _reads_done(lines[n - 1], t)]
+
+
+def _reads_done(line: str, task: Task) -> bool:
+    """Whether a task's marked line (its status line, if it has one) reads as done."""
+    info = classify(line.removesuffix("\r"))
+    if task.status_line is not None:
+        value = info.text.strip().strip("`").strip()
+        return info.kind == "field" and info.id == "status" and read_status(value) == "completed"
+    if info.kind != "item" or info.id != task.id:
+        return False
+    node = RawNode(
+        kind="item",
+        id=info.id,
+        text=info.text,
+        line=task.line,
+        style=info.style,
+        box=info.box,
+        lead_done=info.lead_done,
+    )
+    return node_text(node).done
 
 
 def _done(task: Task | None) -> bool:

@@ -40,7 +40,8 @@ TASK_TYPES = ("atomic", "composite", "checkpoint")
 
 
 def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(value))
+    # a read-only view is kept as it is (the parser gives every task the same frozen defaults)
+    return value if isinstance(value, MappingProxyType) else MappingProxyType(dict(value))
 
 
 @attrs.frozen
@@ -149,6 +150,13 @@ class TaskList:
         repr=False,
     )
 
+    _groups_by_id: Mapping[str, Group] = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda self: {g.id: g for g in self.groups}, takes_self=True),
+        eq=False,
+        repr=False,
+    )
+
     def atomic(self) -> tuple[Task, ...]:
         """Return the atomic tasks in document order."""
         return self._atomic
@@ -159,7 +167,7 @@ class TaskList:
 
     def group(self, group_id: str) -> Group | None:
         """Return the group with this id, or ``None``."""
-        return next((g for g in self.groups if g.id == group_id), None)
+        return self._groups_by_id.get(group_id)
 
     @property
     def total(self) -> int:

@@ -21,7 +21,7 @@ from runner.tasks.syntax import Line, classify, requirement_of
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["parse_task_list"]
+__all__ = ["parse_task_list", "read_status"]
 
 _LIST_FIELDS = frozenset({"dependencies", "files", "criteria", "requirements"})
 _TEXT_FIELDS = frozenset({"description", "type", "status", "title"})
@@ -34,6 +34,13 @@ _STATUS_ALIASES = {
     "to do": "pending",
     "canceled": "cancelled",
 }
+
+
+def read_status(value: str) -> str | None:
+    """Read a ``**Status**:`` field's value (one of `STATUSES`); ``None`` when it is unknown."""
+    status = value.lower().strip("*_ ").replace("✅", "").strip()
+    status = _STATUS_ALIASES.get(status, status)
+    return status if status in STATUSES else None
 
 
 def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = None) -> TaskList:
@@ -51,8 +58,12 @@ def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = N
         ``warnings``, unknown references, self-dependencies and cycles in ``errors``.
     """
     scanner = _Scanner()
-    for number, line in enumerate(text.split("\n"), start=1):
-        scanner.feed(number, line.removesuffix("\r"))
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line.removesuffix("\r") for line in lines]
+    feed = scanner.feed
+    for number, line in enumerate(lines, start=1):
+        feed(number, line)
     scanner.finish()
     criteria = DEFAULT_CRITERIA if default_criteria is None else default_criteria
     return build_task_list(
@@ -85,6 +96,10 @@ class _Scanner:
     def feed(self, number: int, line: str) -> None:
         """Take one line."""
         stripped = line.strip()
+        if not stripped:  # a blank line ends a field's bullets, and that is all it does
+            if self._fence is None:
+                self._field = None
+            return
         if self._fence is not None or stripped.startswith(("```", "~~~")):
             self._track_fence(stripped)
             return
@@ -94,8 +109,10 @@ class _Scanner:
         info = classify(line)
         if self._pending_comment is not None and stripped and info.kind != "phase_done":
             self._warn_uncompleted_comment()
-        handler = getattr(self, f"_on_{info.kind}")
-        handler(number, info, commented)
+        if info.kind == "item":  # the common case, without the lookup
+            self._add_node(number, info, commented, kind="item")
+        else:
+            getattr(self, f"_on_{info.kind}")(number, info, commented)
         if closed and self._comment_nodes and not self._comment_completed:
             self._pending_comment = (self._comment_start, number)
 
@@ -190,9 +207,8 @@ class _Scanner:
             self.warnings.append(Issue(number, f"unknown field '{name}' is ignored", node.id))
 
     def _status(self, number: int, task_id: str, value: str) -> str:
-        status = value.lower().strip("*_ ").replace("✅", "").strip()
-        status = _STATUS_ALIASES.get(status, status)
-        if status not in STATUSES:
+        status = read_status(value)
+        if status is None:
             self.warnings.append(
                 Issue(number, f"unknown status '{value}' is taken as pending", task_id)
             )

@@ -47,28 +47,42 @@ class Selection:
         return round(self.completed / self.total * 100, 1) if self.total else 0.0
 
 
-def _open_counts(task_list: TaskList) -> dict[str, int]:
-    """Count, for every id and container id, the atomic tasks under it still to be done."""
-    counts: dict[str, int] = {}
+def _open_ids(task_list: TaskList) -> set[str]:
+    """Return every id, and every container id, with an atomic task under it still to be done.
+
+    A checkpoint that is not marked is open too.
+    """
+    open_ids: set[str] = set()
     for task in task_list.tasks:
-        if task.done or task.status == "cancelled" or task.type == "composite":
+        if task.status == "completed" or task.status == "cancelled" or task.type == "composite":
             continue
+        task_id = task.id
+        open_ids.add(task_id)
         if task.type == "checkpoint":
-            counts[task.id] = 1
             continue
-        parts = task.id.split(".")
-        for n in range(len(parts), 0, -1):
-            key = ".".join(parts[:n])
-            counts[key] = counts.get(key, 0) + 1
-    return counts
+        container = task_id.rpartition(".")[0]
+        while container and container not in open_ids:  # seen: its containers are in too
+            open_ids.add(container)
+            container = container.rpartition(".")[0]
+    return open_ids
 
 
-def _known_ids(task_list: TaskList) -> set[str]:
-    known = {t.id for t in task_list.tasks}
-    known.update(g.id for g in task_list.groups)
-    known.update(p.id for p in task_list.phases)
-    known.update(t.id.split(".", 1)[0] for t in task_list.tasks)
-    return known
+class _Known:
+    """Tells whether an id names a task, group or phase of the list (or a task id's phase)."""
+
+    def __init__(self, task_list: TaskList) -> None:
+        self._list = task_list
+        self._others: set[str] | None = None
+
+    def __contains__(self, ref: str) -> bool:
+        if self._list.get(ref) is not None:
+            return True
+        if self._others is None:  # only built when a dependency is not a task
+            others = {g.id for g in self._list.groups}
+            others.update(p.id for p in self._list.phases)
+            others.update(t.id.split(".", 1)[0] for t in self._list.tasks)
+            self._others = others
+        return ref in self._others
 
 
 def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selection:
@@ -86,8 +100,8 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         with the reason, the counts, and whether the returned task's dependencies are done
         (``False`` only when tasks remain but none is ready).
     """
-    counts = _open_counts(task_list)
-    known = _known_ids(task_list)
+    open_ids = _open_ids(task_list)
+    known = _Known(task_list)
     blocked: list[Blocked] = []
     for task in task_list.atomic():
         if task.status == "cancelled" or (task.done and exclude_completed):
@@ -95,7 +109,7 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         if task.status == "blocked":
             blocked.append(Blocked(task.id, (), "the task's status is blocked"))
             continue
-        waiting = tuple(d for d in task.dependencies if d not in known or counts.get(d, 0))
+        waiting = tuple(d for d in task.dependencies if d in open_ids or d not in known)
         if waiting:
             unknown = [d for d in waiting if d not in known]
             if unknown:

@@ -7,8 +7,7 @@ here looks at one line (or one piece of text) only.
 from __future__ import annotations
 
 import re
-
-import attrs
+from typing import NamedTuple
 
 __all__ = [
     "DONE_MARKS",
@@ -21,7 +20,9 @@ __all__ = [
     "remove_links",
     "requirement_of",
     "split_dependency_clause",
+    "split_links",
     "strip_done",
+    "tidy_description",
     "title_of",
 ]
 
@@ -111,17 +112,19 @@ _SUB_RE = re.compile(r"[-*+•][ \t]+(?P<text>.*)")
 _ORPHAN_BOX_RE = re.compile(r"[-*+][ \t]+\[[ xX]\]")
 _LINK_RE = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]*)(?:[ \t]+\"[^\"]*\")?\)")
 _DEPS_RE = re.compile(r"\(\s*(?:dependencies|depends on|deps)\s*:", re.IGNORECASE)
-_WORD_RE = re.compile(r"[\w./@+-]+")
+# a whole word (a maximal run of [\w./@+-]) that holds a dot or "file"
+_FILE_WORD_RE = re.compile(r"(?<![\w./@+-])[\w/@+-]*(?:\.|file)[\w./@+-]*")
 _ANCHOR_RE = re.compile(r"(?:#.*|(?::\d+)+)$")
 _SOURCE_RE = re.compile(r"\s*\[source:[^\]]*\](?:\([^)]*\))?", re.IGNORECASE)
 
 
-@attrs.frozen
-class Line:
+class Line(NamedTuple):
     """What one line of the list is.
 
     ``kind`` is one of ``phase``, ``phase_done``, ``item``, ``field``, ``criterion``,
     ``sub`` (an indented bullet), ``orphan_box`` (a checkbox without an id) or ``other``.
+    A named tuple rather than an attrs value: one is made per line, and a frozen attrs
+    instance costs several times more to build.
     """
 
     kind: str
@@ -143,16 +146,19 @@ def classify(line: str) -> Line:
         return _OTHER
     indent = len(line) - len(stripped)
     first = stripped[0]
-    if not (first.isdigit() or first in "#-*+•[*Pp✅✔"):
+    if first.isdigit():  # the common case: a plain ``1.1.1 Text`` line
+        return _item(stripped, indent) or _OTHER
+    if first not in "#-*+•[*Pp✅✔":
         return _OTHER
     if first in "Pp#-*" and (m := _PHASE_DONE_RE.fullmatch(stripped)):
         return Line("phase_done", indent, m["id"])
     if first in "-*+" and (m := _FIELD_RE.match(stripped)) is not None:
         return Line("field", indent, m["key"].strip().rstrip(":").strip().lower(), m["value"])
-    if (m := _ITEM_RE.match(stripped)) is not None:
-        return Line("item", indent, m["id"], m["text"], _style(m), m["box"], m["lead"] is not None)
+    if (item := _item(stripped, indent)) is not None:
+        return item
     if first in "Pp#-*+[" and (m := _PHASE_RE.match(stripped)) is not None:
-        return Line("phase", indent, m["id"], m["text"], _style(m), m["box"])
+        head, bullet, box, phase_id, text = m.group("head", "bullet", "box", "id", "text")
+        return Line("phase", indent, phase_id, text, _style(head, bullet, box), box)
     if first in "-*+•":
         if (m := _CRITERION_RE.match(stripped)) is not None:
             return Line("criterion", indent, text=m["text"])
@@ -163,12 +169,20 @@ def classify(line: str) -> Line:
     return _OTHER
 
 
-def _style(m: re.Match[str]) -> str:
-    if m["box"] is not None:
+def _item(stripped: str, indent: int) -> Line | None:
+    m = _ITEM_RE.match(stripped)
+    if m is None:
+        return None
+    head, bullet, box, lead, item_id, text = m.group("head", "bullet", "box", "lead", "id", "text")
+    return Line("item", indent, item_id, text, _style(head, bullet, box), box, lead is not None)
+
+
+def _style(head: str | None, bullet: str | None, box: str | None) -> str:
+    if box is not None:
         return "checkbox"
-    if m["head"] is not None:
+    if head is not None:
         return "field"
-    if m["bullet"] is not None:
+    if bullet is not None:
         return "bullet"
     return "plain"
 
@@ -216,14 +230,26 @@ def reduce_links(text: str) -> str:
 
 def link_targets(text: str) -> list[str]:
     """Return the local targets of the Markdown links in ``text``, anchors (``:77``) dropped."""
+    return split_links(text)[1]
+
+
+def split_links(text: str) -> tuple[str, list[str]]:
+    """Return `reduce_links` and `link_targets` of ``text`` in one pass."""
     if "](" not in text:
-        return []
-    targets = []
+        return text, []
+    pieces: list[str] = []
+    targets: list[str] = []
+    end = 0
     for m in _LINK_RE.finditer(text):
-        target = _ANCHOR_RE.sub("", m["target"])
+        link_text, target = m.group("text", "target")
+        pieces += (text[end : m.start()], link_text)
+        end = m.end()
+        if "#" in target or ":" in target:
+            target = _ANCHOR_RE.sub("", target)
         if target and "://" not in target and not target.startswith("mailto:"):
             targets.append(target.removeprefix("./"))
-    return targets
+    pieces.append(text[end:])
+    return "".join(pieces), targets
 
 
 def remove_links(text: str) -> str:
@@ -233,10 +259,12 @@ def remove_links(text: str) -> str:
 
 def file_words(text: str) -> list[str]:
     """Return the words of ``text`` that name files (``src/a.js``, ``task_outcomes.md``)."""
-    if "." not in text and not any(name in text for name in FILE_NAMES):
+    # A file word has an extension (so a dot) or is one of FILE_NAMES (which all contain "file"),
+    # so only the words with either are looked at.
+    if "." not in text and "file" not in text:
         return []
     words = []
-    for raw in _WORD_RE.findall(text):
+    for raw in _FILE_WORD_RE.findall(text):
         word = raw.rstrip(".,;:-").lstrip("-").removeprefix("./")
         name = word.rsplit("/", 1)[-1]
         ext = name.rsplit(".", 1)[-1].lower() if "." in name[1:] else ""
@@ -255,7 +283,12 @@ def title_of(description: str) -> str:
 
 def description_of(text: str) -> str:
     """Reduce links to their text, drop the final period and collapse whitespace."""
-    text = " ".join(reduce_links(text).split())
+    return tidy_description(reduce_links(text))
+
+
+def tidy_description(reduced: str) -> str:
+    """Finish `description_of` on text whose links are already reduced."""
+    text = " ".join(reduced.split())
     if text.endswith(".") and not text.endswith(".."):
         text = text[:-1].rstrip()
     return text
