@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -37,6 +36,8 @@ from runner.store import AuditEntry, open_store
 from runner.tools import JobSlots
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
     from runner.config import Settings
     from runner.pipeline import Stages
 

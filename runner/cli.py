@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -16,6 +16,9 @@ from runner.config import Settings
 from runner.errors import ConfigError
 from runner.logging import configure_logging
 from runner.redact import Redactor
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -64,17 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, settings.log_format, Redactor(settings.secrets))
     if args.command == "serve":
-        from runner.serve import serve  # noqa: PLC0415 - keeps `tasks check` import-light
+        from runner.serve import serve
 
         trio.run(serve, settings)
         return 0
-    from runner.terminal import run_in_terminal  # noqa: PLC0415
+    from runner.terminal import run_in_terminal
 
     return trio.run(partial(run_in_terminal, settings, args))
 
 
 def _tasks_check(path: Path) -> int:
-    from runner.tasks import check_report  # noqa: PLC0415
+    from runner.tasks import check_report
 
     try:
         text = path.read_text(encoding="utf-8")

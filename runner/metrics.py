@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Metrics"]
 
@@ -27,7 +30,10 @@ class Metrics:
     def __attrs_post_init__(self) -> None:
         r = self.registry
         self.requests = Counter(
-            "devteam_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=r
+            "devteam_http_requests_total",
+            "HTTP requests",
+            ["route", "method", "status"],
+            registry=r,
         )
         self.latency = Histogram(
             "devteam_http_request_duration_seconds",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
 
 from runner.actors import GetState, StartRun
 from runner.actors.state import RESTING
@@ -17,6 +15,8 @@ from runner.pipeline import PipelineStages
 from runner.store import CustomerRecord
 
 if TYPE_CHECKING:
+    import argparse
+
     from runner.config import Settings
 
 __all__ = ["run_in_terminal"]
@@ -78,6 +78,3 @@ async def run_in_terminal(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"{status} at {utc_now().isoformat(timespec='seconds')}")
     return 0 if status in ("DONE", "PAUSED") else 1
-
-
-

@@ -7,9 +7,9 @@ through :meth:`CustomerActor._change`, which persists, then publishes.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -17,6 +17,7 @@ import outcome
 import structlog
 import trio
 
+from runner.actors.deps import ActorDeps
 from runner.actors.events import LOG, UPDATE, Event
 from runner.actors.messages import (
     Command,
@@ -39,7 +40,7 @@ from runner.pipeline import ResumePoint, RunOutcome, StageContext, drive
 from runner.store import RunRecord
 
 if TYPE_CHECKING:
-    from runner.actors.deps import ActorDeps
+    from collections.abc import Callable
 
 __all__ = ["CustomerActor"]
 
@@ -115,10 +116,10 @@ class CustomerActor:
 
     def _reply(self, reply: Reply, result: outcome.Outcome[Any]) -> None:
         self._replies.discard(reply)
-        try:
-            reply.send_nowait(result)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
-            pass  # the caller gave up
+        with contextlib.suppress(
+            trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock
+        ):
+            reply.send_nowait(result)  # the caller may have given up
         reply.close()
 
     def _value(self, reply: Reply, value: Any) -> None:
@@ -241,7 +242,7 @@ class CustomerActor:
                     result = await drive(
                         self.deps.stages, ctx, _Hooks(self), tool=self.state.tool, resume=resume
                     )
-            except Exception as exc:  # noqa: BLE001 - isolation boundary: a bug fails this run only
+            except Exception as exc:
                 log.exception("run_crashed")
                 code = exc.code if isinstance(exc, RunnerError) else "internal"
                 stage = self.state.status.lower()
@@ -322,7 +323,7 @@ class CustomerActor:
                 self.state.repo_path = str(wire().get("repoPath"))
         except RunnerError as exc:
             self._error(command.reply, exc)
-        except Exception:  # noqa: BLE001 - isolation boundary: report, keep the actor
+        except Exception:
             log.exception("stage_crashed", stage=command.stage)
             self._error(command.reply, RunnerError("internal error", code="internal"))
         finally:
@@ -372,7 +373,13 @@ class CustomerActor:
         return round(min(100.0, 100.0 * (s.completed_tasks + fraction) / s.total_tasks), 1)
 
     async def _change(self, status: str, **fields: Any) -> None:
-        """Set the status (and fields), persist the state, then publish an update."""
+        """Set the status (and fields), persist the state, then publish an update.
+
+        Logs queued before the change are published first, so a stage's logs precede the
+        update that ends it.
+        """
+        if self._pending_logs:
+            await self._emit_pending_logs()
         for name, value in fields.items():
             setattr(self.state, name, value)
         self.state.status = status
@@ -382,19 +389,7 @@ class CustomerActor:
         await self.deps.store.customers.save_state(
             self.customer_id, self.state.to_record(), self.state.last_update
         )
-        frame: dict[str, Any] = {
-            "type": UPDATE,
-            "customerId": self.customer_id,
-            "taskId": self.state.current_task,
-            "status": status,
-            "progress": self.state.progress,
-            "timestamp": self.state.last_update,
-            "runId": self.state.run_id,
-            "branch": self.state.branch,
-        }
-        if self.state.error is not None:
-            frame["error"] = dict(self.state.error)
-        await self._emit(UPDATE, frame)
+        await self._emit(UPDATE, self.state.update_frame())
         self.deps.metrics.status_changed(self.customer_id, status)
 
     async def _emit(self, kind: str, frame: dict[str, Any]) -> None:
@@ -414,22 +409,25 @@ class CustomerActor:
         while True:
             await self._logs_waiting.wait()
             await trio.sleep(_LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
-            self._logs_waiting = trio.Event()
-            pending, self._pending_logs = self._pending_logs, []
-            for (level, task_id), lines in _group_logs(pending).items():
-                message = "\n".join(lines)
-                self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
-                frame = {
-                    "type": LOG,
-                    "customerId": self.customer_id,
-                    "taskId": task_id,
-                    "level": level,
-                    "message": message,
-                    "timestamp": self._now(),
-                    "runId": self.state.run_id,
-                }
-                with trio.CancelScope(shield=True):
-                    await self._emit(LOG, frame)
+            with trio.CancelScope(shield=True):
+                await self._emit_pending_logs()
+
+    async def _emit_pending_logs(self) -> None:
+        """Persist and publish the queued log lines, one event per level and task."""
+        self._logs_waiting = trio.Event()
+        pending, self._pending_logs = self._pending_logs, []
+        for (level, task_id), lines in _group_logs(pending).items():
+            self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
+            frame = {
+                "type": LOG,
+                "customerId": self.customer_id,
+                "taskId": task_id,
+                "level": level,
+                "message": "\n".join(lines),
+                "timestamp": self._now(),
+                "runId": self.state.run_id,
+            }
+            await self._emit(LOG, frame)
 
 
 def _group_logs(
@@ -472,4 +470,3 @@ class _Hooks:
 
     def stop_after(self) -> str | None:
         return self.actor.state.stop_after_task
-

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import attrs
 
-if TYPE_CHECKING:
-    from runner.actors.events import EventBus
-    from runner.config import Settings
-    from runner.metrics import Metrics
-    from runner.pipeline import Stages
-    from runner.redact import Redactor
-    from runner.store import SqliteStore
-    from runner.tools import JobSlots
+from runner.actors.events import EventBus
+from runner.config import Settings
+from runner.metrics import Metrics
+from runner.pipeline import Stages
+from runner.redact import Redactor
+from runner.store import SqliteStore
+from runner.tools import JobSlots
 
 __all__ = ["ActorDeps"]
 

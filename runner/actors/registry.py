@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -11,10 +9,14 @@ import structlog
 import trio
 
 from runner.actors.customer import CustomerActor
+from runner.actors.deps import ActorDeps
+from runner.actors.events import UPDATE
 from runner.actors.state import ACTIVE, ExecutionState, Status
 
 if TYPE_CHECKING:
-    from runner.actors.deps import ActorDeps
+    from collections.abc import Callable
+    from pathlib import Path
+
     from runner.actors.messages import Command, Reply
 
 __all__ = ["Registry"]
@@ -38,7 +40,9 @@ class Registry:
     _saved: dict[str, ExecutionState] = attrs.field(factory=dict)
     _nursery: trio.Nursery | None = None
 
-    async def run(self, *, task_status: trio.TaskStatus[Registry] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[Registry] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Recover persisted state, then host actors until cancelled."""
         await self._recover()
         async with trio.open_nursery() as nursery:
@@ -65,6 +69,8 @@ class Registry:
                 state.pause_requested = False
                 state.last_update = now
                 await store.customers.save_state(customer_id, state.to_record(), now)
+                frame = self.deps.redactor.value(state.update_frame())
+                await store.events.append(customer_id, state.run_id, UPDATE, frame, now)
             self._saved[customer_id] = state
 
     def actor(self, customer_id: str) -> CustomerActor:
@@ -86,7 +92,7 @@ class Registry:
     async def _supervise(self, actor: CustomerActor) -> None:
         try:
             await actor.run()
-        except Exception:  # noqa: BLE001 - one-for-one: a crash affects only this customer
+        except Exception:
             log.exception("actor_crashed", customer_id=actor.customer_id)
             state = actor.state
             state.status = Status.FAILED

@@ -100,6 +100,22 @@ class ExecutionState:
             body["error"] = dict(self.error)
         return body
 
+    def update_frame(self) -> dict[str, Any]:
+        """Return the ``execution-update`` frame for the current state (without ``seq``)."""
+        frame: dict[str, Any] = {
+            "type": "execution-update",
+            "customerId": self.customer_id,
+            "taskId": self.current_task,
+            "status": self.status,
+            "progress": self.progress,
+            "timestamp": self.last_update,
+            "runId": self.run_id,
+            "branch": self.branch,
+        }
+        if self.error is not None:
+            frame["error"] = dict(self.error)
+        return frame
+
     def to_record(self) -> dict[str, Any]:
         """Return every field, for the store."""
         return attrs.asdict(self)

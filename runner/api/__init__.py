@@ -24,7 +24,7 @@ __all__ = [
 
 def blueprints() -> list[Blueprint]:
     """Return every route blueprint."""
-    from runner.api import (  # noqa: PLC0415 - routes import quart_schema decorators lazily
+    from runner.api import (
         routes_customers,
         routes_health,
         routes_stages,

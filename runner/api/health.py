@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import TYPE_CHECKING
 
 import attrs
 import structlog
 import trio
 
+from runner.config import Settings
+from runner.store import SqliteStore
 from runner.tools.process import run_process
-
-if TYPE_CHECKING:
-    from runner.config import Settings
-    from runner.store import SqliteStore
 
 __all__ = ["HealthProbe", "HealthReport"]
 

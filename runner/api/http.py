@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from quart import Response, g, request
@@ -14,6 +13,9 @@ from runner.api.idempotency import StoredResponse
 from runner.api.json import dumps
 from runner.api.services import services
 from runner.errors import ForbiddenError, InvalidInputError, RunnerError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 __all__ = [
     "authorize",
@@ -107,4 +109,3 @@ async def idempotent(
     stored = await services().idempotency.run(customer_scope(customer_id, route), key, payload, run)
     headers = {k: v for k, v in stored.headers.items() if k.lower() != "content-type"}
     return Response(stored.body, status=stored.status, headers=headers, mimetype="application/json")
-

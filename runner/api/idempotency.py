@@ -9,21 +9,16 @@ execution itself is shielded from a client that disconnects, so a retry never ru
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 import trio
 
 from runner.api.json import request_hash
+from runner.config import Settings
 from runner.errors import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
-from runner.store import Begin, InFlight, Mismatch, Replay, Started
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from runner.config import Settings
-    from runner.store import SqliteStore
+from runner.store import Begin, InFlight, Mismatch, Replay, SqliteStore, Started
 
 __all__ = ["Idempotency", "StoredResponse"]
 

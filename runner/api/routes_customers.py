@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from quart import Blueprint, Response, g, request
@@ -36,9 +35,7 @@ _ID = re.compile(CUSTOMER_ID)
 
 def _customer_id(value: str) -> str:
     if not _ID.match(value):
-        raise InvalidInputError(
-            "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", field="customerId"
-        )
+        raise InvalidInputError("must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", field="customerId")
     authorize(value)
     return value
 
@@ -177,4 +174,3 @@ def _audit_row(row: Any) -> dict[str, Any]:
         "requestId": entry.request_id,
         "detail": entry.detail,
     }
-

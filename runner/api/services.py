@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import attrs
 from quart import current_app
 
-if TYPE_CHECKING:
-    from runner.actors import EventBus, Registry
-    from runner.api.health import HealthProbe
-    from runner.api.idempotency import Idempotency
-    from runner.config import Settings
-    from runner.metrics import Metrics
-    from runner.redact import Redactor
-    from runner.store import SqliteStore
+from runner.actors import EventBus, Registry
+from runner.api.health import HealthProbe
+from runner.api.idempotency import Idempotency
+from runner.config import Settings
+from runner.metrics import Metrics
+from runner.redact import Redactor
+from runner.store import SqliteStore
 
 __all__ = ["Services", "services"]
 

@@ -1,4 +1,4 @@
-"""``WS /ws/devteam``: live ``execution-update``/``execution-log`` frames with replay (CONTRACT §8)."""
+"""``WS /ws/devteam``: live ``execution-update`` and ``execution-log`` frames, with replay."""
 
 from __future__ import annotations
 

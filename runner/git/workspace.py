@@ -286,6 +286,11 @@ class Workspace:
         await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, start)
         return True
 
+    async def reset_to(self, sha: str) -> None:
+        """Move the checked-out branch back to ``sha`` and drop every change after it."""
+        await self._ok("reset", "-q", "--hard", check_revision(sha))
+        await self._ok("clean", "-q", "-fdx")
+
     async def branch_exists(self, name: str) -> bool:
         """Return whether branch ``name`` exists locally or on ``origin``."""
         check_branch_name(name, "branch")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from runner.config import Settings
+from runner.redact import Redactor
+from runner.store import CustomerRecord, SqliteStore
+from runner.tools import JobSlots
+
 if TYPE_CHECKING:
-    from runner.config import Settings
-    from runner.redact import Redactor
-    from runner.store import CustomerRecord, SqliteStore
-    from runner.tools import JobSlots
+    from pathlib import Path
+
 
 __all__ = [
     "CompleteResult",

@@ -35,7 +35,7 @@ def safe_paths(repo: Path, paths: tuple[str, ...], field: str) -> tuple[str, ...
     clean: list[str] = []
     for index, raw in enumerate(paths):
         where = f"{field}.{index}"
-        path = PurePosixPath(raw.split(":", 1)[0] if ":" in raw and not raw.startswith(":") else raw)
+        path = PurePosixPath(raw)
         if not raw or path.is_absolute() or ".." in path.parts or "\0" in raw:
             raise InvalidInputError(f"{raw!r} must be a relative path inside the repo", field=where)
         if not (root / path).resolve().is_relative_to(root):
@@ -89,7 +89,8 @@ async def implement(
     task, branch = await checkout_task_branch(ctx, ws, request.task_id, request.branch)
     base = ctx.customer.base_branch
     before = await ws.head_sha()
-    if not request.force and (done := await recorded_step(ctx, "implement", task.id, branch, before)):
+    done = await recorded_step(ctx, "implement", task.id, branch, before)
+    if done is not None and not request.force:
         return done
     files = safe_paths(ws.path, request.files or task.files, "criteria.files")
     tool = make_tool(request.tool or ctx.customer.tool, ctx.settings,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -19,6 +17,9 @@ from runner.pipeline import verify as verify_stage
 from runner.pipeline.common import WorkspaceAccess
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+    from pathlib import Path
+
     from runner.config import Settings
     from runner.pipeline.base import (
         CompleteResult,
@@ -77,4 +78,3 @@ class PipelineStages:
             return remove_idle_workspaces(root, max_age_s=max_age, in_use=in_use, now=time.time())
 
         return await trio.to_thread.run_sync(sweep)
-

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from runner.errors import CriteriaNotMetError
 from runner.pipeline.common import Recorded, record_step, recorded_step
 from runner.pipeline.implement import checkout_task_branch
-from runner.verify import parse_criteria, verify as run_gates
+from runner.verify import parse_criteria
+from runner.verify import verify as run_gates
 
 if TYPE_CHECKING:
     from runner.git import Workspace

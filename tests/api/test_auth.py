@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -9,6 +8,10 @@ import trio
 from runner.config import parse_api_tokens
 from tests.helpers.fake_stages import FakeStages
 from tests.helpers.service import Service, running_service, service_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
 
 TOKEN_A = "token-for-acme-only"
 TOKEN_ALL = "token-for-everyone"
@@ -18,8 +21,9 @@ TOKEN_ALL = "token-for-everyone"
 async def secured(tmp_path: Path) -> AsyncIterator[Service]:
     tokens = parse_api_tokens(f"{TOKEN_A}=acme;{TOKEN_ALL}=*")
     with trio.fail_after(60):
-        async with running_service(service_settings(tmp_path, api_tokens=tokens), FakeStages()) as s:
-            yield s
+        settings = service_settings(tmp_path, api_tokens=tokens)
+        async with running_service(settings, FakeStages()) as svc:
+            yield svc
 
 
 def _bearer(token: str) -> dict[str, str]:

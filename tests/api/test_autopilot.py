@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 from trio_websocket import open_websocket_url
@@ -8,6 +8,9 @@ from trio_websocket import open_websocket_url
 from tests.helpers.fake_stages import FakeStages, criteria_failure
 from tests.helpers.service import Service, running_service, service_settings
 from tests.helpers.ws import frames_until, status_is, statuses
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STAGES = ["SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING", "COMPLETING"]
 

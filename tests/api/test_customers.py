@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from tests.helpers.service import Service
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.helpers.service import Service
 
 
 async def test_put_registers_and_get_returns_customer_with_state(service: Service) -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
-from tests.helpers.service import Service
+if TYPE_CHECKING:
+    from tests.helpers.service import Service
 
 
 async def test_healthz_is_ok_without_io(service: Service) -> None:

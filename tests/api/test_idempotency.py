@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import trio
 
 from tests.helpers.fake_stages import FakeStages
 from tests.helpers.service import Service, running_service, service_settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import httpx
 
 PREP = {"repoUrl": "/srv/repo.git", "taskId": "1.1.1", "customerId": "acme"}
 
@@ -40,9 +44,7 @@ async def test_header_key_counts_like_body_key(service: Service, stages: FakeSta
 async def test_same_key_other_payload_is_422(service: Service, stages: FakeStages) -> None:
     async with service.client() as client:
         await client.post("/prep", json={**PREP, "idempotencyKey": "k2"})
-        other = await client.post(
-            "/prep", json={**PREP, "taskId": "1.1.2", "idempotencyKey": "k2"}
-        )
+        other = await client.post("/prep", json={**PREP, "taskId": "1.1.2", "idempotencyKey": "k2"})
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     assert _prep_calls(stages) == 1
@@ -50,9 +52,7 @@ async def test_same_key_other_payload_is_422(service: Service, stages: FakeStage
 
 async def test_errors_are_replayed_too(service: Service, stages: FakeStages) -> None:
     async with service.client() as client:
-        first = await client.post(
-            "/prep", json={**PREP, "taskId": "9.9.9", "idempotencyKey": "k3"}
-        )
+        first = await client.post("/prep", json={**PREP, "taskId": "9.9.9", "idempotencyKey": "k3"})
         second = await client.post(
             "/prep", json={**PREP, "taskId": "9.9.9", "idempotencyKey": "k3"}
         )
@@ -115,9 +115,8 @@ async def test_in_flight_past_the_wait_is_409_with_retry_after(tmp_path: Path) -
 async def test_replay_survives_restart_on_same_database(tmp_path: Path) -> None:
     settings = service_settings(tmp_path)
     with trio.fail_after(60):
-        async with running_service(settings, FakeStages()) as service:
-            async with service.client() as client:
-                first = await client.post("/prep", json={**PREP, "idempotencyKey": "r"})
+        async with running_service(settings, FakeStages()) as service, service.client() as client:
+            first = await client.post("/prep", json={**PREP, "idempotencyKey": "r"})
         restarted_stages = FakeStages()
         async with running_service(settings, restarted_stages) as service:
             async with service.client() as client:
@@ -146,8 +145,13 @@ async def test_keys_are_scoped_per_customer(service: Service, stages: FakeStages
     async with service.client() as client:
         await client.post("/prep", json={**PREP, "idempotencyKey": "shared"})
         other = await client.post(
-            "/prep", json={**PREP, "customerId": "globex", "repoUrl": "/srv/other.git",
-                           "idempotencyKey": "shared"},  # fmt: skip
+            "/prep",
+            json={
+                **PREP,
+                "customerId": "globex",
+                "repoUrl": "/srv/other.git",
+                "idempotencyKey": "shared",
+            },
         )
     assert other.status_code == 200
     assert _prep_calls(stages) == 2

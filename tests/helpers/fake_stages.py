@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from runner.config import Settings
 from runner.errors import CriteriaNotMetError, NotFoundError, RunnerError, ToolError
 from runner.pipeline import (
     CompleteResult,
@@ -19,6 +16,12 @@ from runner.pipeline import (
     StageContext,
     VerifyRequest,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from pathlib import Path
+
+    from runner.config import Settings
 
 
 @attrs.frozen

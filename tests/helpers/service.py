@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -16,8 +13,14 @@ from hypercorn.trio import serve as hypercorn_serve
 from runner.api import Services
 from runner.app import create_app, open_services, utc_now
 from runner.config import Settings
-from runner.pipeline import Stages
 from runner.serve import hypercorn_config
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from datetime import datetime
+    from pathlib import Path
+
+    from runner.pipeline import Stages
 
 
 @attrs.frozen
@@ -52,15 +55,18 @@ def service_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def running_service(
-    settings: Settings, stages: Stages, *, now: Callable[[], datetime] = utc_now
+    settings: Settings,
+    stages: Stages,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    bind: str = "127.0.0.1:0",
 ) -> AsyncIterator[Service]:
     """Start the whole service on a free loopback port; stop it on exit."""
-    async with open_services(settings, stages, now=now) as services:
-        async with trio.open_nursery() as nursery:
-            app = create_app(settings, services)
-            config = hypercorn_config(settings, bind="127.0.0.1:0")
-            binds = await nursery.start(hypercorn_serve, app, config)
-            try:
-                yield Service(url=binds[0], services=services, settings=settings)
-            finally:
-                nursery.cancel_scope.cancel()
+    async with open_services(settings, stages, now=now) as services, trio.open_nursery() as nursery:
+        app = create_app(settings, services)
+        config = hypercorn_config(settings, bind=bind)
+        binds = await nursery.start(hypercorn_serve, app, config)
+        try:
+            yield Service(url=binds[0], services=services, settings=settings)
+        finally:
+            nursery.cancel_scope.cancel()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trio_websocket import WebSocketConnection
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from trio_websocket import WebSocketConnection
 
 Frame = dict[str, Any]
 
