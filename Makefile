@@ -6,7 +6,7 @@ AIDER_VENV := .venv-aider
 AIDER_VERSION := 0.86.2
 STAMP := $(VENV)/.installed
 
-.PHONY: install aider run test lint typecheck pytest schemathesis bench clean
+.PHONY: install aider node-toolchain run test lint typecheck pytest schemathesis bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ $(AIDER_VENV)/bin/aider:
 
 aider: $(AIDER_VENV)/bin/aider
 
+# The pinned TypeScript toolchain (vitest + istanbul + tsc) the VERIFY tests run against.
+TS_TOOLCHAIN := tests/fixtures/ts-toolchain
+$(TS_TOOLCHAIN)/node_modules/.package-lock.json: $(TS_TOOLCHAIN)/package-lock.json
+	npm ci --prefix $(TS_TOOLCHAIN) --no-audit --no-fund --loglevel=error
+
+node-toolchain: $(TS_TOOLCHAIN)/node_modules/.package-lock.json
+
 run: install
 	mkdir -p var
 	AIDER_PATH=$${AIDER_PATH:-$(CURDIR)/$(AIDER_VENV)/bin/aider} $(BIN)/devteam-runner serve
@@ -34,7 +41,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict runner
 
-pytest: install aider
+pytest: install aider node-toolchain
 	AIDER_TEST_PATH=$(CURDIR)/$(AIDER_VENV)/bin/aider $(BIN)/pytest --cov=runner --cov-report=term --cov-fail-under=85
 
 schemathesis: install
@@ -46,4 +53,4 @@ bench: install aider
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(AIDER_VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(AIDER_VENV) $(TS_TOOLCHAIN)/node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage
