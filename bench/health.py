@@ -17,7 +17,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import served  # noqa: E402
+from bench._server import served
 
 REQUEST = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
 

@@ -17,8 +17,8 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers.fake_stages import FakeStages  # noqa: E402 - after the path fix above
-from tests.helpers.service import running_service, service_settings  # noqa: E402
+from tests.helpers.fake_stages import FakeStages
+from tests.helpers.service import running_service, service_settings
 
 MAX_EXAMPLES = "40"
 

@@ -1,0 +1,107 @@
+"""The spec's endpoints with real stages: git remotes, the scripted tool, real gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from tests.helpers.service import Service
+
+TOKEN = "ghp_" + "Z" * 36
+
+
+async def test_prep_implement_verify_round_trip(service: Service, remote: Path) -> None:
+    async with service.client() as client:
+        nxt = await client.get("/tasks/next", params={"repoUrl": str(remote)})
+        assert nxt.status_code == 200
+        body = nxt.json()
+        assert body["task"]["id"] == "1.1.1"
+        assert body["task"]["title"] == "Add sub function to calc/ops.py"
+        assert body["task"]["files"] == ["calc/ops.py"]
+        assert (body["totalTasks"], body["completedTasks"], body["progress"]) == (3, 0, 0.0)
+
+        prep = await client.post(
+            "/prep", json={"repoUrl": str(remote), "taskId": "1.1.1", "idempotencyKey": "p1"}
+        )
+        assert prep.status_code == 200, prep.text
+        prepped = prep.json()
+        assert prepped["branch"] == "task/1-1-1-add-sub-function"
+        assert prepped["artifacts"]["branchCreated"] is True
+        assert prepped["customerId"] == "default"
+        again = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+        assert again.json()["artifacts"]["branchCreated"] is False
+        assert again.json()["branch"] == prepped["branch"]
+
+        implement = await client.post(
+            "/implement",
+            json={"taskId": "1.1.1", "branch": prepped["branch"], "tool": "command"},
+        )
+        assert implement.status_code == 200, implement.text
+        artifacts = implement.json()["artifacts"]
+        assert "+def sub(a: int, b: int) -> int:" in artifacts["diff"]
+        assert artifacts["filesModified"] == [
+            "calc/ops.py", "docs/DevTeam/task_outcomes.md", "tests/test_ops.py"
+        ]  # fmt: skip
+        assert artifacts["linesChanged"] > 0
+        assert artifacts["outOfScope"] == ["tests/test_ops.py"]
+        assert "ghp_" not in implement.text  # the tool printed a token: redacted
+
+        verify = await client.post("/verify", json={"taskId": "1.1.1", "branch": prepped["branch"]})
+        assert verify.status_code == 200, verify.text
+        results = verify.json()["results"]
+        assert results["test.coverage"]["passed"] is True
+        assert results["test.coverage"]["actual"] == "100%"
+        assert results["type.strict"]["passed"] is True
+        assert results["doc.updated"]["passed"] is True
+
+        unmet = await client.post(
+            "/verify",
+            json={"taskId": "1.1.1", "branch": prepped["branch"],
+                  "criteria": {"doc.updated": "README.md"}},
+        )  # fmt: skip
+        assert unmet.status_code == 422
+        assert unmet.json()["error"]["code"] == "criteria_not_met"
+        assert unmet.json()["results"]["doc.updated"]["passed"] is False
+
+    workspace = Path(prepped["repoPath"])
+    log = await trio.run_process(
+        ["git", "log", "-1", "--format=%s", prepped["branch"]], cwd=workspace, capture_stdout=True
+    )
+    assert log.stdout.decode().strip() == "Task 1.1.1: Add sub function to calc/ops.py"
+    config = (workspace / ".git" / "config").read_text()
+    assert TOKEN not in config
+
+
+async def test_bad_requests_are_clear_errors(service: Service, remote: Path) -> None:
+    async with service.client() as client:
+        missing_task = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "9.9.9"})
+        unknown_tool = await client.post(
+            "/implement", json={"taskId": "1.1.1", "tool": "vim", "customerId": "default"}
+        )
+        no_branch = await client.post(
+            "/implement", json={"taskId": "1.1.2", "customerId": "default"}
+        )
+        bad_criterion = await client.post(
+            "/verify",
+            json={"taskId": "1.1.1", "customerId": "default", "criteria": {"speed": "fast"}},
+        )
+        unreachable = await client.post(
+            "/prep", json={"repoUrl": str(remote.parent / "missing.git"), "taskId": "1.1.1",
+                           "customerId": "other"},
+        )  # fmt: skip
+        ext = await client.post("/prep", json={"repoUrl": "ext::sh -c touch% /tmp/pwned",
+                                              "taskId": "1.1.1"})  # fmt: skip
+    assert missing_task.status_code == 404
+    assert missing_task.json()["error"]["code"] == "task_not_found"
+    assert unknown_tool.status_code == 400
+    assert unknown_tool.json()["error"]["details"][0]["field"] == "tool"
+    assert no_branch.status_code == 404
+    assert no_branch.json()["error"]["code"] == "branch_not_found"
+    assert bad_criterion.status_code in (400, 404)
+    assert unreachable.status_code == 409
+    assert unreachable.json()["error"]["code"] == "repo_access_denied"
+    assert ext.status_code == 400
+    assert ext.json()["error"]["details"][0]["field"] == "repoUrl"
