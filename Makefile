@@ -29,7 +29,7 @@ $(TS_TOOLCHAIN)/node_modules/.package-lock.json: $(TS_TOOLCHAIN)/package-lock.js
 
 node-toolchain: $(TS_TOOLCHAIN)/node_modules/.package-lock.json
 
-run: install
+run: install aider
 	mkdir -p var
 	AIDER_PATH=$${AIDER_PATH:-$(CURDIR)/$(AIDER_VENV)/bin/aider} $(BIN)/devteam-runner serve
 
@@ -50,7 +50,7 @@ schemathesis: install
 test: lint typecheck pytest schemathesis
 
 bench: install aider
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(AIDER_VENV) $(TS_TOOLCHAIN)/node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage

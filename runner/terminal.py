@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.actors import GetState, StartRun
-from runner.actors.state import RESTING
+from runner.actors import RESTING, GetState, StartRun
 from runner.app import open_services, utc_now
 from runner.errors import RunnerError
 from runner.git import validate_repo_url

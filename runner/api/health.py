@@ -11,7 +11,7 @@ import trio
 
 from runner.config import Settings
 from runner.store import SqliteStore
-from runner.tools.process import run_process
+from runner.tools import run_process
 
 __all__ = ["HealthProbe", "HealthReport"]
 

@@ -22,7 +22,7 @@ import trio
 
 from runner.errors import GitError, RepoAccessError
 from runner.git.credentials import git_env
-from runner.tools.process import ProcessResult, run_process
+from runner.tools import ProcessResult, run_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

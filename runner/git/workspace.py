@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from runner.config import Settings
-    from runner.tools.process import ProcessResult
+    from runner.tools import ProcessResult
 
 __all__ = ["LAST_USED_MARKER", "Workspace"]
 
