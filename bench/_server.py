@@ -1,4 +1,4 @@
-"""Start ``devteam-runner serve`` as a child process on a free port, for benchmarks."""
+"""Benchmark helpers: ``devteam-runner serve`` as a child process, HTTP calls, a task list."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,10 +28,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run the service in a child process; yield its base URL."""
+def served(extra_env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[str]:
+    """Run the service in a child process; yield its base URL.
+
+    Its log (stderr) goes to ``log_path`` when given, else to this process's stderr.
+    """
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         env = {
             **os.environ,
             "DEVTEAM_RUNNER_PORT": str(port),
@@ -38,8 +43,12 @@ def served(extra_env: dict[str, str] | None = None) -> Iterator[str]:
             "LOG_LEVEL": "warning",
             **(extra_env or {}),
         }
+        stderr = stack.enter_context(log_path.open("ab")) if log_path is not None else None
         process = subprocess.Popen(
-            [sys.executable, "-m", "runner", "serve"], env=env, stdout=subprocess.DEVNULL
+            [sys.executable, "-m", "runner", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -56,3 +65,42 @@ def served(extra_env: dict[str, str] | None = None) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of ``values`` (``fraction`` in 0..1)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def task_list(count: int, file: str) -> str:
+    """A plain-line task list with atomic tasks ``1.1.1`` .. ``1.1.<count>`` editing ``file``."""
+    lines = ["# Tasks", "", "Phase 1 — Bench (Dependencies: none)", ""]
+    lines.append("1.1 Rounds (Dependencies: none)")
+    lines += [f"1.1.{n} Change round {n} in [{file}]({file})." for n in range(1, count + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def http_client(url: str, timeout_s: float = 600.0) -> httpx.AsyncClient:
+    """An HTTP client for the service at ``url`` (loopback; no proxies from the environment)."""
+    return httpx.AsyncClient(base_url=url, timeout=timeout_s, trust_env=False)
+
+
+async def post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], ok: tuple[int, ...] = (200,)
+) -> dict[str, Any]:
+    """POST ``body`` as JSON; return the decoded response if its status is in ``ok``, else raise."""
+    response = await client.post(path, json=body)
+    if response.status_code not in ok:
+        raise RuntimeError(f"POST {path} -> {response.status_code}: {response.text[:2000]}")
+    decoded: dict[str, Any] = response.json()
+    return decoded
+
+
+async def timed_post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], ok: tuple[int, ...] = (200,)
+) -> tuple[float, dict[str, Any]]:
+    """Like :func:`post`; also return the request's wall time in seconds."""
+    started = time.perf_counter()
+    decoded = await post(client, path, body, ok)
+    return time.perf_counter() - started, decoded

@@ -1,13 +1,15 @@
-"""Benchmark PREP's git work: the Workspace API against the same git commands run bare.
+"""Benchmark PREP: ``POST /prep`` and the Workspace API against the same git commands run bare.
 
-Builds a bare repository with 1,000 commits (``git fast-import``), then times
+Builds a bare repository with 1,000 commits (``git fast-import``) and a task list, then times
 
 * cold: clone + check out the base + create the task branch;
 * warm: fetch (one new upstream commit per round) + check out the base + create the branch,
   also with ``repair()`` (what /prep really runs), and a re-prep of an existing branch;
 
-through :class:`runner.git.Workspace` and as plain ``git`` subprocesses, and prints the
-medians and the warm ratio (goal: <= 1.3x bare git).
+end to end through HTTP (``POST /prep`` on the service running as a child process, a new
+customer per cold round, one customer and a new task per warm round), through
+:class:`runner.git.Workspace` directly, and as plain ``git`` subprocesses; prints the medians
+and the ratios (goal: warm /prep <= 1.3x bare git).
 
 Run: ``.venv/bin/python bench/prep.py [--rounds N] [--commits N]``
 """
@@ -30,12 +32,16 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.git import GitAuth, Workspace, validate_repo_url  # after sys.path
+from bench._server import http_client, post, served, task_list  # after sys.path
+from runner.git import GitAuth, Workspace, validate_repo_url
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    import httpx
+
 BASE = "main"
+TASKS_FILE = "docs/DevTeam/tasks_list.md"
 
 
 def bare_env() -> dict[str, str]:
@@ -59,8 +65,11 @@ def git(*args: str, cwd: Path | None = None, stdin: bytes | None = None) -> None
     )
 
 
-def build_repo(path: Path, commits: int, files: int = 200) -> None:
-    """Create a bare repo with ``commits`` commits on main touching ``files`` files."""
+def build_repo(path: Path, commits: int, tasks: str, files: int = 200) -> None:
+    """Create a bare repo with ``commits`` commits on main touching ``files`` files.
+
+    The first commit also adds the task list ``tasks``.
+    """
     git("init", "--quiet", "--bare", "--initial-branch", BASE, str(path))
     chunks: list[bytes] = []
     for n in range(1, commits + 1):
@@ -73,10 +82,15 @@ def build_repo(path: Path, commits: int, files: int = 200) -> None:
             f"data {len(message)}\n".encode() + message,
             f"from :{n - 1}\n".encode() if n > 1 else b"",
             f"M 100644 inline src/f{n % files:03d}.txt\ndata {len(data)}\n".encode() + data,
+            _inline(TASKS_FILE, tasks.encode()) if n == 1 else b"",
             b"\n",
         ]
     git("fast-import", "--quiet", cwd=path, stdin=b"".join(chunks))
     git("gc", "--quiet", cwd=path)
+
+
+def _inline(path: str, data: bytes) -> bytes:
+    return f"\nM 100644 inline {path}\ndata {len(data)}\n".encode() + data
 
 
 def add_upstream_commit(bare: Path, work: Path, n: int) -> None:
@@ -107,87 +121,116 @@ async def timed(fn: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - started
 
 
-async def run(rounds: int, commits: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-prep-") as tmp:
-        root = Path(tmp)
-        bare = root / "origin.git"
+def _prep_call(
+    client: httpx.AsyncClient, repo_url: str, task: int, customer: str
+) -> Callable[[], Awaitable[object]]:
+    body = {"repoUrl": repo_url, "taskId": f"1.1.{task}", "customerId": customer}
+    return lambda: post(client, "/prep", body)
+
+
+async def run(rounds: int, commits: int, root: Path, client: httpx.AsyncClient) -> None:
+    """Build the repository, time every variant ``rounds`` times and print the report."""
+    bare = root / "origin.git"
+    started = time.perf_counter()
+    build_repo(bare, commits, task_list(rounds + 2, "src/f000.txt"))
+    print(f"built {commits}-commit repo in {time.perf_counter() - started:.2f} s")
+    auth = GitAuth.create(root / "state", allow_local=True)
+    repo = validate_repo_url(str(bare), allow_local=True)
+    times: dict[str, list[float]] = {}
+
+    def record(name: str, value: float) -> None:
+        times.setdefault(name, []).append(value)
+
+    for n in range(rounds):
+        ws = Workspace(root / "api" / f"cold{n}", auth)
+
+        async def api_cold(ws: Workspace = ws, n: int = n) -> None:
+            await ws.ensure(repo)
+            await ws.checkout_base(BASE)
+            await ws.create_or_reset_branch(f"task/{n}-cold", BASE)
+
+        record("cold api", await timed(api_cold))
+        record("cold http", await timed(_prep_call(client, repo.raw, 1, f"cold{n}")))
         started = time.perf_counter()
-        build_repo(bare, commits)
-        print(f"built {commits}-commit repo in {time.perf_counter() - started:.2f} s")
-        auth = GitAuth.create(root / "state", allow_local=True)
-        repo = validate_repo_url(str(bare), allow_local=True)
-        times: dict[str, list[float]] = {}
+        bare_cold(repo.raw, root / "bare" / f"cold{n}", f"task/{n}-cold")
+        record("cold bare", time.perf_counter() - started)
 
-        def record(name: str, value: float) -> None:
-            times.setdefault(name, []).append(value)
+    api = Workspace(root / "api" / "warm", auth)
+    full = Workspace(root / "api" / "warm-repair", auth)
+    bare_dir = root / "bare" / "warm"
+    await api.ensure(repo)
+    await full.ensure(repo)
+    await post(client, "/prep", {"repoUrl": repo.raw, "taskId": "1.1.1", "customerId": "warm"})
+    git("clone", "--quiet", "--", repo.raw, str(bare_dir))
+    for n in range(rounds):
+        add_upstream_commit(bare, root / "upstream", n)
+        branch = f"task/{n}-warm"
 
-        for n in range(rounds):
-            ws = Workspace(root / "api" / f"cold{n}", auth)
+        async def api_warm(branch: str = branch) -> None:
+            await api.ensure(repo)
+            await api.checkout_base(BASE)
+            await api.create_or_reset_branch(branch, BASE)
 
-            async def api_cold(ws: Workspace = ws, n: int = n) -> None:
-                await ws.ensure(repo)
-                await ws.checkout_base(BASE)
-                await ws.create_or_reset_branch(f"task/{n}-cold", BASE)
+        async def api_prep(branch: str = branch) -> None:
+            await full.ensure(repo)
+            await full.repair()
+            await full.checkout_base(BASE)
+            await full.create_or_reset_branch(branch, BASE)
 
-            record("cold api", await timed(api_cold))
-            started = time.perf_counter()
-            bare_cold(repo.raw, root / "bare" / f"cold{n}", f"task/{n}-cold")
-            record("cold bare", time.perf_counter() - started)
+        async def bare_round(branch: str = branch) -> None:
+            bare_warm(bare_dir, branch)
 
-        api = Workspace(root / "api" / "warm", auth)
-        full = Workspace(root / "api" / "warm-repair", auth)
-        bare_dir = root / "bare" / "warm"
-        await api.ensure(repo)
-        await full.ensure(repo)
-        git("clone", "--quiet", "--", repo.raw, str(bare_dir))
-        for n in range(rounds):
-            add_upstream_commit(bare, root / "upstream", n)
-            branch = f"task/{n}-warm"
-
-            async def api_warm(branch: str = branch) -> None:
-                await api.ensure(repo)
-                await api.checkout_base(BASE)
-                await api.create_or_reset_branch(branch, BASE)
-
-            async def api_prep(branch: str = branch) -> None:
-                await full.ensure(repo)
-                await full.repair()
-                await full.checkout_base(BASE)
-                await full.create_or_reset_branch(branch, BASE)
-
-            async def bare_round(branch: str = branch) -> None:
-                bare_warm(bare_dir, branch)
-
-            variants = [
-                ("warm api", api_warm),
-                ("warm bare", bare_round),
-                ("warm api+repair", api_prep),
-            ]
-            for name, fn in variants[n % 3 :] + variants[: n % 3]:  # rotate the order
-                record(name, await timed(fn))
-            record("re-prep api+repair", await timed(api_prep))  # nothing new: branch exists
-        report(times)
+        http_warm = _prep_call(client, repo.raw, n + 2, "warm")
+        variants = [
+            ("warm api", api_warm),
+            ("warm bare", bare_round),
+            ("warm api+repair", api_prep),
+            ("warm http", http_warm),
+        ]
+        shift = n % len(variants)
+        for name, fn in variants[shift:] + variants[:shift]:  # rotate the order
+            record(name, await timed(fn))
+        record("re-prep api+repair", await timed(api_prep))  # nothing new: branch exists
+        record("re-prep http", await timed(http_warm))
+    report(times)
 
 
 def report(times: dict[str, list[float]]) -> None:
+    """Print the medians and the ratios against bare git."""
     medians = {name: statistics.median(values) for name, values in times.items()}
-    for name, value in medians.items():
-        print(f"{name:>18}: median {value * 1000:8.1f} ms  (n={len(times[name])})")
-    cold = medians["cold api"] / medians["cold bare"]
-    warm = medians["warm api"] / medians["warm bare"]
-    full = medians["warm api+repair"] / medians["warm bare"]
-    print(f"cold ratio api/bare: {cold:.2f}x")
-    print(f"warm ratio api/bare: {warm:.2f}x (goal <= 1.3x)")
-    print(f"warm ratio api+repair/bare: {full:.2f}x")
+    print(f"{'variant':>18}  {'median ms':>9}  {'p90 ms':>8}  {'n':>3}")
+    for name, values in sorted(times.items()):
+        p90 = sorted(values)[round(0.9 * (len(values) - 1))]
+        print(f"{name:>18}  {medians[name] * 1000:9.1f}  {p90 * 1000:8.1f}  {len(values):3d}")
+    print()
+    print(f"{'ratio (medians)':>28}  {'x bare git':>10}")
+    for label, name, bare_name in (
+        ("cold /prep (HTTP)", "cold http", "cold bare"),
+        ("cold Workspace API", "cold api", "cold bare"),
+        ("warm /prep (HTTP)", "warm http", "warm bare"),
+        ("warm Workspace API", "warm api", "warm bare"),
+        ("warm API + repair", "warm api+repair", "warm bare"),
+    ):
+        print(f"{label:>28}  {medians[name] / medians[bare_name]:9.2f}x")
+    print("goal: warm /prep (HTTP) <= 1.3x bare git")
 
 
 def main() -> None:
+    """Start the service, run the benchmark, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--commits", type=int, default=1000)
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    trio.run(run, args.rounds, args.commits)
+    env = {"ALLOW_LOCAL_REPOS": "true", "GIT_TIMEOUT_S": "120"}
+
+    async def bench(root: Path, url: str) -> None:
+        async with http_client(url) as client:
+            with trio.fail_after(900):
+                await run(args.rounds, args.commits, root, client)
+
+    with tempfile.TemporaryDirectory(prefix="bench-prep-") as tmp, served(env) as url:
+        trio.run(bench, Path(tmp), url)
 
 
 if __name__ == "__main__":
