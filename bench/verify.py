@@ -11,7 +11,12 @@ Two measurements (goal: overhead <= 100 ms):
   with the runner's cache, ruff), concurrently as the runner runs them, with the same minimal
   environment, no rlimits. Overhead = request wall time minus the bare gates' wall time:
   HTTP, the actor, the git work of the stage (fetch, checkout, diff), detection, planning,
-  report parsing, judging and the store.
+  report parsing, judging and the store. The gates vary by tens of ms from run to run, so
+  this view is noisy; the precise one times the processes of the request itself:
+  ``PYTHON_PATH`` is a small shell wrapper that logs each gate process's start and end
+  (``date +%s%N`` around the real interpreter) and overhead = request wall time minus the
+  union of those intervals (the time at least one gate process was running; the wrapper's
+  own ~2 ms per process count as process time, in the runner's favour).
 * ``layer``: ``runner.verify.verify()`` called directly on the Python fixture
   (``tests/helpers/verify_repos.py``); overhead = ``duration - process_time`` (the wall time
   the runner waited on its child processes, which it measures itself).
@@ -104,9 +109,35 @@ async def _bare_gates(repo: Path) -> float:
         return time.perf_counter() - started
 
 
-async def _http_bench(root: Path, url: str, runs: int) -> list[tuple[float, float]]:
-    """Return (request wall, bare gates wall) pairs of ``runs`` /verify calls after a warm-up."""
+def _timing_wrapper(root: Path) -> tuple[Path, Path]:
+    """Write a PYTHON_PATH wrapper logging each process's start/end in ns; return it, its log."""
+    log = root / "processes.log"
+    wrapper = root / "timed-python" / "python"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f'#!/bin/sh\nstart=$(date +%s%N)\n{shlex.quote(sys.executable)} "$@"\nstatus=$?\n'
+        f'echo "$start $(date +%s%N)" >> {shlex.quote(str(log))}\nexit $status\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+def _busy_time(log: Path) -> float:
+    """Return the seconds covered by the union of the logged intervals, and empty the log."""
+    intervals = sorted(tuple(map(int, line.split())) for line in log.read_text().splitlines())
+    log.write_text("")
+    busy, end = 0, 0
+    for start, stop in intervals:
+        if stop > end:
+            busy += stop - max(start, end)
+            end = stop
+    return busy / 1e9
+
+
+async def _http_bench(root: Path, url: str, runs: int) -> list[tuple[float, float, float]]:
+    """Return (request wall, gate processes busy, bare gates wall) for ``runs`` /verify calls."""
     remote = make_calc_remote(root)
+    log = root / "processes.log"
     ids = {"taskId": "1.1.1", "customerId": "bench"}
     body: dict[str, Any] = {**ids, "criteria": CRITERIA, "force": True}
     pairs, failed = [], set()
@@ -114,18 +145,21 @@ async def _http_bench(root: Path, url: str, runs: int) -> list[tuple[float, floa
         prepped = await post(client, "/prep", {**ids, "repoUrl": str(remote)})
         await post(client, "/implement", {**ids, "tool": "command"})
         repo = Path(prepped["repoPath"])
+        log.write_text("")
         for index in range(runs + 1):
             if index % 2:
                 bare = await _bare_gates(repo)
                 wall, result = await timed_post(client, "/verify", body, (200, 422))
+                busy = _busy_time(log)
             else:
                 wall, result = await timed_post(client, "/verify", body, (200, 422))
+                busy = _busy_time(log)
                 bare = await _bare_gates(repo)
             if set(result["results"]) != set(CRITERIA):
                 raise RuntimeError(f"unexpected result: {result}")
             failed = {name for name, r in result["results"].items() if not r["passed"]}
             if index:  # the first pair warms up mypy's cache, imports and the page cache
-                pairs.append((wall, bare))
+                pairs.append((wall, busy, bare))
     if failed:  # same work either way: every gate runs, a failure only changes the status
         print(f"note: /verify answered 422, unmet: {', '.join(sorted(failed))}")
     return pairs
@@ -134,35 +168,39 @@ async def _http_bench(root: Path, url: str, runs: int) -> list[tuple[float, floa
 def _run_http(runs: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="bench-verify-http-") as tmp:
         root = Path(tmp)
+        wrapper, _ = _timing_wrapper(root)
         env = {
             "TOOL_COMMAND": shlex.join(make_tool(root)),
-            "PYTHON_PATH": sys.executable,
+            "PYTHON_PATH": str(wrapper),
             "ALLOW_LOCAL_REPOS": "true",
             "TOOL_TIMEOUT_S": "120",
             "VERIFY_TIMEOUT_S": "300",
         }
         with served(env) as url:
 
-            async def bench() -> list[tuple[float, float]]:
+            async def bench() -> list[tuple[float, float, float]]:
                 with trio.fail_after(60 + 60 * runs):
                     return await _http_bench(root, url, runs)
 
             pairs = trio.run(bench)
-    walls = [w * 1000 for w, _ in pairs]
-    bares = [b * 1000 for _, b in pairs]
-    overheads = [w - b for w, b in zip(walls, bares, strict=True)]
+    walls = [w * 1000 for w, _, _ in pairs]
+    busy = [b * 1000 for _, b, _ in pairs]
+    bares = [b * 1000 for _, _, b in pairs]
+    overheads = [w - b for w, b in zip(walls, busy, strict=True)]
     print(f"POST /verify (calc repo, {len(CRITERIA)} criteria, {runs} runs after 1 warm-up)")
-    print(f"{'':>30}  {'p50 ms':>8}  {'p99 ms':>8}")
+    print(f"{'':>36}  {'p50 ms':>8}  {'p99 ms':>8}")
     for label, values in (
         ("request wall", walls),
+        ("its gate processes (busy time)", busy),
+        ("overhead: wall - busy", overheads),
         ("same gates run bare (wall)", bares),
-        ("overhead: request - bare", overheads),
+        ("wall - bare (noisy, paired)", [w - b for w, b in zip(walls, bares, strict=True)]),
     ):
-        print(f"{label:>30}  {percentile(values, 0.5):8.1f}  {percentile(values, 0.99):8.1f}")
+        print(f"{label:>36}  {percentile(values, 0.5):8.1f}  {percentile(values, 0.99):8.1f}")
     median_gap = statistics.median(walls) - statistics.median(bares)
-    print(f"{'difference of the medians':>30}  {median_gap:8.1f}")
-    print(f"goal: overhead <= {GOAL_MS:.0f} ms")
-    return percentile(overheads, 0.5) <= GOAL_MS
+    print(f"{'median wall - median bare':>36}  {median_gap:8.1f}")
+    print(f"goal: overhead (wall - busy) <= {GOAL_MS:.0f} ms")
+    return percentile(overheads, 0.99) <= GOAL_MS
 
 
 def main() -> int:
