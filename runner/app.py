@@ -79,6 +79,10 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        if request.content_length or "Transfer-Encoding" in request.headers:
+            # Read the body before any response (405, 401, OPTIONS...): a keep-alive
+            # connection whose body arrives after the response was left hanging otherwise.
+            await request.get_data()
         if settings.auth_enabled and request.path not in _OPEN_PATHS:
             try:
                 g.grant = _grant(settings, request.headers.get("Authorization"), None)

@@ -21,6 +21,7 @@ from tests.helpers.fake_stages import FakeStages
 from tests.helpers.service import running_service, service_settings
 
 MAX_EXAMPLES = "40"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 async def main() -> int:
@@ -31,7 +32,7 @@ async def main() -> int:
         async with running_service(settings, FakeStages()) as service:
             result = await trio.run_process(
                 [
-                    st, "run", f"{service.url}/openapi.json",
+                    st, "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",
                     "--checks", "not_a_server_error,response_schema_conformance",
                     "--max-examples", MAX_EXAMPLES,
                     "--seed", "1",

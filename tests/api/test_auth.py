@@ -67,3 +67,43 @@ async def test_token_reaches_only_its_customers(secured: Service) -> None:
     entries = audit.json()["entries"]
     assert entries[0]["tokenId"] == "tok1"
     assert TOKEN_A not in audit.text
+
+
+async def test_websocket_needs_a_token_that_reaches_the_customer(secured: Service) -> None:
+    import json
+
+    from trio_websocket import ConnectionClosed
+
+    from tests.helpers.ws import ws_connect
+
+    base = f"{secured.ws_url}/ws/devteam"
+    with trio.fail_after(30):
+        async with ws_connect(f"{base}?customerId=globex&token={TOKEN_A}") as ws:
+            frame = json.loads(await ws.get_message())
+            assert frame["type"] == "error"
+            assert frame["error"]["code"] == "forbidden"
+            with pytest.raises(ConnectionClosed):
+                await ws.get_message()
+        async with ws_connect(f"{base}?customerId=acme&token={TOKEN_A}") as ws:
+            async with secured.client() as client:
+                await client.put(
+                    "/customers/acme", json={"repoUrl": "/srv/a.git"}, headers=_bearer(TOKEN_A)
+                )
+                await client.post("/customers/acme/run", headers=_bearer(TOKEN_A))
+            frame = json.loads(await ws.get_message())
+            assert frame["customerId"] == "acme"
+
+
+async def test_websocket_without_token_is_refused(secured: Service) -> None:
+    from trio_websocket import ConnectionRejected
+
+    from tests.helpers.ws import ws_connect
+
+    rejected = pytest.RaisesGroup(ConnectionRejected, flatten_subgroups=True)
+    with trio.fail_after(30), rejected as caught:
+        async with ws_connect(f"{secured.ws_url}/ws/devteam") as ws:
+            await ws.get_message()
+    (error,) = caught.value.exceptions
+    assert isinstance(error, ConnectionRejected)
+    assert error.status_code == 401
+    assert b'"code":"unauthorized"' in (error.body or b"")

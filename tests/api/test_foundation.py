@@ -131,3 +131,29 @@ async def test_filesystem_not_writable_is_503(service: Service) -> None:
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
     assert response.json()["dependencies"]["filesystem"] == "not writable"
+
+
+async def test_keep_alive_survives_a_body_sent_after_the_headers(service: Service) -> None:
+    """A 405 or OPTIONS whose body arrives late must not leave the connection hanging."""
+    import trio
+
+    host, port = service.url.removeprefix("http://").split(":")
+    body = b'{"idempotencyKey": "x"}'
+    head = (
+        b"OPTIONS /customers/acme/pause HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            await stream.send_all(head)
+            with trio.move_on_after(0.3):  # the server waits for the body before answering
+                early = await stream.receive_some(65536)
+                raise AssertionError(f"answered before the body arrived: {early[:40]!r}")
+            await stream.send_all(body)
+            await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            received = b""
+            while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b'"ok"}'):
+                received += await stream.receive_some(65536)
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b'{"status":"ok"}' in received

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import trio
 from trio_websocket import open_websocket_url
 
+from tests.helpers.calc_repo import make_calc_remote
 from tests.helpers.gitrepo import git
 from tests.helpers.ws import frames_until, status_is, statuses
 
@@ -121,3 +122,33 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+async def test_twenty_customers_with_real_remotes_run_to_done(
+    service: Service, tmp_path: Path
+) -> None:
+    customers = [f"cust-{i:02d}" for i in range(20)]
+    async with service.client() as client:
+        for customer in customers:
+            remote = make_calc_remote(tmp_path / customer)
+            response = await client.put(f"/customers/{customer}", json={
+                "repoUrl": str(remote), "tool": "command",
+                "defaultCriteria": {"doc.updated": "task_outcomes.md"},
+            })  # fmt: skip
+            assert response.status_code == 200, response.text
+        done: set[str] = set()
+        async with open_websocket_url(f"{service.ws_url}/ws/devteam") as ws:
+            for customer in customers:
+                assert (await client.post(f"/customers/{customer}/run")).status_code == 202
+            while done != set(customers):
+                frame = (await frames_until(ws, status_is("DONE", "FAILED")))[-1]
+                assert frame["status"] == "DONE", frame
+                done.add(frame["customerId"])
+    for customer in customers:
+        ops = git("show", "main:calc/ops.py", cwd=_customer_workspace(service, customer))
+        assert "def div(" in ops
+
+
+def _customer_workspace(service: Service, customer: str) -> Path:
+    (path,) = [p for p in (service.settings.workspace_dir / customer).iterdir() if p.is_dir()]
+    return path

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.cli import main
+from runner.logging import configure_logging
+from runner.redact import Redactor
+from tests.helpers.calc_repo import TASKS, make_calc_remote, make_tool
+from tests.helpers.gitrepo import git
+
+if TYPE_CHECKING:
+    import pytest
+
+
+def test_bad_setting_exits_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAX_PARALLEL_JOBS", "many")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "MAX_PARALLEL_JOBS" in err
+
+
+def test_tasks_check_prints_tree_next_task_and_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "tasks.md"
+    good.write_text(TASKS)
+    assert main(["tasks", "check", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "1.1.1" in out
+    assert "Add sub function to calc/ops.py" in out
+    broken = tmp_path / "cycle.md"
+    broken.write_text("1.1 G\n1.1.1 A (Dependencies: 1.1.2)\n1.1.2 B (Dependencies: 1.1.1)\n")
+    assert main(["tasks", "check", str(broken)]) == 1
+    assert "line" in capsys.readouterr().out
+
+
+def test_tasks_check_missing_file_is_exit_1(tmp_path: Path) -> None:
+    assert main(["tasks", "check", str(tmp_path / "nope.md")]) == 1
+
+
+def test_logs_are_json_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    configure_logging("info", "json", Redactor(("hunter2-secret",)))
+    try:
+        structlog.get_logger("t").info("cloning", url="https://u:hunter2-secret@example.com/r")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        record = json.loads(line)
+        assert record["event"] == "cloning"
+        assert "hunter2-secret" not in line
+    finally:
+        structlog.reset_defaults()
+
+
+def test_run_command_drives_the_pipeline_from_the_terminal(tmp_path: Path) -> None:
+    remote = make_calc_remote(tmp_path)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "WORKSPACE_DIR": str(tmp_path / "ws"),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/runner.db",
+        "TOOL_COMMAND": " ".join(make_tool(tmp_path)),
+        "PYTHON_PATH": sys.executable,
+        "LOG_LEVEL": "warning",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "run", str(remote), "--tool", "command",
+         "--stop-after-task", "1.1.1"],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "IMPLEMENTING" in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("PAUSED")
+    assert "ghp_" not in result.stdout
+    assert git("log", "-1", "--format=%s", "main", cwd=remote) == "initial commit"
