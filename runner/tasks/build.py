@@ -3,50 +3,31 @@
 The structure comes from the ids: ``N.M`` with children is a group, an item with numeric
 children is composite, a numeric leaf is atomic, a lettered item (``1.1.A``) is a checkpoint.
 A done mark on a phase, group or composite line (or a ``PHASE N COMPLETED`` line, or a comment
-block) makes everything under it done.
+block) makes everything under it done. Everything a task's state needs (type, status,
+dependencies) and every issue is worked out here, at once; the text fields of the `Task`,
+`Group` and `Phase` values are made on first access (`TaskMaker`, `_Builder.groups`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import attrs
 
 from runner.tasks.deps import Clause, RangeIndex, find_cycles, points_backwards, related
-from runner.tasks.fields import (
-    FileResolver,
-    NodeText,
-    criteria_of,
-    files_of,
-    node_text,
-)
-from runner.tasks.model import Group, Issue, Phase, Task, TaskList
+from runner.tasks.details import TaskMaker
+from runner.tasks.fields import NodeState, criteria_of, node_state
+from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["RawNode", "build_task_list"]
+__all__ = ["build_task_list"]
 
-
-@attrs.define
-class RawNode:
-    """One numbered line as the scanner saw it, with the fields that followed it."""
-
-    kind: str
-    """``phase`` or ``item``."""
-    id: str
-    text: str
-    line: int
-    style: str
-    box: str | None = None
-    lead_done: bool = False
-    commented: bool = False
-    fields: dict[str, str] = attrs.Factory(dict)
-    lists: dict[str, list[str]] = attrs.Factory(dict)
-    list_lines: dict[str, int] = attrs.Factory(dict)
-    status_line: int | None = None
+_Refs = tuple[tuple[str, ...], tuple[str, ...]]
+"""Resolved references: (dependency ids, prerequisite files)."""
 
 
 def _parent(task_id: str) -> str:
@@ -69,57 +50,56 @@ def _prefixes_of(task_id: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, .
     return found
 
 
-class _Context(NamedTuple):
-    """Where a task sits, worked out once per task by `_Builder._tasks`."""
-
-    kind: str
-    group_key: str
-    """The first two parts of the id (the group's id when the task is in a group)."""
-    in_group: bool
-    phase: int
-    done: bool
-
-
 @attrs.define
 class _Builder:
-    """The state of one build; `run` returns the finished `TaskList`."""
+    """The state of one build; `run` returns the `TaskList`, which keeps it as its source."""
 
     default_criteria: Mapping[str, str]
     requirements: Mapping[str, list[str]]
     completed_phases: set[str]
     warnings: list[Issue]
     errors: list[Issue] = attrs.Factory(list)
-    phases: dict[str, RawNode] = attrs.Factory(dict)
-    items: dict[str, RawNode] = attrs.Factory(dict)
-    texts: dict[str, NodeText] = attrs.Factory(dict)
+    phases: dict[str, Record] = attrs.Factory(dict)
+    items: dict[str, Record] = attrs.Factory(dict)
+    states: dict[str, NodeState] = attrs.Factory(dict)
+    """The done state and clause of every item (by id) and phase (by ``Phase N``)."""
     kinds: dict[str, str] = attrs.Factory(dict)
     known: set[str] = attrs.Factory(set)
-    resolved: dict[str, tuple[list[str], list[str]]] = attrs.Factory(dict)
+    resolved: dict[str, _Refs] = attrs.Factory(dict)
     prefixes: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     """The containers of every item id (and of every container), nearest first."""
-    inherited: dict[str, tuple[list[str], list[str]]] = attrs.Factory(dict)
+    inherited: dict[str, _Refs] = attrs.Factory(dict)
     ranges: RangeIndex | None = None
-    requirement_tuples: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    records: list[Record] = attrs.Factory(list)
+    maker: TaskMaker | None = None
 
-    def run(self, nodes: Iterable[RawNode]) -> TaskList:
-        self.requirement_tuples = {k: tuple(v) for k, v in self.requirements.items()}
+    def run(self, nodes: Iterable[Record]) -> TaskList:
         self._index(nodes)
         self._classify()
-        done_containers = self._done_containers()
-        resolver = FileResolver.of(self.texts.values())
-        tasks = self._tasks(done_containers, resolver)
-        groups = self._groups(tasks)
-        phases = tuple(self._phase(node) for node in self.phases.values())
-        self._check_cycles(tasks)
+        self._tasks(self._done_containers())
+        if "composite" in self.kinds.values():
+            _complete_composites(self.records)
+        for group_id, kind in self.kinds.items():  # the clauses of groups without tasks
+            if kind == "group":
+                self._owner_refs(group_id)
+        for phase_id in self.phases:
+            self._owner_refs(phase_id)
+        if not points_backwards(self.records, self.prefixes):
+            self._report_cycles(self.records)
+        requirements = {k: tuple(v) for k, v in self.requirements.items()}
+        nodes_with_state = [(node, self.states[node.id]) for node in self.items.values()]
+        nodes_with_state += [
+            (node, self.states[f"Phase {node.id}"]) for node in self.phases.values()
+        ]
+        self.maker = TaskMaker(self.items, nodes_with_state, self.default_criteria, requirements)
         return TaskList(
-            tasks=tuple(tasks),
-            groups=groups,
-            phases=phases,
+            records=tuple(self.records),
             warnings=tuple(sorted(self.warnings, key=lambda i: i.line)),
             errors=tuple(sorted(self.errors, key=lambda i: i.line)),
+            source=self,
         )
 
-    def _index(self, nodes: Iterable[RawNode]) -> None:
+    def _index(self, nodes: Iterable[Record]) -> None:
         for node in nodes:
             table = self.phases if node.kind == "phase" else self.items
             first = table.get(node.id)
@@ -134,7 +114,7 @@ class _Builder:
                 )
                 continue
             table[node.id] = node
-            self.texts[node.id if node.kind == "item" else f"Phase {node.id}"] = node_text(node)
+            self.states[node.id if node.kind == "item" else f"Phase {node.id}"] = node_state(node)
 
     def _classify(self) -> None:
         parents: set[str] = set()
@@ -166,14 +146,14 @@ class _Builder:
     def _done_containers(self) -> set[str]:
         done = set(self.completed_phases)
         for phase_id in self.phases:
-            if self.texts[f"Phase {phase_id}"].done:
+            if self.states[f"Phase {phase_id}"].done:
                 done.add(phase_id)
         for task_id, kind in self.kinds.items():
-            if kind in ("group", "composite") and self.texts[task_id].done:
+            if kind in ("group", "composite") and self.states[task_id].done:
                 done.add(task_id)
         return done
 
-    def _resolve(self, owner: str, line: int, clause: Clause | None) -> tuple[list[str], list[str]]:
+    def _resolve(self, owner: str, line: int, clause: Clause | None) -> _Refs:
         """Resolve an owner's clause once: (dependency ids, prerequisite files)."""
         if owner in self.resolved:
             return self.resolved[owner]
@@ -186,7 +166,7 @@ class _Builder:
             for start, end in clause.refs:
                 refs.extend(self._expand(owner, line, start, end))
             self._check_self(owner, line, refs)
-        result = (list(dict.fromkeys(refs)), list(clause.prerequisites) if clause else [])
+        result = (tuple(dict.fromkeys(refs)), clause.prerequisites if clause else ())
         self.resolved[owner] = result
         return result
 
@@ -217,125 +197,106 @@ class _Builder:
                 continue
             self.errors.append(Issue(line, message, bare))
 
-    def _owner_refs(self, owner_id: str) -> tuple[list[str], list[str]]:
+    def _owner_refs(self, owner_id: str) -> _Refs:
         """The resolved clause of a container (phase, group, composite), if it has a line."""
         key = owner_id if "." in owner_id else f"Phase {owner_id}"
-        text = self.texts.get(key)
-        if text is None:
-            return [], []
-        return self._resolve(key, text.clause_line, text.clause)
+        state = self.states.get(key)
+        if state is None:
+            return (), ()
+        return self._resolve(key, state.clause_line, state.clause)
 
-    def _tasks(self, done_containers: set[str], resolver: FileResolver) -> list[Task]:
-        tasks: list[Task] = []
+    def _tasks(self, done_containers: set[str]) -> None:
+        """Work out every task's type, dependencies and status, in document order."""
         previous: dict[str, str] = {}
-        composite_files: dict[str, tuple[str, ...]] = {}
-        kinds, texts, prefixes = self.kinds, self.texts, self.prefixes
+        kinds, states, prefixes = self.kinds, self.states, self.prefixes
         for task_id, node in self.items.items():
             kind = kinds[task_id]
             if kind == "group":
                 continue
-            text = texts[task_id]
-            parts = task_id.split(".")
-            group_key = f"{parts[0]}.{parts[1]}"
-            scope = group_key if len(parts) >= 3 else parts[0]
-            deps, prereqs = self._task_refs(task_id, kind, text, previous.get(scope))
+            state = states[task_id]
+            containers = prefixes[task_id]
+            scope = containers[-2] if len(containers) >= 2 else containers[-1]
+            deps, prereqs = self._task_refs(task_id, kind, state, previous.get(scope))
             if kind == "atomic":
                 previous[scope] = task_id
-            done = text.done or not done_containers.isdisjoint(prefixes[task_id])
-            files = tuple(resolver.resolve(files_of(node, text)))
-            if not files and kind == "atomic" and len(parts) >= 4:
-                # a composite's parts work on the composite's files unless they name their own
-                files = composite_files.get(_parent(task_id), ())
-            elif kind == "composite":
-                composite_files[task_id] = files
-            context = _Context(kind, group_key, len(parts) > 2, int(parts[0]), done)
-            tasks.append(self._task(node, text, context, deps, prereqs, files))
-        return _complete_composites(tasks) if "composite" in kinds.values() else tasks
+            done = state.done or (
+                bool(done_containers) and not done_containers.isdisjoint(containers)
+            )
+            status = "pending"
+            if node.extra is not None:
+                self._check_fields(node, kind)
+                status = node.extra.fields.get("status", "pending")
+            if done:
+                status = "completed"
+            elif status == "completed":
+                status = "pending"
+            node.type, node.status = kind, status
+            node.dependencies, node.prerequisites = deps, prereqs
+            self.records.append(node)
 
-    def _task_refs(
-        self, task_id: str, kind: str, text: NodeText, previous: str | None
-    ) -> tuple[list[str], list[str]]:
-        own: list[str]
-        prereqs: list[str]
+    def _check_fields(self, node: Record, kind: str) -> None:
+        """Warn about a declared type that is not the task's and criteria without pairs."""
+        declared = node.fields().get("type", "").lower()
+        if declared and declared != kind:
+            self.warnings.append(
+                Issue(node.line, f"{node.id} is declared {declared} but is {kind}", node.id)
+            )
+        criteria_of(node, self.default_criteria, self.warnings)
+
+    def _task_refs(self, task_id: str, kind: str, state: NodeState, previous: str | None) -> _Refs:
+        own: tuple[str, ...]
+        prereqs: tuple[str, ...]
         if kind == "checkpoint":
-            own, prereqs = [_parent(task_id)], []
-        elif text.clause is not None:
-            own, prereqs = self._resolve(task_id, text.clause_line, text.clause)
+            own, prereqs = (_parent(task_id),), ()
+        elif state.clause is not None:
+            own, prereqs = self._resolve(task_id, state.clause_line, state.clause)
         else:
-            own, prereqs = ([previous] if previous else []), []
+            own, prereqs = ((previous,) if previous else ()), ()
         refs, more = self._inherited_refs(_parent(task_id))
         if not own and not prereqs:
             return refs, more
-        return list(dict.fromkeys([*own, *refs])), list(dict.fromkeys([*prereqs, *more]))
+        return tuple(dict.fromkeys((*own, *refs))), tuple(dict.fromkeys((*prereqs, *more)))
 
-    def _inherited_refs(self, parent: str) -> tuple[list[str], list[str]]:
+    def _inherited_refs(self, parent: str) -> _Refs:
         """The clauses of a parent and all its containers, nearest first (cached per parent)."""
         cached = self.inherited.get(parent)
         if cached is None:
             deps, files = self._owner_refs(parent)
             if "." in parent:
                 up, more = self._inherited_refs(_parent(parent))
-                deps, files = [*deps, *up], [*files, *more]
-            cached = (list(dict.fromkeys(deps)), list(dict.fromkeys(files)))
+                deps, files = (*deps, *up), (*files, *more)
+            cached = (tuple(dict.fromkeys(deps)), tuple(dict.fromkeys(files)))
             self.inherited[parent] = cached
         return cached
 
-    def _task(
-        self,
-        node: RawNode,
-        text: NodeText,
-        context: _Context,
-        deps: list[str],
-        prereqs: list[str],
-        files: tuple[str, ...],
-    ) -> Task:
-        kind = context.kind
-        declared = node.fields.get("type", "").lower()
-        if declared and declared != kind:
-            self.warnings.append(
-                Issue(node.line, f"{node.id} is declared {declared} but is {kind}", node.id)
-            )
-        status = "completed" if context.done else node.fields.get("status", "pending")
-        if status == "completed" and not context.done:
-            status = "pending"
-        criteria = criteria_of(node, self.default_criteria, self.warnings)
-        return Task(
-            id=node.id,
-            title=text.title,
-            description=text.description,
-            type=kind,
-            dependencies=tuple(deps),
-            files=files,
-            criteria=criteria,
-            requirements=self.requirement_tuples.get(context.group_key, ()),
-            prerequisites=tuple(prereqs),
-            line=node.line,
-            group=context.group_key if context.in_group else None,
-            phase=context.phase,
-            status=status,
-            style="field" if node.status_line is not None else node.style,
-            status_line=node.status_line,
-        )
+    def make_task(self, record: Record) -> Task:
+        """Make the `Task` of a built record (`TaskSource`)."""
+        assert self.maker is not None  # set by run
+        return self.maker.task(record)
 
-    def _groups(self, tasks: list[Task]) -> tuple[Group, ...]:
+    def make_groups(self) -> tuple[Group, ...]:
+        """Make the groups in the order of their first line (`TaskSource`)."""
+        assert self.maker is not None  # set by run
         members: dict[str, tuple[list[str], list[str], int]] = {}
         for task_id, kind in self.kinds.items():
             if kind == "group":
                 members[task_id] = ([], [], self.items[task_id].line)
-        for task in tasks:
-            if task.group is not None and task.type in ("atomic", "checkpoint"):
-                atomic, checkpoints, _ = members.setdefault(task.group, ([], [], task.line))
-                (atomic if task.type == "atomic" else checkpoints).append(task.id)
+        for record in self.records:
+            kind = record.type
+            if kind in ("atomic", "checkpoint") and record.id.count(".") >= 2:
+                group_id = self.prefixes[record.id][-2]
+                atomic, checkpoints, _ = members.setdefault(group_id, ([], [], record.line))
+                (atomic if kind == "atomic" else checkpoints).append(record.id)
         groups = []
         for group_id, (atomic, checkpoints, first_line) in members.items():
             node = self.items.get(group_id)
             refs, prereqs = self._owner_refs(group_id)
             group = Group(
                 id=group_id,
-                title=self.texts[group_id].title if node else "",
+                title=self.maker.text(node).title if node else "",
                 line=node.line if node else None,
-                dependencies=tuple(refs),
-                prerequisites=tuple(prereqs),
+                dependencies=refs,
+                prerequisites=prereqs,
                 tasks=tuple(atomic),
                 checkpoints=tuple(checkpoints),
                 requirements=tuple(self.requirements.get(group_id, ())),
@@ -344,23 +305,35 @@ class _Builder:
             groups.append((first_line, group))
         return tuple(group for _, group in sorted(groups, key=lambda pair: pair[0]))
 
-    def _phase(self, node: RawNode) -> Phase:
-        text = self.texts[f"Phase {node.id}"]
+    def make_phases(self) -> tuple[Phase, ...]:
+        """Make the phases in document order (`TaskSource`)."""
+        return tuple(self._phase(node) for node in self.phases.values())
+
+    def containers(self) -> frozenset[str]:
+        """The ids of groups and phases, and the phase part of every task id (`TaskSource`)."""
+        found = {r.id.split(".", 1)[0] for r in self.records}
+        found.update(k for k, kind in self.kinds.items() if kind == "group")
+        found.update(
+            self.prefixes[r.id][-2]
+            for r in self.records
+            if r.type in ("atomic", "checkpoint") and r.id.count(".") >= 2
+        )
+        found.update(self.phases)
+        return frozenset(found)
+
+    def _phase(self, node: Record) -> Phase:
+        assert self.maker is not None  # set by run
         refs, prereqs = self._owner_refs(node.id)
         return Phase(
             id=node.id,
-            title=text.title,
+            title=self.maker.text(node).title,
             line=node.line,
-            dependencies=tuple(refs),
-            prerequisites=tuple(prereqs),
-            completed=text.done or node.id in self.completed_phases,
+            dependencies=refs,
+            prerequisites=prereqs,
+            completed=self.states[f"Phase {node.id}"].done or node.id in self.completed_phases,
         )
 
-    def _check_cycles(self, tasks: list[Task]) -> None:
-        if not points_backwards(tasks, self.prefixes):
-            self._report_cycles(tasks)
-
-    def _report_cycles(self, tasks: list[Task]) -> None:
+    def _report_cycles(self, tasks: list[Record]) -> None:
         """Build the whole graph and report one cycle per strongly connected component."""
         graph: dict[str, list[str]] = {}
         for task in tasks:
@@ -377,25 +350,22 @@ class _Builder:
             self.errors.append(Issue(lines.get(cycle[0], 0), f"dependency cycle: {spelled}"))
 
 
-def _complete_composites(tasks: list[Task]) -> list[Task]:
+def _complete_composites(records: list[Record]) -> None:
     """Give each composite task the done state of its parts (done when all of them are)."""
-    open_parts = {_parent(t.id) for t in tasks if t.type == "atomic" and not _closed(t)}
+    open_parts = {
+        _parent(r.id)
+        for r in records
+        if r.type == "atomic" and r.status != "completed" and r.status != "cancelled"
+    }
     for container in list(open_parts):
         open_parts.update(_prefixes(container))
-    return [
-        attrs.evolve(t, status="completed")
-        if t.type == "composite" and t.id not in open_parts and not t.done
-        else t
-        for t in tasks
-    ]
-
-
-def _closed(task: Task) -> bool:
-    return task.done or task.status == "cancelled"
+    for record in records:
+        if record.type == "composite" and record.id not in open_parts:
+            record.status = "completed"
 
 
 def build_task_list(
-    nodes: Iterable[RawNode],
+    nodes: Iterable[Record],
     *,
     requirements: Mapping[str, list[str]],
     completed_phases: set[str],

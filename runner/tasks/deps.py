@@ -19,7 +19,7 @@ from runner.tasks.syntax import link_targets, remove_links
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from runner.tasks.model import Task
+    from runner.tasks.model import Record
 
 __all__ = [
     "Clause",
@@ -182,7 +182,7 @@ def _cycle_in(graph: Mapping[str, Sequence[str]], members: set[str], start: str)
     return [start, start]
 
 
-def points_backwards(tasks: Sequence[Task], prefixes: Mapping[str, tuple[str, ...]]) -> bool:
+def points_backwards(tasks: Sequence[Record], prefixes: Mapping[str, tuple[str, ...]]) -> bool:
     """Whether every edge of the dependency graph points up the document (so it has no cycle).
 
     A task's edges go to its dependencies (other than itself, its containers and its parts)

@@ -1,14 +1,15 @@
-"""A task's text fields: title, description, done mark, dependency clause, files, criteria."""
+"""A task's text fields: done mark and dependency clause (cheap), title, description, files.
+
+`node_state` is what every task needs when a list is parsed; `node_text` (title, description,
+the files the text names) is only read when a `Task` is made.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
-import attrs
-
 from runner.tasks.deps import Clause, parse_clause
-from runner.tasks.model import Issue
+from runner.tasks.model import Issue, Record
 from runner.tasks.syntax import (
     file_words,
     link_targets,
@@ -20,56 +21,73 @@ from runner.tasks.syntax import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Mapping
 
-    from runner.tasks.build import RawNode
-
-__all__ = ["FileResolver", "NodeText", "criteria_of", "files_of", "node_text"]
+__all__ = ["NodeState", "NodeText", "criteria_of", "files_of", "node_state", "node_text"]
 
 
 class NodeText(NamedTuple):
-    """What a node's own text says (a named tuple: one is made per numbered line)."""
+    """What a node's own text says besides its state: the heavy part, made on demand."""
 
     title: str
     description: str
-    done: bool
-    clause: Clause | None
-    """The dependency clause (inline ``(Dependencies: …)`` and/or the field); ``None`` if none."""
-    clause_line: int
     paths: tuple[str, ...]
     """Files named by the text: link targets, then path-like words."""
 
 
-def node_text(node: RawNode) -> NodeText:
-    """Read a node's line (and its Description/Title/Dependencies fields)."""
-    text, done_end = strip_done(node.text)
+class NodeState(NamedTuple):
+    """The cheap part of a node's text: done mark and dependency clause."""
+
+    done: bool
+    clause: Clause | None
+    """The dependency clause (inline ``(Dependencies: …)`` and/or the field); ``None`` if none."""
+    clause_line: int
+
+
+_OPEN = NodeState(False, None, 0)
+_DONE = NodeState(True, None, 0)
+"""The states of nodes without a clause (``clause_line`` only matters with a clause)."""
+
+
+def _split(text: str) -> tuple[str, bool, str | None]:
+    """Split a line's text into the rest, whether a done mark ends it, and the inline clause."""
+    text, done = strip_done(text)
     inline: str | None = None
-    done_before_clause = False
-    if "(" in text:  # a dependency clause starts with "("
-        rest, inline = split_dependency_clause(text)
+    # a dependency clause starts with "(" and holds a ":", so most lines skip the regex
+    if "(" in text and ":" in text:
+        text, inline = split_dependency_clause(text)
         if inline is not None:
-            rest, done_before_clause = strip_done(rest)
-    else:
-        rest = text
-    if rest.startswith("**") or rest.endswith("**"):
-        rest = rest.strip("*").strip()
-    fields = node.fields
-    done = (
-        done_end
-        or done_before_clause
-        or node.lead_done
-        or node.box in ("x", "X")
-        or fields.get("status") == "completed"
-        or node.commented
-    )
-    lists = node.lists
+            text, done_before_clause = strip_done(text)
+            done = done or done_before_clause
+    if text.startswith("**") or text.endswith("**"):
+        text = text.strip("*").strip()
+    return text, done, inline
+
+
+def node_state(node: Record) -> NodeState:
+    """Read a node's done state and dependency clause (its line and fields)."""
+    _, done, inline = _split(node.text)
+    done = done or node.lead_done or node.box in ("x", "X") or node.commented
+    extra = node.extra
+    if extra is None:  # the common case: a line without fields
+        if inline is None:
+            return _DONE if done else _OPEN
+        return NodeState(done, parse_clause([inline]), node.line)
+    done = done or extra.fields.get("status") == "completed"
     items = [inline] if inline is not None else []
-    if "dependencies" in lists:
-        items.extend(lists["dependencies"])
-    has_clause = inline is not None or "dependencies" in lists
-    clause_line = (
-        node.line if inline is not None else node.list_lines.get("dependencies", node.line)
-    )
+    deps = extra.lists.get("dependencies")
+    if deps is not None:
+        items.extend(deps)
+    elif inline is None:
+        return _DONE if done else _OPEN
+    clause_line = node.line if inline is not None else extra.list_lines["dependencies"]
+    return NodeState(done, parse_clause(items), clause_line)
+
+
+def node_text(node: Record) -> NodeText:
+    """Read a node's title, description and the files its text names."""
+    rest, _, _ = _split(node.text)
+    fields = node.fields()
     reduced, paths = split_links(rest)
     heading = tidy_description(reduced)
     field = fields.get("description")
@@ -86,19 +104,17 @@ def node_text(node: RawNode) -> NodeText:
     return NodeText(
         title=title,
         description=description,
-        done=done,
-        clause=parse_clause(items) if has_clause else None,
-        clause_line=clause_line,
         paths=tuple(dict.fromkeys(paths)) if len(paths) > 1 else tuple(paths),
     )
 
 
-def files_of(node: RawNode, text: NodeText) -> list[str]:
+def files_of(node: Record, text: NodeText) -> list[str]:
     """Return a task's files: the ``**Files**`` field when present, else those its text names."""
-    if "files" not in node.lists:
+    items = node.lists().get("files")
+    if items is None:
         return list(text.paths)  # already without repeats
     files: list[str] = []
-    for item in node.lists["files"]:
+    for item in items:
         targets = link_targets(item)
         if targets:
             files.extend(targets)
@@ -111,44 +127,21 @@ def files_of(node: RawNode, text: NodeText) -> list[str]:
 
 
 def criteria_of(
-    node: RawNode, defaults: Mapping[str, str], warnings: list[Issue]
+    node: Record, defaults: Mapping[str, str], warnings: list[Issue]
 ) -> Mapping[str, str]:
     """Return the ``**Criteria**`` field's ``key: value`` pairs, else the defaults."""
-    if "criteria" not in node.lists:
+    extra = node.extra
+    if extra is None or "criteria" not in extra.lists:
         return defaults
     criteria: dict[str, str] = {}
-    for item in node.lists["criteria"]:
+    for item in extra.lists["criteria"]:
         for piece in item.split(","):
             key, sep, value = piece.partition(":")
             key, value = key.strip().strip("`*").strip(), value.strip().strip("`").strip()
             if sep and key and value:
                 criteria[key] = value
     if not criteria:
-        line = node.list_lines.get("criteria", node.line)
+        line = extra.list_lines.get("criteria", node.line)
         warnings.append(Issue(line, "criteria field has no 'key: value' items", node.id))
         return defaults
     return criteria
-
-
-@attrs.frozen
-class FileResolver:
-    """Complete bare file names (``devTeamSlice.js``) with the one full path the list names."""
-
-    _full: Mapping[str, str]
-
-    @classmethod
-    def of(cls, texts: Iterable[NodeText]) -> FileResolver:
-        """Collect the full paths named anywhere in the list (text and dependency links)."""
-        candidates: dict[str, set[str]] = {}
-        for text in texts:
-            prerequisites = text.clause.prerequisites if text.clause else ()
-            for path in (*text.paths, *prerequisites):
-                if "/" in path:
-                    candidates.setdefault(path.rsplit("/", 1)[-1], set()).add(path)
-        return cls({name: next(iter(p)) for name, p in candidates.items() if len(p) == 1})
-
-    def resolve(self, paths: Iterable[str]) -> list[str]:
-        """Return ``paths`` with bare names completed where unambiguous, without repeats."""
-        full = self._full
-        resolved = [p if "/" in p else full.get(p, p) for p in paths]
-        return list(dict.fromkeys(resolved)) if len(resolved) > 1 else resolved

@@ -13,8 +13,8 @@ import re
 from typing import TYPE_CHECKING
 
 from runner.errors import InvalidInputError, NotFoundError, TaskListError
-from runner.tasks.build import RawNode
-from runner.tasks.fields import node_text
+from runner.tasks.fields import node_state
+from runner.tasks.model import Record
 from runner.tasks.parser import parse_task_list, read_status
 from runner.tasks.selection import group_completed_by
 from runner.tasks.syntax import classify
@@ -95,16 +95,8 @@ def _reads_done(line: str, task: Task) -> bool:
         return info.kind == "field" and info.id == "status" and read_status(value) == "completed"
     if info.kind != "item" or info.id != task.id:
         return False
-    node = RawNode(
-        kind="item",
-        id=info.id,
-        text=info.text,
-        line=task.line,
-        style=info.style,
-        box=info.box,
-        lead_done=info.lead_done,
-    )
-    return node_text(node).done
+    node = Record("item", info.id, info.text, task.line, info.style, info.box, info.lead_done)
+    return node_state(node).done
 
 
 def _done(task: Task | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Protocol
 
 import attrs
 
@@ -17,11 +18,14 @@ __all__ = [
     "STATUSES",
     "STYLES",
     "TASK_TYPES",
+    "Extra",
     "Group",
     "Issue",
     "Phase",
+    "Record",
     "Task",
     "TaskList",
+    "TaskSource",
 ]
 
 DEFAULT_CRITERIA: Mapping[str, str] = MappingProxyType(
@@ -126,55 +130,223 @@ class Phase:
         return int(self.id)
 
 
-@attrs.frozen
-class TaskList:
-    """A parsed task list: every task in document order, its groups and phases, and issues."""
+class Record:
+    """One numbered line as the parser saw it, and what the build works out for a task.
 
-    tasks: tuple[Task, ...]
-    groups: tuple[Group, ...]
-    phases: tuple[Phase, ...]
+    The cheap per-task record a `TaskList` keeps: the line's raw pieces (``text``, ``style``,
+    ``box``, the fields that followed it in ``extra``) and, once built, the task's ``type``,
+    ``status`` and ``dependencies``. The `Task` with the text fields is made from it on demand.
+    A plain slotted class: one is made per numbered line, and attrs would cost more.
+    """
+
+    __slots__ = (
+        "box",
+        "commented",
+        "dependencies",
+        "extra",
+        "id",
+        "kind",
+        "lead_done",
+        "line",
+        "prerequisites",
+        "status",
+        "style",
+        "text",
+        "type",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        record_id: str,
+        text: str,
+        line: int,
+        style: str,
+        box: str | None = None,
+        lead_done: bool = False,
+        commented: bool = False,
+    ) -> None:
+        self.kind = kind
+        """``phase`` or ``item``."""
+        self.id = record_id
+        self.text = text
+        self.line = line
+        self.style = style
+        self.box = box
+        self.lead_done = lead_done
+        self.commented = commented
+        self.extra: Extra | None = None
+        """The fields that followed the line (``None`` when there are none, the common case)."""
+        self.type = ""
+        self.status = "pending"
+        self.dependencies: tuple[str, ...] = ()
+        self.prerequisites: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        """Whether the task is completed (once built)."""
+        return self.status == "completed"
+
+    def fields(self) -> dict[str, str]:
+        """The text fields (``description``, ``type``, ``status``, ``title``) that followed."""
+        return self.extra.fields if self.extra is not None else {}
+
+    def lists(self) -> dict[str, list[str]]:
+        """The list fields (``dependencies``, ``files``, ``criteria``…) that followed."""
+        return self.extra.lists if self.extra is not None else {}
+
+    def status_line(self) -> int | None:
+        """The line of the ``**Status**:`` field, if any."""
+        return self.extra.status_line if self.extra is not None else None
+
+    def with_extra(self) -> Extra:
+        """Return the fields holder, making it on first use."""
+        if self.extra is None:
+            self.extra = Extra()
+        return self.extra
+
+
+@attrs.define
+class Extra:
+    """The field lines that followed a numbered line (field style)."""
+
+    fields: dict[str, str] = attrs.Factory(dict)
+    lists: dict[str, list[str]] = attrs.Factory(dict)
+    list_lines: dict[str, int] = attrs.Factory(dict)
+    status_line: int | None = None
+
+
+class TaskSource(Protocol):
+    """What makes the heavy values of a `TaskList` on demand (see `runner.tasks.details`)."""
+
+    def make_task(self, record: Record) -> Task:
+        """Make the `Task` of a built record."""
+
+    def make_groups(self) -> tuple[Group, ...]:
+        """Make the groups in document order."""
+
+    def make_phases(self) -> tuple[Phase, ...]:
+        """Make the phases in document order."""
+
+    def containers(self) -> frozenset[str]:
+        """The ids of groups and phases, and the phase part of every task id."""
+
+
+@attrs.frozen(eq=False)
+class TaskList:
+    """A parsed task list: every task in document order, its groups and phases, and issues.
+
+    Issues are found while parsing; the `Task`, `Group` and `Phase` values (titles,
+    descriptions, files…) are made on first access and kept, so that selecting the next task
+    in a long list only makes the one task it returns.
+    """
+
+    _records: tuple[Record, ...]
+    """The built records of the tasks (every item but groups), in document order."""
     warnings: tuple[Issue, ...]
     errors: tuple[Issue, ...]
-    _index: Mapping[str, Task] = attrs.field(
+    _source: TaskSource = attrs.field(repr=False)
+    _by_id: dict[str, Record] = attrs.field(
         init=False,
-        default=attrs.Factory(lambda self: {t.id: t for t in self.tasks}, takes_self=True),
-        eq=False,
+        default=attrs.Factory(lambda self: {r.id: r for r in self._records}, takes_self=True),
         repr=False,
     )
-    _atomic: tuple[Task, ...] = attrs.field(
-        init=False,
-        default=attrs.Factory(
-            lambda self: tuple(t for t in self.tasks if t.type == "atomic"), takes_self=True
-        ),
-        eq=False,
-        repr=False,
-    )
+    _made: _Made = attrs.field(init=False, factory=lambda: _Made(), repr=False)
 
-    _groups_by_id: Mapping[str, Group] = attrs.field(
-        init=False,
-        default=attrs.Factory(lambda self: {g.id: g for g in self.groups}, takes_self=True),
-        eq=False,
-        repr=False,
-    )
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TaskList):
+            return NotImplemented
+        mine = (self.tasks, self.groups, self.phases, self.warnings, self.errors)
+        return mine == (other.tasks, other.groups, other.phases, other.warnings, other.errors)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value; holds caches
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        """Every task (atomic, composite, checkpoint) in document order."""
+        made = self._made
+        if made.all is None:
+            made.all = tuple(self._task(r) for r in self._records)
+        return made.all
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        """The groups in document order."""
+        made = self._made
+        if made.groups is None:
+            made.groups = self._source.make_groups()
+        return made.groups
+
+    @property
+    def phases(self) -> tuple[Phase, ...]:
+        """The phases in document order."""
+        made = self._made
+        if made.phases is None:
+            made.phases = self._source.make_phases()
+        return made.phases
+
+    def records(self) -> tuple[Record, ...]:
+        """The cheap records of the tasks in document order (id, type, status, dependencies)."""
+        return self._records
+
+    def record(self, task_id: str) -> Record | None:
+        """Return the record of the task (of any type) with this id, or ``None``."""
+        return self._by_id.get(task_id)
 
     def atomic(self) -> tuple[Task, ...]:
         """Return the atomic tasks in document order."""
-        return self._atomic
+        made = self._made
+        if made.atomic is None:
+            made.atomic = tuple(self._task(r) for r in self._records if r.type == "atomic")
+        return made.atomic
+
+    def knows(self, ref: str) -> bool:
+        """Whether an id names a task, group or phase of the list (or a task id's phase)."""
+        if ref in self._by_id:
+            return True
+        made = self._made
+        if made.containers is None:
+            made.containers = self._source.containers()
+        return ref in made.containers
 
     def get(self, task_id: str) -> Task | None:
         """Return the task (of any type) with this id, or ``None``."""
-        return self._index.get(task_id)
+        record = self._by_id.get(task_id)
+        return None if record is None else self._task(record)
 
     def group(self, group_id: str) -> Group | None:
         """Return the group with this id, or ``None``."""
-        return self._groups_by_id.get(group_id)
+        made = self._made
+        if made.group_index is None:
+            made.group_index = {g.id: g for g in self.groups}
+        return made.group_index.get(group_id)
 
     @property
     def total(self) -> int:
         """The number of atomic tasks that count towards progress (cancelled ones do not)."""
-        return sum(1 for t in self._atomic if t.status != "cancelled")
+        return sum(1 for r in self._records if r.type == "atomic" and r.status != "cancelled")
 
     @property
     def completed(self) -> int:
         """The number of completed atomic tasks."""
-        return sum(1 for t in self._atomic if t.done)
+        return sum(1 for r in self._records if r.type == "atomic" and r.status == "completed")
+
+    def _task(self, record: Record) -> Task:
+        made = self._made.tasks
+        task = made.get(record.id)
+        if task is None:
+            task = made[record.id] = self._source.make_task(record)
+        return task
+
+
+@attrs.define
+class _Made:
+    """What a `TaskList` has made so far (instance state, filled on first access)."""
+
+    tasks: dict[str, Task] = attrs.Factory(dict)
+    all: tuple[Task, ...] | None = None
+    atomic: tuple[Task, ...] | None = None
+    groups: tuple[Group, ...] | None = None
+    phases: tuple[Phase, ...] | None = None
+    group_index: dict[str, Group] | None = None
+    containers: frozenset[str] | None = None

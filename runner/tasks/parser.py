@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.build import RawNode, build_task_list
-from runner.tasks.model import DEFAULT_CRITERIA, STATUSES, Issue, TaskList
-from runner.tasks.syntax import Line, classify, requirement_of
+from runner.tasks.build import build_task_list
+from runner.tasks.model import DEFAULT_CRITERIA, STATUSES, Issue, Record, TaskList
+from runner.tasks.syntax import Line, classify, plain_item, requirement_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["parse_task_list", "read_status"]
 
+_DIGITS = frozenset("0123456789")
 _LIST_FIELDS = frozenset({"dependencies", "files", "criteria", "requirements"})
 _TEXT_FIELDS = frozenset({"description", "type", "status", "title"})
 _STATUS_ALIASES = {
@@ -79,7 +80,7 @@ def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = N
 class _Scanner:
     """The state of one pass over the lines."""
 
-    nodes: list[RawNode] = attrs.Factory(list)
+    nodes: list[Record] = attrs.Factory(list)
     requirements: dict[str, list[str]] = attrs.Factory(dict)
     completed_phases: set[str] = attrs.Factory(set)
     warnings: list[Issue] = attrs.Factory(list)
@@ -95,6 +96,22 @@ class _Scanner:
 
     def feed(self, number: int, line: str) -> None:
         """Take one line."""
+        if (
+            line[:1] in _DIGITS
+            and self._fence is None
+            and self._pending_comment is None
+            and "<!--" not in line
+            and "-->" not in line
+            and (item := plain_item(line)) is not None
+        ):  # the common case, a plain ``1.1.1 Text`` line: what `classify` would make of it
+            self._field = None
+            commented = self._in_comment
+            if commented:
+                self._comment_nodes += 1
+            self.nodes.append(
+                Record("item", item[0], item[1], number, "plain", None, False, commented)
+            )
+            return
         stripped = line.strip()
         if not stripped:  # a blank line ends a field's bullets, and that is all it does
             if self._fence is None:
@@ -171,15 +188,8 @@ class _Scanner:
         if commented:
             self._comment_nodes += 1
         self.nodes.append(
-            RawNode(
-                kind=kind,
-                id=info.id,
-                text=info.text,
-                line=number,
-                style=info.style,
-                box=info.box,
-                lead_done=info.lead_done,
-                commented=commented,
+            Record(
+                kind, info.id, info.text, number, info.style, info.box, info.lead_done, commented
             )
         )
 
@@ -192,16 +202,18 @@ class _Scanner:
         if name in _TEXT_FIELDS:
             self._field = None
             value = info.text.strip().strip("`").strip()
+            extra = node.with_extra()
             if name == "status":
                 value = self._status(number, node.id, value)
-                node.status_line = number
-            node.fields[name] = value
+                extra.status_line = number
+            extra.fields[name] = value
         elif name in _LIST_FIELDS:
             self._field = (name, info.indent)
-            node.lists.setdefault(name, [])
-            node.list_lines.setdefault(name, number)
+            extra = node.with_extra()
+            extra.lists.setdefault(name, [])
+            extra.list_lines.setdefault(name, number)
             if info.text.strip():
-                node.lists[name].append(info.text.strip())
+                extra.lists[name].append(info.text.strip())
         else:
             self._field = None
             self.warnings.append(Issue(number, f"unknown field '{name}' is ignored", node.id))
@@ -217,7 +229,7 @@ class _Scanner:
 
     def _on_sub(self, number: int, info: Line, commented: bool) -> None:
         if self._field is not None and info.indent > self._field[1] and self.nodes:
-            self.nodes[-1].lists[self._field[0]].append(info.text.strip())
+            self.nodes[-1].lists()[self._field[0]].append(info.text.strip())
 
     def _on_criterion(self, number: int, info: Line, commented: bool) -> None:
         self._field = None

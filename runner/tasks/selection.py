@@ -53,36 +53,18 @@ def _open_ids(task_list: TaskList) -> set[str]:
     A checkpoint that is not marked is open too.
     """
     open_ids: set[str] = set()
-    for task in task_list.tasks:
-        if task.status == "completed" or task.status == "cancelled" or task.type == "composite":
+    for record in task_list.records():
+        if record.status in ("completed", "cancelled") or record.type == "composite":
             continue
-        task_id = task.id
+        task_id = record.id
         open_ids.add(task_id)
-        if task.type == "checkpoint":
+        if record.type == "checkpoint":
             continue
         container = task_id.rpartition(".")[0]
         while container and container not in open_ids:  # seen: its containers are in too
             open_ids.add(container)
             container = container.rpartition(".")[0]
     return open_ids
-
-
-class _Known:
-    """Tells whether an id names a task, group or phase of the list (or a task id's phase)."""
-
-    def __init__(self, task_list: TaskList) -> None:
-        self._list = task_list
-        self._others: set[str] | None = None
-
-    def __contains__(self, ref: str) -> bool:
-        if self._list.get(ref) is not None:
-            return True
-        if self._others is None:  # only built when a dependency is not a task
-            others = {g.id for g in self._list.groups}
-            others.update(p.id for p in self._list.phases)
-            others.update(t.id.split(".", 1)[0] for t in self._list.tasks)
-            self._others = others
-        return ref in self._others
 
 
 def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selection:
@@ -101,24 +83,27 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         (``False`` only when tasks remain but none is ready).
     """
     open_ids = _open_ids(task_list)
-    known = _Known(task_list)
+    knows = task_list.knows
     blocked: list[Blocked] = []
-    for task in task_list.atomic():
-        if task.status == "cancelled" or (task.done and exclude_completed):
+    for task in task_list.records():
+        status = task.status
+        if task.type != "atomic" or status == "cancelled":
             continue
-        if task.status == "blocked":
+        if status == "completed" and exclude_completed:
+            continue
+        if status == "blocked":
             blocked.append(Blocked(task.id, (), "the task's status is blocked"))
             continue
-        waiting = tuple(d for d in task.dependencies if d in open_ids or d not in known)
+        waiting = tuple(d for d in task.dependencies if d in open_ids or not knows(d))
         if waiting:
-            unknown = [d for d in waiting if d not in known]
+            unknown = [d for d in waiting if not knows(d)]
             if unknown:
                 reason = f"unknown dependency {', '.join(unknown)}"
             else:
                 reason = f"waiting for {', '.join(waiting)}"
             blocked.append(Blocked(task.id, waiting, reason))
             continue
-        return _selection(task_list, task, blocked, satisfied=True)
+        return _selection(task_list, task_list.get(task.id), blocked, satisfied=True)
     return _selection(task_list, None, blocked, satisfied=not blocked)
 
 
@@ -146,15 +131,15 @@ def group_completed_by(task_list: TaskList, task_id: str) -> Group | None:
     done (or cancelled), so it works on the list parsed before or after marking the task; the
     caller writes the group's entry in ``task_outcomes.md``.
     """
-    task = task_list.get(task_id)
-    if task is None or task.group is None or task.type != "atomic":
+    task = task_list.record(task_id)
+    if task is None or task.type != "atomic" or task_id.count(".") < 2:
         return None
-    group = task_list.group(task.group)
+    group = task_list.group(".".join(task_id.split(".", 2)[:2]))
     if group is None:
         return None
     for member in group.tasks:
-        other = task_list.get(member)
-        open_task = other is not None and not other.done and other.status != "cancelled"
+        other = task_list.record(member)
+        open_task = other is not None and other.status not in ("completed", "cancelled")
         if member != task_id and open_task:
             return None
     return group

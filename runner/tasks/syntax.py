@@ -16,6 +16,7 @@ __all__ = [
     "description_of",
     "file_words",
     "link_targets",
+    "plain_item",
     "reduce_links",
     "remove_links",
     "requirement_of",
@@ -98,6 +99,8 @@ _ITEM_RE = re.compile(
     r"(?P<lead>(?:✅|✔️|✔)[ \t]*)?(?:\*\*)?(?:Task[ \t]+)?(?P<id>" + _ID + r")\.?(?:\*\*)?"
     r"(?:[ \t]*[:\u2014\u2013-]?[ \t]+|[ \t]*:|[ \t]*$)(?P<text>.*)"
 )
+_PLAIN_HEAD_RE = re.compile(r"(?P<id>" + _ID + r")\.?")
+_NOT_PLAIN_TEXT = frozenset(" \t:\u2014\u2013-")
 _PHASE_RE = re.compile(
     r"(?P<head>\#{1,6}[ \t]+)?(?:(?P<bullet>[-*+•])[ \t]+)?(?:\[(?P<box>[ xX])\][ \t]*)?"
     r"(?:\*\*)?phase[ \t]+(?P<id>\d+)\b(?:\*\*)?[ \t]*[:\u2014\u2013.-]?[ \t]*(?P<text>.*)",
@@ -167,6 +170,19 @@ def classify(line: str) -> Line:
         if (m := _SUB_RE.match(stripped)) is not None:
             return Line("sub", indent, text=m["text"])
     return _OTHER
+
+
+def plain_item(line: str) -> tuple[str, str] | None:
+    """Read the common plain line ``1.1.1 Text`` without the full regex: ``(id, text)``.
+
+    Gives what `classify` gives for such a line (kind ``item``, style ``plain``); ``None``
+    when the line has any other shape, which `classify` then reads.
+    """
+    head, _, text = line.partition(" ")
+    if not text or text[0] in _NOT_PLAIN_TEXT:
+        return None
+    m = _PLAIN_HEAD_RE.fullmatch(head)
+    return None if m is None else (m["id"], text)
 
 
 def _item(stripped: str, indent: int) -> Line | None:
