@@ -37,7 +37,7 @@ from runner.errors import (
     RunnerError,
 )
 from runner.pipeline import ResumePoint, RunOutcome, StageContext, drive
-from runner.store import RunRecord
+from runner.store import NewEvent, RunRecord, StateSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -375,30 +375,33 @@ class CustomerActor:
     async def _change(self, status: str, **fields: Any) -> None:
         """Set the status (and fields), persist the state, then publish an update.
 
-        Logs queued before the change are published first, so a stage's logs precede the
-        update that ends it.
+        Logs queued before the change go out first, so a stage's logs precede the update
+        that ends it; the state, those logs and the update are one transaction.
         """
-        if self._pending_logs:
-            await self._emit_pending_logs()
         for name, value in fields.items():
             setattr(self.state, name, value)
         self.state.status = status
         if status not in (Status.DONE,):
             self.state.progress = self._progress()
         self.state.last_update = self._now()
-        await self.deps.store.customers.save_state(
-            self.customer_id, self.state.to_record(), self.state.last_update
-        )
-        await self._emit(UPDATE, self.state.update_frame())
+        frames = [*self._take_pending_logs(), (UPDATE, self.state.update_frame())]
+        snapshot = StateSnapshot(self.customer_id, self.state.to_record(), self.state.last_update)
+        await self._emit(frames, snapshot)
         self.deps.metrics.status_changed(self.customer_id, status)
 
-    async def _emit(self, kind: str, frame: dict[str, Any]) -> None:
-        frame = self.deps.redactor.value(frame)
-        seq = await self.deps.store.events.append(
-            self.customer_id, self.state.run_id, kind, frame, frame["timestamp"]
-        )
-        frame["seq"] = seq
-        self.deps.bus.publish(Event(self.customer_id, seq, kind, frame))
+    async def _emit(
+        self, frames: list[tuple[str, dict[str, Any]]], state: StateSnapshot | None = None
+    ) -> None:
+        """Persist ``frames`` (and ``state``) in one transaction, then publish them."""
+        redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
+        records = await self.deps.store.events.append_many(
+            [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
+             for kind, frame in redacted],
+            state=state,
+        )  # fmt: skip
+        for (kind, frame), record in zip(redacted, records, strict=True):
+            frame["seq"] = record.seq
+            self.deps.bus.publish(Event(self.customer_id, record.seq, kind, frame))
 
     def log(self, level: str, message: str) -> None:
         """Queue a stage log line; lines are redacted and batched into ``execution-log`` events."""
@@ -409,16 +412,19 @@ class CustomerActor:
         while True:
             await self._logs_waiting.wait()
             await trio.sleep(_LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
-            with trio.CancelScope(shield=True):
-                await self._emit_pending_logs()
+            frames = self._take_pending_logs()
+            if frames:
+                with trio.CancelScope(shield=True):
+                    await self._emit(frames)
 
-    async def _emit_pending_logs(self) -> None:
-        """Persist and publish the queued log lines, one event per level and task."""
+    def _take_pending_logs(self) -> list[tuple[str, dict[str, Any]]]:
+        """Turn the queued log lines into frames, one per level and task."""
         self._logs_waiting = trio.Event()
         pending, self._pending_logs = self._pending_logs, []
+        frames: list[tuple[str, dict[str, Any]]] = []
         for (level, task_id), lines in _group_logs(pending).items():
             self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
-            frame = {
+            frames.append((LOG, {
                 "type": LOG,
                 "customerId": self.customer_id,
                 "taskId": task_id,
@@ -426,8 +432,8 @@ class CustomerActor:
                 "message": "\n".join(lines),
                 "timestamp": self._now(),
                 "runId": self.state.run_id,
-            }
-            await self._emit(LOG, frame)
+            }))  # fmt: skip
+        return frames
 
 
 def _group_logs(

@@ -1,9 +1,11 @@
 """The event bus: sync, non-blocking publish; bounded, coalescing per-subscriber queues.
 
-A publisher never waits for a subscriber. Each subscriber has a bounded queue in which an
-unread ``execution-update`` is replaced by the customer's newer one (latest wins, moved to
-the end so delivery stays in ``seq`` order), and logs beyond the bound are dropped and later
-announced by one ``execution-log`` saying how many (tractor's ``Lagged`` idea).
+A publisher never waits for a subscriber. Each subscriber has a bounded queue. An unread
+``execution-update`` is replaced by the customer's newer one (latest wins, moved to the end
+so delivery stays in ``seq`` order) when it only moves the progress, or when the queue is
+full; a status change is otherwise kept, so a client that keeps up sees every status. Logs
+beyond the bound are dropped and later announced by one ``execution-log`` saying how many
+(tractor's ``Lagged`` idea).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Subscriber:
     customers: frozenset[str] | None
     capacity: int
     _items: OrderedDict[tuple[Any, ...], Event] = attrs.field(factory=OrderedDict)
-    _logs: int = 0
+    _latest: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)
     _dropped: dict[str, int] = attrs.field(factory=dict)
     _ready: trio.Event = attrs.field(factory=trio.Event)
     closed: bool = False
@@ -57,14 +59,20 @@ class Subscriber:
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` without blocking, coalescing or dropping as needed."""
+        full = len(self._items) >= self.capacity
         if event.is_update:
-            self._items.pop((UPDATE, event.customer_id), None)
-            self._items[(UPDATE, event.customer_id)] = event
-        elif self._logs >= self.capacity:
+            latest = self._latest.get(event.customer_id)
+            if latest is not None and latest in self._items:
+                pending = self._items[latest]
+                if full or pending.frame.get("status") == event.frame.get("status"):
+                    del self._items[latest]
+            key = (UPDATE, event.customer_id, event.seq)
+            self._items[key] = event
+            self._latest[event.customer_id] = key
+        elif full:
             self._dropped[event.customer_id] = self._dropped.get(event.customer_id, 0) + 1
         else:
-            self._items[(event.customer_id, event.seq, event.type)] = event
-            self._logs += 1
+            self._items[(LOG, event.customer_id, event.seq)] = event
         self._ready.set()
 
     @property
@@ -87,8 +95,6 @@ class Subscriber:
                 raise trio.EndOfChannel
             raise trio.WouldBlock
         _key, event = self._items.popitem(last=False)
-        if not event.is_update:
-            self._logs -= 1
         self.delivered += 1
         return event
 

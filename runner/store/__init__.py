@@ -12,7 +12,7 @@ caller's injected clock; the store never reads the time itself.
 from runner.store.audit import AuditEntry, AuditLog, AuditRow
 from runner.store.customers import CustomerRecord, Customers
 from runner.store.db import STORE_ERROR, SqliteStore, open_store
-from runner.store.events import EventRecord, Events, NewEvent
+from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot
 from runner.store.idempotency import (
     Begin,
     IdempotencyRecords,
@@ -43,6 +43,7 @@ __all__ = [
     "Migration",
     "Mismatch",
     "NewEvent",
+    "StateSnapshot",
     "Replay",
     "RunRecord",
     "Runs",

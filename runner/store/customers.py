@@ -49,6 +49,18 @@ def _customer(row: tuple[Any, ...]) -> CustomerRecord:
     )
 
 
+def write_state(
+    conn: sqlite3.Connection, customer_id: str, state: dict[str, Any], updated_at: str
+) -> None:
+    """Upsert a customer's execution state (inside the caller's transaction)."""
+    conn.execute(
+        "INSERT INTO customer_state (customer_id, state, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state,"
+        " updated_at = excluded.updated_at",
+        (customer_id, json.dumps(state), updated_at),
+    )
+
+
 class Customers:
     """The ``customers`` and ``customer_state`` tables."""
 
@@ -124,15 +136,7 @@ class Customers:
             RunnerError: code ``store_error`` when the customer is not registered.
         """
 
-        def save(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO customer_state (customer_id, state, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state,"
-                " updated_at = excluded.updated_at",
-                (customer_id, json.dumps(state), updated_at),
-            )
-
-        await self._db.write(save)
+        await self._db.write(lambda conn: write_state(conn, customer_id, state, updated_at))
 
     async def load_state(self, customer_id: str) -> dict[str, Any] | None:
         """Return the customer's last saved execution state, or None."""

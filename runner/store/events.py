@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from runner.store.customers import write_state
+
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
@@ -19,6 +21,15 @@ if TYPE_CHECKING:
     from runner.store.db import SqliteStore
 
 __all__ = ["EventRecord", "Events", "NewEvent"]
+
+
+@attrs.frozen
+class StateSnapshot:
+    """A customer's execution state to persist together with events."""
+
+    customer_id: str
+    state: dict[str, Any]
+    updated_at: str
 
 
 @attrs.frozen
@@ -84,8 +95,15 @@ class Events:
         event = NewEvent(customer_id, run_id, type, payload, timestamp)
         return await self._db.write(lambda conn: _insert(conn, event))
 
-    async def append_many(self, events: Sequence[NewEvent]) -> list[EventRecord]:
+    async def append_many(
+        self, events: Sequence[NewEvent], *, state: StateSnapshot | None = None
+    ) -> list[EventRecord]:
         """Store a batch of events in one transaction (all or none).
+
+        Args:
+            events: The events, in order.
+            state: A customer's execution state to save in the same transaction (one
+                fsync for "persist the state, then publish its events").
 
         Returns:
             The stored records, in the given order, with their seqs.
@@ -93,6 +111,8 @@ class Events:
         batch = tuple(events)
 
         def append_all(conn: sqlite3.Connection) -> list[EventRecord]:
+            if state is not None:
+                write_state(conn, state.customer_id, state.state, state.updated_at)
             return [
                 EventRecord(
                     e.customer_id, _insert(conn, e), e.run_id, e.type, e.payload, e.timestamp
@@ -100,7 +120,7 @@ class Events:
                 for e in batch
             ]
 
-        if not batch:
+        if not batch and state is None:
             return []
         return await self._db.write(append_all)
 

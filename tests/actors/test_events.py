@@ -26,16 +26,35 @@ def test_bus_delivers_in_publish_order_to_matching_subscribers() -> None:
         assert [(e.customer_id, e.seq) for e in _drain(everyone)] == [("a", 1), ("b", 1), ("a", 2)]
 
 
-def test_unread_updates_coalesce_latest_wins_and_keep_seq_order() -> None:
+def test_unread_progress_updates_coalesce_latest_wins_and_keep_seq_order() -> None:
     bus = EventBus(capacity=10)
     with bus.subscribe() as sub:
-        bus.publish(_update("a", 1, "PREPARING"))
+        bus.publish(_update("a", 1, "IMPLEMENTING"))
         bus.publish(_log("a", 2))
         bus.publish(_update("a", 3, "IMPLEMENTING"))
         bus.publish(_update("b", 1, "PREPARING"))
         events = _drain(sub)
     assert [(e.customer_id, e.seq) for e in events] == [("a", 2), ("a", 3), ("b", 1)]
-    assert events[1].frame["status"] == "IMPLEMENTING"
+
+
+def test_status_changes_are_kept_while_there_is_room() -> None:
+    bus = EventBus(capacity=10)
+    with bus.subscribe() as sub:
+        for seq, status in enumerate(["SELECTING", "PREPARING", "IMPLEMENTING", "DONE"]):
+            bus.publish(_update("a", seq, status))
+        events = _drain(sub)
+    assert [e.frame["status"] for e in events] == ["SELECTING", "PREPARING", "IMPLEMENTING", "DONE"]
+
+
+def test_status_changes_coalesce_when_the_queue_is_full() -> None:
+    bus = EventBus(capacity=3)
+    with bus.subscribe() as sub:
+        for seq, status in enumerate(["SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING"]):
+            bus.publish(_update("a", seq, status))
+        assert sub.pending() == 3
+        bus.publish(_update("a", 9, "DONE"))
+        events = _drain(sub)
+    assert [e.frame["status"] for e in events] == ["SELECTING", "PREPARING", "DONE"]
 
 
 def test_logs_beyond_capacity_are_dropped_and_announced_once() -> None:
