@@ -307,7 +307,13 @@ class Workspace:
         return result.stdout.strip() or None if result.ok else None
 
     async def head_sha(self) -> str:
-        """Return the sha of ``HEAD``."""
+        """Return the sha of ``HEAD`` (read from ``.git`` when it can be, else from git)."""
+        branch = await self.current_branch()
+        if branch is not None:
+            ref = f"refs/heads/{branch}"
+            known = await self._refs(ref)
+            if ref in known:
+                return known[ref]
         return (await self._ok("rev-parse", "--verify", "HEAD^{commit}")).strip()
 
     # -- content ----------------------------------------------------------------------------
@@ -363,6 +369,23 @@ class Workspace:
             added += int(plus) if plus.isdigit() else 0  # "-" for binary files
             deleted += int(minus) if minus.isdigit() else 0
         return added, deleted
+
+    async def diff_stats(self, base: str, head: str = "HEAD") -> tuple[list[str], int, int]:
+        """Return ``(changed paths, insertions, deletions)`` since the merge base, in one git run."""
+        spec = f"{check_revision(base)}...{check_revision(head)}"
+        out = await self._ok(
+            "diff", "--numstat", "-z", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
+        )
+        paths: list[str] = []
+        added = deleted = 0
+        for record in out.split("\0"):
+            if not record:
+                continue
+            plus, minus, path = record.split("\t", 2)
+            added += int(plus) if plus.isdigit() else 0  # "-" for binary files
+            deleted += int(minus) if minus.isdigit() else 0
+            paths.append(path)
+        return sorted(paths), added, deleted
 
     # -- merge / push -----------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from runner.pipeline.common import (
     recorded_step,
     task_branch,
 )
-from runner.pipeline.select import sync_base
 from runner.tools import ToolRequest, make_tool
 
 if TYPE_CHECKING:
@@ -47,12 +46,24 @@ def safe_paths(repo: Path, paths: tuple[str, ...], field: str) -> tuple[str, ...
 async def checkout_task_branch(
     ctx: StageContext, ws: Workspace, task_id: str, branch: str | None
 ) -> tuple[Task, str]:
-    """Sync the base, find the task and check out its (existing) branch.
+    """Repair the workspace, find the task and check out its (existing) branch.
+
+    No fetch: PREP brought the workspace up to date, and the task list is read from the
+    local base branch (which holds the runner's own completions).
 
     Raises:
         NotFoundError: ``branch_not_found`` when PREP has not created the branch.
     """
-    await sync_base(ctx, ws)
+    if not ws.git_dir.is_dir():
+        raise NotFoundError(
+            "the repository is not prepared for this customer; run /prep first",
+            code="branch_not_found",
+            task_id=task_id,
+        )
+    repaired = await ws.repair()
+    if repaired:
+        ctx.log("warning", "repaired the workspace: " + ", ".join(repaired))
+    await trio.to_thread.run_sync(ws.touch)
     base = ctx.customer.base_branch
     task = await load_task(ctx, ws, f"refs/heads/{base}", task_id)
     name = branch or task_branch(task)
@@ -116,7 +127,7 @@ async def implement(
             task_id=task.id,
             extra={"artifacts": {"stdout": run.stdout, "stderr": run.stderr}},
         )
-    modified = await ws.changed_files(base, "HEAD")
+    modified, added, deleted = await ws.diff_stats(base, "HEAD")
     allowed = set(files) | set(_tool_files(ctx, task, files))
     out_of_scope = [f for f in modified if files and f not in allowed]
     if out_of_scope and ctx.customer.settings.get("scopePolicy") == "reject":
@@ -129,7 +140,6 @@ async def implement(
         )
     if out_of_scope:
         ctx.log("warning", "changed outside the task's files: " + ", ".join(out_of_scope))
-    added, deleted = await ws.numstat(base, "HEAD")
     diff = await ws.diff(base, "HEAD")
     if len(diff) > _DIFF_CAP:
         diff = diff[:_DIFF_CAP] + "\n[... diff truncated ...]\n"
