@@ -177,10 +177,12 @@ class Record:
         self.commented = commented
         self.extra: Extra | None = None
         """The fields that followed the line (``None`` when there are none, the common case)."""
-        self.type = ""
-        self.status = "pending"
-        self.dependencies: tuple[str, ...] = ()
-        self.prerequisites: tuple[str, ...] = ()
+        # type, status, dependencies and prerequisites are set by the build, for tasks only
+
+    type: str
+    status: str
+    dependencies: tuple[str, ...]
+    prerequisites: tuple[str, ...]
 
     @property
     def done(self) -> bool:
