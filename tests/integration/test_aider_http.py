@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from runner.config import Settings
 from runner.pipeline import PipelineStages
 from tests.helpers.calc_repo import make_calc_remote
 from tests.helpers.fake_llm import MODEL, FakeLLM, model_metadata
 from tests.helpers.service import running_service, service_settings
+
+if TYPE_CHECKING:
+    from runner.config import Settings
 
 AIDER = os.environ.get(
     "AIDER_TEST_PATH", str(Path(__file__).resolve().parents[2] / ".venv-aider" / "bin" / "aider")
