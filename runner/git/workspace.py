@@ -371,7 +371,7 @@ class Workspace:
         return added, deleted
 
     async def diff_stats(self, base: str, head: str = "HEAD") -> tuple[list[str], int, int]:
-        """Return ``(changed paths, insertions, deletions)`` since the merge base, in one git run."""
+        """Return ``(changed paths, insertions, deletions)`` since the merge base (one git run)."""
         spec = f"{check_revision(base)}...{check_revision(head)}"
         out = await self._ok(
             "diff", "--numstat", "-z", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
