@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+def memory_kib(pid: int) -> dict[str, int]:
+    """Return ``VmRSS`` and ``VmHWM`` (peak RSS) of ``pid`` in KiB, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in {"VmRSS", "VmHWM"}:
+            fields[name] = int(value.split()[0])
+    return fields
+
+
 def free_port() -> int:
     """Return a free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -33,6 +43,15 @@ def served(extra_env: dict[str, str] | None = None, log_path: Path | None = None
 
     Its log (stderr) goes to ``log_path`` when given, else to this process's stderr.
     """
+    with served_process(extra_env, log_path) as (url, _process):
+        yield url
+
+
+@contextmanager
+def served_process(
+    extra_env: dict[str, str] | None = None, log_path: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`served`, and also yield the service's process (for its pid)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         env = {
@@ -61,7 +80,7 @@ def served(extra_env: dict[str, str] | None = None, log_path: Path | None = None
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError("the service did not start") from None
                     time.sleep(0.05)
-            yield url
+            yield url, process
         finally:
             process.terminate()
             process.wait(timeout=15)
