@@ -66,20 +66,28 @@ class WorkspaceAccess:
         return home
 
 
-async def load_task_list(ctx: StageContext, ws: Workspace, ref: str) -> TaskList:
-    """Read and parse the customer's task list at ``ref``.
+def _read_checked_out(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> TaskList:
+    """Read and parse the customer's task list at ``ref`` (``None``: the checked-out file).
 
     Raises:
         NotFoundError: ``task_list_not_found`` when the file is missing.
         TaskListError: the list has errors (unknown references, cycles), with line numbers.
     """
     path = ctx.customer.tasks_file
-    text = await ws.read_file(ref, path)
+    if ref is None:  # the base was just checked out clean: read it from disk, no git run
+        text = await trio.to_thread.run_sync(_read_checked_out, ws.path / path)
+    else:
+        text = await ws.read_file(ref, path)
     if text is None:
-        raise NotFoundError(
-            f"task list {path!r} not found on {ref.removeprefix('refs/heads/')}",
-            code="task_list_not_found",
-        )
+        where = ref.removeprefix("refs/heads/") if ref else ctx.customer.base_branch
+        raise NotFoundError(f"task list {path!r} not found on {where}", code="task_list_not_found")
     defaults = ctx.customer.settings.get("defaultCriteria")
     task_list = await trio.to_thread.run_sync(
         lambda: parse_task_list(text, default_criteria=defaults)
@@ -93,7 +101,7 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str) -> TaskList
     return task_list
 
 
-async def load_task(ctx: StageContext, ws: Workspace, ref: str, task_id: str) -> Task:
+async def load_task(ctx: StageContext, ws: Workspace, ref: str | None, task_id: str) -> Task:
     """Return task ``task_id`` from the list at ``ref``; 404 ``task_not_found`` if absent."""
     task = (await load_task_list(ctx, ws, ref)).get(task_id)
     if task is None:

@@ -53,7 +53,7 @@ async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepRe
     """
     cloned = await sync_base(ctx, ws)
     base = ctx.customer.base_branch
-    task = await load_task(ctx, ws, f"refs/heads/{base}", request.task_id)
+    task = await load_task(ctx, ws, None, request.task_id)  # sync_base checked out the base
     if task.type != "atomic":
         raise InvalidInputError(
             f"task {task.id} is {task.type}; only atomic tasks are prepared", field="taskId"

@@ -33,7 +33,7 @@ async def sync_base(ctx: StageContext, ws: Workspace) -> bool:
 async def select(ctx: StageContext, ws: Workspace, *, exclude_completed: bool) -> SelectResult:
     """Return the next task whose dependencies are done (or none, with the blocked reasons)."""
     await sync_base(ctx, ws)
-    task_list = await load_task_list(ctx, ws, f"refs/heads/{ctx.customer.base_branch}")
+    task_list = await load_task_list(ctx, ws, None)  # sync_base checked out the base
     selection = select_next(task_list, exclude_completed=exclude_completed)
     blocked = tuple(
         {"taskId": b.task_id, "waitingFor": list(b.waiting_for), "reason": b.reason}
