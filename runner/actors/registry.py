@@ -92,20 +92,30 @@ class Registry:
     async def _supervise(self, actor: CustomerActor) -> None:
         try:
             await actor.run()
-        except Exception:
+        except Exception:  # one-for-one isolation boundary: a crash affects only this customer
             log.exception("actor_crashed", customer_id=actor.customer_id)
             state = actor.state
             state.status = Status.FAILED
             state.error = {"stage": "actor", "code": "internal", "message": "internal error"}
-            with trio.move_on_after(10, shield=True):
-                now = self.deps.now().isoformat().replace("+00:00", "Z")
-                await self.deps.store.customers.save_state(
-                    actor.customer_id, state.to_record(), now
-                )
+            # Before any checkpoint: the next command must find a fresh actor with this state.
+            self._forget(actor)
             self._saved[actor.customer_id] = state
+            await self._persist_crash(actor.customer_id, state)
         finally:
-            if self._actors.get(actor.customer_id) is actor:
-                del self._actors[actor.customer_id]
+            self._forget(actor)
+
+    async def _persist_crash(self, customer_id: str, state: ExecutionState) -> None:
+        """Save the FAILED state; a store that fails too must not take the registry down."""
+        now = self.deps.now().isoformat().replace("+00:00", "Z")
+        try:
+            with trio.move_on_after(10, shield=True):
+                await self.deps.store.customers.save_state(customer_id, state.to_record(), now)
+        except Exception:  # isolation boundary, as above: log and keep serving others
+            log.exception("crash_state_not_saved", customer_id=customer_id)
+
+    def _forget(self, actor: CustomerActor) -> None:
+        if self._actors.get(actor.customer_id) is actor:
+            del self._actors[actor.customer_id]
 
     def busy_workspaces(self) -> set[Path]:
         """Return the workspaces of customers with a stage running (the janitor skips them)."""
