@@ -81,3 +81,47 @@ def test_run_command_drives_the_pipeline_from_the_terminal(tmp_path: Path) -> No
     assert result.stdout.strip().splitlines()[-1].startswith("PAUSED")
     assert "ghp_" not in result.stdout
     assert git("log", "-1", "--format=%s", "main", cwd=remote) == "initial commit"
+
+
+def test_serve_starts_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DEVTEAM_RUNNER_PORT": str(port),
+        "WORKSPACE_DIR": str(tmp_path / "ws"),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/runner.db",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "serve"], env=env, stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert json.loads(r.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the service did not start"
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                time.sleep(0.05)  # polling a child process's port with a deadline
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        logs = process.stderr.read().decode() if process.stderr else ""
+        if process.stderr:
+            process.stderr.close()
+    assert '"event": "serving"' in logs
+    assert '"event": "shutting_down"' in logs

@@ -11,6 +11,7 @@ beyond the bound are dropped and later announced by one ``execution-log`` saying
 from __future__ import annotations
 
 import itertools
+import json
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,14 +26,22 @@ UPDATE = "execution-update"
 LOG = "execution-log"
 
 
+def _encode(frame: Mapping[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
 @attrs.frozen
 class Event:
-    """One published event: the wire frame plus routing fields."""
+    """One published event: the wire frame, its JSON text (encoded once for every
+    subscriber) and routing fields."""
 
     customer_id: str
     seq: int
     type: str
     frame: Mapping[str, Any]
+    text: str = attrs.field(
+        default=attrs.Factory(lambda self: _encode(self.frame), takes_self=True)
+    )
 
     @property
     def is_update(self) -> bool:

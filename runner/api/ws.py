@@ -73,7 +73,7 @@ async def devteam() -> None:
         async for event in subscriber:
             if event.seq >= 0 and event.seq <= last.get(event.customer_id, -1):
                 continue  # already replayed
-            await _send(dict(event.frame))
+            await websocket.send(event.text)
 
 
 async def _replay(customer_id: str, since: int) -> int:
