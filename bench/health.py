@@ -22,9 +22,20 @@ from bench._server import served
 REQUEST = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
 
 
+class _Closed(Exception):
+    """The server closed the keep-alive connection (Hypercorn: keep_alive_max_requests)."""
+
+
+async def _receive(stream: trio.SocketStream) -> bytes:
+    data = await stream.receive_some(65536)
+    if not data:
+        raise _Closed
+    return data
+
+
 async def _read_response(stream: trio.SocketStream, buffer: bytearray) -> None:
     while b"\r\n\r\n" not in buffer:
-        buffer += await stream.receive_some(65536)
+        buffer += await _receive(stream)
     head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
     length = next(
         int(line.split(b":", 1)[1])
@@ -33,19 +44,25 @@ async def _read_response(stream: trio.SocketStream, buffer: bytearray) -> None:
     )
     body = bytearray(rest)
     while len(body) < length:
-        body += await stream.receive_some(65536)
+        body += await _receive(stream)
     buffer[:] = body[length:]
 
 
 async def _client(port: int, count: int, latencies: list[float]) -> None:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    buffer = bytearray()
-    async with stream:
-        for _ in range(count):
-            started = time.perf_counter()
-            await stream.send_all(REQUEST)
-            await _read_response(stream, buffer)
-            latencies.append(time.perf_counter() - started)
+    done = 0
+    while done < count:  # reconnect when the server ends a keep-alive connection
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        buffer = bytearray()
+        async with stream:
+            try:
+                while done < count:
+                    started = time.perf_counter()
+                    await stream.send_all(REQUEST)
+                    await _read_response(stream, buffer)
+                    latencies.append(time.perf_counter() - started)
+                    done += 1
+            except (_Closed, trio.BrokenResourceError):
+                continue
 
 
 async def measure(port: int, clients: int, total: int) -> list[float]:

@@ -21,6 +21,7 @@ AVAILABLE = "available"
 UNAVAILABLE = "unavailable"
 _TOOL_PROBE_INTERVAL_S = 300.0
 _TOOL_PROBE_TIMEOUT_S = 60.0
+_STORE_CHECK_S = 0.5
 
 
 @attrs.frozen
@@ -41,6 +42,7 @@ class HealthProbe:
     tool_state: str = "unknown"
     git_state: str = "unknown"
     probed: trio.Event = attrs.field(factory=trio.Event)
+    _store_checked: tuple[float, str] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Probe git and the tool now and then every few minutes, until cancelled."""
@@ -66,6 +68,20 @@ class HealthProbe:
             return UNAVAILABLE
         return AVAILABLE if result.ok else UNAVAILABLE
 
+    async def _store_state(self) -> str:
+        """Ask the store at most every ``_STORE_CHECK_S``; one answer serves a burst of probes."""
+        now = trio.current_time()
+        if self._store_checked is not None and now - self._store_checked[0] < _STORE_CHECK_S:
+            return self._store_checked[1]
+        try:
+            with trio.fail_after(2):
+                await self.store.check()
+            state = AVAILABLE
+        except Exception:  # noqa: BLE001 - any store failure means unhealthy, reported not raised
+            state = "unhealthy"
+        self._store_checked = (now, state)
+        return state
+
     def _filesystem(self) -> str:
         directory = self.settings.workspace_dir
         try:
@@ -79,12 +95,7 @@ class HealthProbe:
         git = self.git_state if self.probed.is_set() else (
             AVAILABLE if shutil.which("git") else UNAVAILABLE
         )  # fmt: skip
-        try:
-            with trio.fail_after(2):
-                await self.store.check()
-            store = AVAILABLE
-        except Exception:  # noqa: BLE001 - any store failure means unhealthy, reported not raised
-            store = "unhealthy"
+        store = await self._store_state()
         deps = {
             "git": git,
             "aider": self.tool_state,
