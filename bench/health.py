@@ -22,14 +22,14 @@ from bench._server import served
 REQUEST = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
 
 
-class _Closed(Exception):
+class _ClosedError(Exception):
     """The server closed the keep-alive connection (Hypercorn: keep_alive_max_requests)."""
 
 
 async def _receive(stream: trio.SocketStream) -> bytes:
     data = await stream.receive_some(65536)
     if not data:
-        raise _Closed
+        raise _ClosedError
     return data
 
 
@@ -61,7 +61,7 @@ async def _client(port: int, count: int, latencies: list[float]) -> None:
                     await _read_response(stream, buffer)
                     latencies.append(time.perf_counter() - started)
                     done += 1
-            except (_Closed, trio.BrokenResourceError):
+            except (_ClosedError, trio.BrokenResourceError):
                 continue
 
 
