@@ -20,12 +20,15 @@ if TYPE_CHECKING:
     from runner.tasks import Task, TaskList
 
 __all__ = [
+    "CLEAN_MARKER",
     "Recorded",
     "WorkspaceAccess",
     "load_task",
     "load_task_list",
+    "mark_clean",
     "record_step",
     "recorded_step",
+    "repair_unless_clean",
     "task_wire",
 ]
 
@@ -71,6 +74,39 @@ def _read_checked_out(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+
+
+CLEAN_MARKER = "devteam-runner-clean"
+"""Written into ``.git`` when a stage ends successfully; the next stage trusts it once."""
+
+
+def mark_clean(ws: Workspace) -> None:
+    """Record that the last stage left the working tree as committed."""
+    if ws.git_dir.is_dir():
+        (ws.git_dir / CLEAN_MARKER).touch()
+
+
+async def repair_unless_clean(ctx: StageContext, ws: Workspace) -> None:
+    """Repair what a crash or a killed process left behind, unless the last stage succeeded.
+
+    The runner is the only writer of its workspaces, and a stage that succeeded leaves the
+    tree as committed; the marker spares the next stage a ``git status`` run. A stage that
+    failed or was cancelled wrote no marker, so the next one repairs.
+    """
+    marker = ws.git_dir / CLEAN_MARKER
+
+    def consume() -> bool:
+        try:
+            marker.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    if await trio.to_thread.run_sync(consume):
+        return
+    repaired = await ws.repair()
+    if repaired:
+        ctx.log("warning", "repaired the workspace: " + ", ".join(repaired))
 
 
 async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> TaskList:

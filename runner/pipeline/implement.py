@@ -14,6 +14,7 @@ from runner.pipeline.common import (
     load_task,
     record_step,
     recorded_step,
+    repair_unless_clean,
     task_branch,
 )
 from runner.tools import ToolRequest, make_tool
@@ -60,9 +61,7 @@ async def checkout_task_branch(
             code="branch_not_found",
             task_id=task_id,
         )
-    repaired = await ws.repair()
-    if repaired:
-        ctx.log("warning", "repaired the workspace: " + ", ".join(repaired))
+    await repair_unless_clean(ctx, ws)
     await trio.to_thread.run_sync(ws.touch)
     base = ctx.customer.base_branch
     task = await load_task(ctx, ws, f"refs/heads/{base}", task_id)

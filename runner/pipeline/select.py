@@ -8,7 +8,7 @@ import trio
 
 from runner.git import validate_repo_url
 from runner.pipeline.base import SelectResult
-from runner.pipeline.common import load_task_list, task_wire
+from runner.pipeline.common import load_task_list, repair_unless_clean, task_wire
 from runner.tasks import select_next
 
 if TYPE_CHECKING:
@@ -22,9 +22,8 @@ async def sync_base(ctx: StageContext, ws: Workspace) -> bool:
     """Clone or fetch, repair leftovers, and check out the up-to-date base; return ``cloned``."""
     repo = validate_repo_url(ctx.customer.repo_url, allow_local=ctx.settings.allow_local_repos)
     cloned = await ws.ensure(repo)
-    repaired = await ws.repair()
-    if repaired:
-        ctx.log("warning", "repaired the workspace: " + ", ".join(repaired))
+    if not cloned:
+        await repair_unless_clean(ctx, ws)
     await ws.checkout_base(ctx.customer.base_branch)
     await trio.to_thread.run_sync(ws.touch)
     return cloned

@@ -14,7 +14,7 @@ from runner.pipeline import implement as implement_stage
 from runner.pipeline import prep as prep_stage
 from runner.pipeline import select as select_stage
 from runner.pipeline import verify as verify_stage
-from runner.pipeline.common import WorkspaceAccess
+from runner.pipeline.common import WorkspaceAccess, mark_clean
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -43,25 +43,37 @@ class PipelineStages:
     async def select(self, ctx: StageContext, *, exclude_completed: bool = True) -> SelectResult:
         """SELECT the next task."""
         ws = self.access.workspace(ctx)
-        return await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
+        result = await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
+        mark_clean(ws)
+        return result
 
     async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult:
         """PREP the task branch."""
-        return await prep_stage.prep(ctx, self.access.workspace(ctx), request)
+        ws = self.access.workspace(ctx)
+        result = await prep_stage.prep(ctx, ws, request)
+        mark_clean(ws)
+        return result
 
     async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult:
         """IMPLEMENT the task with the coding tool."""
         ws = self.access.workspace(ctx)
         result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
+        mark_clean(ws)
         return result
 
     async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult:
         """VERIFY the task branch."""
-        return await verify_stage.verify(ctx, self.access.workspace(ctx), request)
+        ws = self.access.workspace(ctx)
+        result = await verify_stage.verify(ctx, ws, request)
+        mark_clean(ws)
+        return result
 
     async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
         """COMPLETE: mark done, merge, push."""
-        return await complete_stage.complete(ctx, self.access.workspace(ctx), task_id, branch)
+        ws = self.access.workspace(ctx)
+        result = await complete_stage.complete(ctx, ws, task_id, branch)
+        mark_clean(ws)
+        return result
 
     async def reset(self, ctx: StageContext) -> None:
         """Leave the workspace clean after a stop."""

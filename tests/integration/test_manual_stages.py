@@ -105,3 +105,22 @@ async def test_bad_requests_are_clear_errors(service: Service, remote: Path) -> 
     assert unreachable.json()["error"]["code"] == "repo_access_denied"
     assert ext.status_code == 400
     assert ext.json()["error"]["details"][0]["field"] == "repoUrl"
+
+
+async def test_a_stage_that_did_not_finish_cleanly_is_repaired_by_the_next(
+    service: Service, remote: Path
+) -> None:
+    from runner.pipeline.common import CLEAN_MARKER
+
+    async with service.client() as client:
+        first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+        workspace = Path(first.json()["repoPath"])
+        marker = workspace / ".git" / CLEAN_MARKER
+        assert marker.exists()  # the stage succeeded: the next one may skip `git status`
+        marker.unlink()  # as after a crash or a stop: no marker
+        (workspace / "junk.txt").write_text("left behind\n")
+        (workspace / "calc" / "ops.py").write_text("broken\n")
+        again = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+    assert again.status_code == 200
+    assert not (workspace / "junk.txt").exists()
+    assert (workspace / "calc" / "ops.py").read_text().startswith("def add")
