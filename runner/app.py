@@ -29,6 +29,7 @@ from runner.api import (
     error_response,
     install_error_handlers,
 )
+from runner.api.ws import DevteamSocket
 from runner.errors import UnauthorizedError
 from runner.metrics import Metrics
 from runner.redact import Redactor
@@ -109,6 +110,11 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
                 settings, websocket.headers.get("Authorization"), websocket.args.get("token")
             )
 
+    def authenticate(header: str | None, token: str | None) -> object:
+        return _grant(settings, header, token) if settings.auth_enabled else None
+
+    # WS /ws/devteam is served by a raw ASGI handler in front of Quart (the fan-out's cost).
+    app.asgi_app = DevteamSocket(app.asgi_app, app, services, authenticate)  # type: ignore[method-assign]
     return app
 
 
