@@ -18,8 +18,9 @@ import attrs
 
 from runner.tasks.deps import Clause, RangeIndex, find_cycles, points_backwards, related
 from runner.tasks.details import TaskMaker
-from runner.tasks.fields import NodeState, criteria_of, node_state
+from runner.tasks.fields import DONE, OPEN, NodeState, criteria_of, node_state
 from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
+from runner.tasks.syntax import DONE_MARKS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -87,11 +88,9 @@ class _Builder:
         if not points_backwards(self.records, self.prefixes):
             self._report_cycles(self.records)
         requirements = {k: tuple(v) for k, v in self.requirements.items()}
-        nodes_with_state = [(node, self.states[node.id]) for node in self.items.values()]
-        nodes_with_state += [
-            (node, self.states[f"Phase {node.id}"]) for node in self.phases.values()
-        ]
-        self.maker = TaskMaker(self.items, nodes_with_state, self.default_criteria, requirements)
+        self.maker = TaskMaker(
+            self.items, self.phases, self.states, self.default_criteria, requirements
+        )
         return TaskList(
             records=tuple(self.records),
             warnings=tuple(sorted(self.warnings, key=lambda i: i.line)),
@@ -100,39 +99,60 @@ class _Builder:
         )
 
     def _index(self, nodes: Iterable[Record]) -> None:
+        phases, items, states = self.phases, self.items, self.states
         for node in nodes:
-            table = self.phases if node.kind == "phase" else self.items
-            first = table.get(node.id)
-            if first is not None:
-                label = f"Phase {node.id}" if node.kind == "phase" else node.id
-                self.errors.append(
-                    Issue(
-                        node.line,
-                        f"duplicate id {label} (first at line {first.line}); this line is ignored",
-                        node.id,
-                    )
+            node_id = node.id
+            if node.kind == "item":
+                if node_id not in items:
+                    items[node_id] = node
+                    text = node.text
+                    if (
+                        node.extra is None
+                        and node.box is None
+                        and ("(" not in text or ":" not in text)
+                    ):
+                        # `node_state` of a plain line without a clause, inline (most lines)
+                        done = (
+                            node.lead_done or node.commented or text.rstrip().endswith(DONE_MARKS)
+                        )
+                        states[node_id] = DONE if done else OPEN
+                    else:
+                        states[node_id] = node_state(node)
+                    continue
+                first, label = items[node_id], node_id
+            else:
+                if node_id not in phases:
+                    phases[node_id] = node
+                    states[f"Phase {node_id}"] = node_state(node)
+                    continue
+                first, label = phases[node_id], f"Phase {node_id}"
+            self.errors.append(
+                Issue(
+                    node.line,
+                    f"duplicate id {label} (first at line {first.line}); this line is ignored",
+                    node_id,
                 )
-                continue
-            table[node.id] = node
-            self.states[node.id if node.kind == "item" else f"Phase {node.id}"] = node_state(node)
+            )
 
     def _classify(self) -> None:
-        parents: set[str] = set()
-        lettered: set[str] = set()
-        for task_id in self.items:
-            (lettered if task_id[-1].isalpha() else parents).add(_parent(task_id))
+        items = self.items
+        parents = {i.rpartition(".")[0] for i in items if not i[-1].isalpha()}
+        lettered = {i.rpartition(".")[0] for i in items if i[-1].isalpha()}
         kinds = self.kinds
-        for task_id in self.items:
-            if task_id[-1].isalpha():
-                kind = "checkpoint"
-            elif task_id.count(".") == 1:
-                kind = "group" if task_id in parents or task_id in lettered else "atomic"
-            else:
-                kind = "composite" if task_id in parents else "atomic"
-            kinds[task_id] = kind
         prefixes = self.prefixes
-        for task_id in self.items:
-            _prefixes_of(task_id, prefixes)
+        for task_id in items:
+            parent = task_id.rpartition(".")[0]
+            if task_id[-1].isalpha():
+                kinds[task_id] = "checkpoint"
+            elif task_id.count(".") == 1:
+                kinds[task_id] = "group" if task_id in parents or task_id in lettered else "atomic"
+            else:
+                kinds[task_id] = "composite" if task_id in parents else "atomic"
+            up = prefixes.get(parent)
+            if up is None:
+                _prefixes_of(task_id, prefixes)
+            else:
+                prefixes[task_id] = (parent, *up)
         # every item id and every container of one is a key of the memo
         self.known = set(prefixes)
         self.known.update(self.phases)
@@ -208,7 +228,8 @@ class _Builder:
     def _tasks(self, done_containers: set[str]) -> None:
         """Work out every task's type, dependencies and status, in document order."""
         previous: dict[str, str] = {}
-        kinds, states, prefixes = self.kinds, self.states, self.prefixes
+        kinds, states, prefixes, inherited = self.kinds, self.states, self.prefixes, self.inherited
+        append = self.records.append
         for task_id, node in self.items.items():
             kind = kinds[task_id]
             if kind == "group":
@@ -216,7 +237,14 @@ class _Builder:
             state = states[task_id]
             containers = prefixes[task_id]
             scope = containers[-2] if len(containers) >= 2 else containers[-1]
-            deps, prereqs = self._task_refs(task_id, kind, state, previous.get(scope))
+            if kind == "checkpoint" or state.clause is not None:
+                deps, prereqs = self._task_refs(task_id, kind, state, None)
+            else:  # the common case: the previous sibling and the containers' clauses
+                parent = containers[0]
+                deps, prereqs = inherited.get(parent) or self._inherited_refs(parent)
+                before = previous.get(scope)
+                if before is not None:  # the inherited ids are without repeats already
+                    deps = (before, *(d for d in deps if d != before))
             if kind == "atomic":
                 previous[scope] = task_id
             done = state.done or (
@@ -232,7 +260,7 @@ class _Builder:
                 status = "pending"
             node.type, node.status = kind, status
             node.dependencies, node.prerequisites = deps, prereqs
-            self.records.append(node)
+            append(node)
 
     def _check_fields(self, node: Record, kind: str) -> None:
         """Warn about a declared type that is not the task's and criteria without pairs."""

@@ -188,19 +188,20 @@ def points_backwards(tasks: Sequence[Record], prefixes: Mapping[str, tuple[str, 
     A task's edges go to its dependencies (other than itself, its containers and its parts)
     and, for a composite, to its atomic parts; a container counts at its last atomic task.
     """
-    position: dict[str, int] = {}
+    where: dict[str, int] = {task.id: i for i, task in enumerate(tasks)}
     last: dict[str, int] = {}
     for i, task in enumerate(tasks):
-        position[task.id] = i
         if task.type == "atomic":
             for container in prefixes[task.id]:
                 last[container] = i
+    where.update(last)  # a container counts at its last atomic task
+    get = where.get
     for i, task in enumerate(tasks):
         task_id = task.id
-        if last.get(task_id, -1) > i:  # a composite before one of its parts
+        if task.type == "composite" and get(task_id, -1) > i:  # a composite before a part
             return False
         for dep in task.dependencies:
-            if last.get(dep, position.get(dep, -1)) >= i and not related(task_id, dep):
+            if get(dep, -1) >= i and not related(task_id, dep):
                 return False
     return True
 

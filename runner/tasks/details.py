@@ -8,6 +8,8 @@ the lines that can name the file (see `TaskMaker.full_path`).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -33,14 +35,15 @@ class TaskMaker:
     """Makes (and keeps) the heavy values of one parsed list."""
 
     items: Mapping[str, Record]
-    nodes: Sequence[tuple[Record, NodeState]]
-    """Every item and phase line (the first of each id) with its state."""
+    phases: Mapping[str, Record]
+    states: Mapping[str, NodeState]
+    """The state of every item (by id) and phase (by ``Phase N``)."""
     default_criteria: Mapping[str, str]
     requirements: Mapping[str, tuple[str, ...]]
     _texts: dict[int, NodeText] = attrs.Factory(dict)
     _files: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     _full: dict[str, str] = attrs.Factory(dict)
-    _straddling: list[tuple[Record, NodeState]] | None = None
+    _search: _Search | None = None
 
     def text(self, node: Record) -> NodeText:
         """Return the node's title, description and named files (kept once read)."""
@@ -109,10 +112,76 @@ class TaskMaker:
         return found
 
     def _may_name(self, name: str) -> list[tuple[Record, NodeState]]:
-        if self._straddling is None:
-            self._straddling = [pair for pair in self.nodes if _straddles(pair[0])]
-        found = [pair for pair in self.nodes if _holds(pair[0], name)]
-        return found + self._straddling
+        search = self._search
+        if search is None:
+            search = self._search = _Search.of(self.items, self.phases, self.states)
+        return search.may_name(name)
+
+
+@attrs.frozen
+class _Search:
+    """Every item and phase line (the first of each id), searchable by text.
+
+    The lines' texts are joined with ``\n`` (which no line holds), so one `str.find` over the
+    joined text finds the lines that hold a name, and one regex search the straddling links.
+    """
+
+    nodes: Sequence[Record]
+    states: Mapping[str, NodeState]
+    joined: str
+    starts: Sequence[int]
+    """Where each node's text starts in ``joined`` (and, last, the end of ``joined`` + 1)."""
+    with_fields: Sequence[Record]
+    straddling: Sequence[Record]
+
+    @classmethod
+    def of(
+        cls,
+        items: Mapping[str, Record],
+        phases: Mapping[str, Record],
+        states: Mapping[str, NodeState],
+    ) -> _Search:
+        """Index the items and phases."""
+        nodes = [*items.values(), *phases.values()]
+        texts = [node.text for node in nodes]
+        joined = "\n".join(texts)
+        starts = list(itertools.accumulate(map(len, texts), lambda at, n: at + n + 1, initial=0))
+        with_fields = [node for node in nodes if node.extra is not None]
+        straddling = [nodes[i] for i in _hits(_STRADDLE_RE.finditer(joined), starts)]
+        straddling += [node for node in with_fields if _straddles_fields(node)]
+        return cls(nodes, states, joined, starts, with_fields, straddling)
+
+    def may_name(self, name: str) -> list[tuple[Record, NodeState]]:
+        """The nodes that hold ``name`` (`_holds`) and the straddling ones, maybe repeated."""
+        if not name or "\n" in name:
+            found = [node for node in self.nodes if _holds(node, name)]
+        else:
+            found = [self.nodes[i] for i in _find_all(self.joined, name, self.starts)]
+            found += [node for node in self.with_fields if _holds(node, name)]
+        states = self.states
+        return [
+            (node, states[node.id if node.kind == "item" else f"Phase {node.id}"])
+            for node in (*found, *self.straddling)
+        ]
+
+
+def _hits(matches: Iterable[re.Match[str]], starts: Sequence[int]) -> list[int]:
+    """The indexes of the nodes the matches are in, without repeats."""
+    found: dict[int, None] = {}
+    for m in matches:
+        found[bisect.bisect_right(starts, m.start()) - 1] = None
+    return list(found)
+
+
+def _find_all(joined: str, name: str, starts: Sequence[int]) -> list[int]:
+    """The indexes of the nodes whose text holds ``name`` (which holds no ``\n``)."""
+    found = []
+    at = joined.find(name)
+    while at != -1:
+        index = bisect.bisect_right(starts, at) - 1
+        found.append(index)
+        at = joined.find(name, starts[index + 1])
+    return found
 
 
 def _holds(node: Record, name: str) -> bool:
@@ -127,10 +196,8 @@ def _holds(node: Record, name: str) -> bool:
     return any(name in item for item in extra.lists.get("dependencies", ()))
 
 
-def _straddles(node: Record) -> bool:
+def _straddles_fields(node: Record) -> bool:
     extra = node.extra
-    if _STRADDLE_RE.search(node.text) is not None:
-        return True
     return (
         extra is not None and _STRADDLE_RE.search(extra.fields.get("description", "")) is not None
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from runner.tasks.deps import Clause, parse_clause
 from runner.tasks.model import Issue, Record
 from runner.tasks.syntax import (
+    DONE_MARKS,
     file_words,
     link_targets,
     split_dependency_clause,
@@ -23,7 +24,16 @@ from runner.tasks.syntax import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["NodeState", "NodeText", "criteria_of", "files_of", "node_state", "node_text"]
+__all__ = [
+    "DONE",
+    "OPEN",
+    "NodeState",
+    "NodeText",
+    "criteria_of",
+    "files_of",
+    "node_state",
+    "node_text",
+]
 
 
 class NodeText(NamedTuple):
@@ -44,8 +54,8 @@ class NodeState(NamedTuple):
     clause_line: int
 
 
-_OPEN = NodeState(False, None, 0)
-_DONE = NodeState(True, None, 0)
+OPEN = NodeState(False, None, 0)
+DONE = NodeState(True, None, 0)
 """The states of nodes without a clause (``clause_line`` only matters with a clause)."""
 
 
@@ -66,12 +76,17 @@ def _split(text: str) -> tuple[str, bool, str | None]:
 
 def node_state(node: Record) -> NodeState:
     """Read a node's done state and dependency clause (its line and fields)."""
-    _, done, inline = _split(node.text)
+    text = node.text
+    if node.extra is None and ("(" not in text or ":" not in text):  # no clause: the done mark
+        if text.rstrip().endswith(DONE_MARKS) or node.lead_done or node.commented:
+            return DONE
+        return DONE if node.box in ("x", "X") else OPEN
+    _, done, inline = _split(text)
     done = done or node.lead_done or node.box in ("x", "X") or node.commented
     extra = node.extra
     if extra is None:  # the common case: a line without fields
         if inline is None:
-            return _DONE if done else _OPEN
+            return DONE if done else OPEN
         return NodeState(done, parse_clause([inline]), node.line)
     done = done or extra.fields.get("status") == "completed"
     items = [inline] if inline is not None else []
@@ -79,7 +94,7 @@ def node_state(node: Record) -> NodeState:
     if deps is not None:
         items.extend(deps)
     elif inline is None:
-        return _DONE if done else _OPEN
+        return DONE if done else OPEN
     clause_line = node.line if inline is not None else extra.list_lines["dependencies"]
     return NodeState(done, parse_clause(items), clause_line)
 

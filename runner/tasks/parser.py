@@ -16,7 +16,7 @@ import attrs
 
 from runner.tasks.build import build_task_list
 from runner.tasks.model import DEFAULT_CRITERIA, STATUSES, Issue, Record, TaskList
-from runner.tasks.syntax import Line, classify, plain_item, requirement_of
+from runner.tasks.syntax import PLAIN_LINE_RE, Line, classify, plain_item, requirement_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -62,9 +62,12 @@ def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = N
     lines = text.split("\n")
     if "\r" in text:
         lines = [line.removesuffix("\r") for line in lines]
-    feed = scanner.feed
-    for number, line in enumerate(lines, start=1):
-        feed(number, line)
+    if "<!--" in text or "-->" in text or "```" in text or "~~~" in text:
+        feed = scanner.feed
+        for number, line in enumerate(lines, start=1):
+            feed(number, line)
+    else:
+        scanner.feed_unmarked(lines)
     scanner.finish()
     criteria = DEFAULT_CRITERIA if default_criteria is None else default_criteria
     return build_task_list(
@@ -132,6 +135,24 @@ class _Scanner:
             getattr(self, f"_on_{info.kind}")(number, info, commented)
         if closed and self._comment_nodes and not self._comment_completed:
             self._pending_comment = (self._comment_start, number)
+
+    def feed_unmarked(self, lines: list[str]) -> None:
+        """Take every line of a text without comment markers and code fences.
+
+        What `feed` does line by line, with its common case inline: without markers and
+        fences no line is commented or fenced, so a plain ``1.1.1 Text`` line is a node.
+        """
+        append = self.nodes.append
+        feed = self.feed
+        plain = PLAIN_LINE_RE.match
+        for number, line in enumerate(lines, start=1):
+            if line[:1] in _DIGITS and (m := plain(line)) is not None:
+                self._field = None
+                append(Record("item", m[1], m[2], number, "plain"))
+            elif line:
+                feed(number, line)
+            else:  # a blank line ends a field's bullets
+                self._field = None
 
     def finish(self) -> None:
         """Flush the state left at the end of the text."""

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 __all__ = [
     "DONE_MARKS",
+    "PLAIN_LINE_RE",
     "Line",
     "classify",
     "description_of",
@@ -100,6 +101,8 @@ _ITEM_RE = re.compile(
     r"(?:[ \t]*[:\u2014\u2013-]?[ \t]+|[ \t]*:|[ \t]*$)(?P<text>.*)"
 )
 _PLAIN_HEAD_RE = re.compile(r"(?P<id>" + _ID + r")\.?")
+PLAIN_LINE_RE = re.compile(r"(" + _ID + r")\.? ([^ \t:\u2014\u2013-].*)", re.DOTALL)
+"""A whole plain ``1.1.1 Text`` line: groups 1 and 2 are what `plain_item` returns."""
 _NOT_PLAIN_TEXT = frozenset(" \t:\u2014\u2013-")
 _PHASE_RE = re.compile(
     r"(?P<head>\#{1,6}[ \t]+)?(?:(?P<bullet>[-*+•])[ \t]+)?(?:\[(?P<box>[ xX])\][ \t]*)?"
