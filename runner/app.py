@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 import trio
-from quart import Response, g, request, websocket
+from quart import Response, g, request
 from quart_schema import QuartSchema
 from quart_trio import QuartTrio
 
@@ -102,13 +102,6 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
         log.info("request", method=request.method, path=request.path,
                  status=response.status_code, ms=round(elapsed * 1000, 2))  # fmt: skip
         return response
-
-    @app.before_websocket
-    async def before_ws() -> None:
-        if settings.auth_enabled:
-            websocket.grant = _grant(  # type: ignore[attr-defined]  # per-connection auth
-                settings, websocket.headers.get("Authorization"), websocket.args.get("token")
-            )
 
     def authenticate(header: str | None, token: str | None) -> object:
         return _grant(settings, header, token) if settings.auth_enabled else None

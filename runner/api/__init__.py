@@ -23,13 +23,7 @@ __all__ = [
 
 
 def blueprints() -> list[Blueprint]:
-    """Return every route blueprint."""
-    from runner.api import (
-        routes_customers,
-        routes_health,
-        routes_stages,
-        ws,
-    )
+    """Return every route blueprint (``/ws/devteam`` is served by ``DevteamSocket``)."""
+    from runner.api import routes_customers, routes_health, routes_stages
 
-    return [routes_health.blueprint, routes_customers.blueprint, routes_stages.blueprint,
-            ws.blueprint]  # fmt: skip
+    return [routes_health.blueprint, routes_customers.blueprint, routes_stages.blueprint]

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import trio
-from quart import Blueprint
 
 from runner.api.errors import error_body
 from runner.api.json import dumps
@@ -38,12 +37,9 @@ if TYPE_CHECKING:
     ASGIApp = Callable[..., Awaitable[None]]
     Authenticate = Callable[[str | None, str | None], object]
 
-__all__ = ["PATH", "DevteamSocket", "blueprint"]
+__all__ = ["PATH", "DevteamSocket"]
 
 PATH = "/ws/devteam"
-# The endpoint has no Quart route (``DevteamSocket`` serves it); the blueprint stays so that
-# ``runner.api.blueprints()`` keeps its shape.
-blueprint = Blueprint("ws", __name__)
 
 _REPLAY_PAGE = 500
 _POLICY_VIOLATION = 1008

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 import trio
 from trio_websocket import open_websocket_url
 
@@ -236,3 +237,34 @@ async def test_twenty_customers_run_in_parallel_to_done(service: Service) -> Non
                 finished.add(frames[-1]["customerId"])
     for customer in customers:
         assert (await _state(service, customer))["status"] == "DONE"
+
+
+async def test_subscribers_are_counted_and_released_on_disconnect(service: Service) -> None:
+    from tests.helpers.ws import ws_connect
+
+    bus = service.services.bus
+    with trio.fail_after(30):
+        async with ws_connect(f"{service.ws_url}/ws/devteam?customerId=acme"):
+            while bus.subscriber_count != 1:  # noqa: ASYNC110 - the server registers it
+                await trio.sleep(0.01)
+            async with service.client() as client:
+                metrics = (await client.get("/metrics")).text
+            assert "devteam_ws_subscribers 1.0" in metrics
+        while bus.subscriber_count != 0:  # noqa: ASYNC110 - the server notices the close
+            await trio.sleep(0.01)
+
+
+async def test_bad_websocket_query_gets_an_error_frame_naming_the_field(service: Service) -> None:
+    import json
+
+    from trio_websocket import ConnectionClosed
+
+    from tests.helpers.ws import ws_connect
+
+    with trio.fail_after(30):
+        async with ws_connect(f"{service.ws_url}/ws/devteam?since=abc") as ws:
+            frame = json.loads(await ws.get_message())
+            with pytest.raises(ConnectionClosed):
+                await ws.get_message()
+    assert frame["type"] == "error"
+    assert frame["error"]["details"][0]["field"] == "since"
