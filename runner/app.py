@@ -22,6 +22,7 @@ from quart_trio import QuartTrio
 import runner
 from runner.actors import ActorDeps, EventBus, Registry
 from runner.api import (
+    DevteamSocket,
     HealthProbe,
     Idempotency,
     Services,
@@ -29,7 +30,6 @@ from runner.api import (
     error_response,
     install_error_handlers,
 )
-from runner.api.ws import DevteamSocket
 from runner.errors import UnauthorizedError
 from runner.metrics import Metrics
 from runner.redact import Redactor

@@ -8,11 +8,13 @@ from runner.api.errors import error_response, install_error_handlers
 from runner.api.health import HealthProbe
 from runner.api.idempotency import Idempotency
 from runner.api.services import Services
+from runner.api.ws import DevteamSocket
 
 if TYPE_CHECKING:
     from quart import Blueprint
 
 __all__ = [
+    "DevteamSocket",
     "HealthProbe",
     "Idempotency",
     "Services",
