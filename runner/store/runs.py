@@ -167,20 +167,21 @@ class Runs:
         return await self._db.read(list_runs)
 
     async def mark_interrupted(self, now: str) -> builtins.list[RunRecord]:
-        """Fail every run that is not in a terminal status (used once at startup).
+        """Fail every run that was inside a stage when the service stopped (at startup).
 
         Each becomes FAILED with error ``{"stage", "code": "interrupted", "message"}``, where
-        stage is its stage status lowercased (``implementing``) or ``run``.
+        stage is its stage status lowercased (``implementing``). A PAUSED run was not
+        interrupted: it stays PAUSED and can be resumed.
 
         Returns:
             The runs as updated.
         """
-        placeholders = ", ".join("?" for _ in TERMINAL_STATUSES)
+        active = sorted(_STAGE_STATUSES)
+        placeholders = ", ".join("?" for _ in active)
 
         def mark(conn: sqlite3.Connection) -> builtins.list[RunRecord]:
             rows = conn.execute(
-                f"SELECT run_id, status FROM runs WHERE status NOT IN ({placeholders})",
-                tuple(TERMINAL_STATUSES),
+                f"SELECT run_id, status FROM runs WHERE status IN ({placeholders})", tuple(active)
             ).fetchall()
             updated = []
             for run_id, status in rows:

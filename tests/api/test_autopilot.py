@@ -268,3 +268,24 @@ async def test_bad_websocket_query_gets_an_error_frame_naming_the_field(service:
                 await ws.get_message()
     assert frame["type"] == "error"
     assert frame["error"]["details"][0]["field"] == "since"
+
+
+async def test_a_paused_run_stays_paused_across_a_restart(tmp_path: Path) -> None:
+    settings = service_settings(tmp_path)
+    stages = FakeStages()
+    with trio.fail_after(60):
+        async with running_service(settings, stages) as service:
+            await _register(service)
+            url = f"{service.ws_url}/ws/devteam?customerId=acme"
+            async with open_websocket_url(url) as ws, service.client() as client:
+                await client.post("/customers/acme/run", json={"stopAfterTask": "1.1.1"})
+                await frames_until(ws, status_is("PAUSED"))
+        restarted = FakeStages(done={"acme": {"1.1.1"}})
+        async with running_service(settings, restarted) as service:
+            assert (await _state(service))["status"] == "PAUSED"
+            url = f"{service.ws_url}/ws/devteam?customerId=acme"
+            async with open_websocket_url(url) as ws, service.client() as client:
+                resumed = await client.post("/customers/acme/resume")
+                assert resumed.status_code == 200
+                await frames_until(ws, status_is("DONE"))
+    assert [c[2] for c in restarted.calls if c[1] == "prep"] == ["1.1.2", "1.1.3"]

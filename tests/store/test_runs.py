@@ -88,11 +88,6 @@ async def test_runs_mark_interrupted_fails_unfinished_runs_after_restart(db_path
                 "code": "interrupted",
                 "message": "the service restarted during this run",
             },
-            "paused": {
-                "stage": "run",
-                "code": "interrupted",
-                "message": "the service restarted during this run",
-            },
         }
         assert all(
             (r.status, r.finished_at, r.updated_at) == ("FAILED", at(30), at(30)) for r in marked
@@ -100,4 +95,7 @@ async def test_runs_mark_interrupted_fails_unfinished_runs_after_restart(db_path
         done = await store.runs.get("done")
         assert done is not None
         assert (done.status, done.error) == ("DONE", None)
+        paused = await store.runs.get("paused")
+        assert paused is not None
+        assert (paused.status, paused.error) == ("PAUSED", None)  # not interrupted: resumable
         assert await store.runs.mark_interrupted(at(31)) == []
