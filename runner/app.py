@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from runner.config import Settings
     from runner.pipeline import Stages
 
-__all__ = ["create_app", "housekeeping", "open_services", "utc_now"]
+__all__ = ["create_app", "housekeep_once", "housekeeping", "open_services", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
@@ -192,13 +192,22 @@ async def open_services(
 
 
 async def housekeeping(services: Services, stages: Stages) -> None:
-    """Purge expired idempotency records and idle workspaces, every few minutes."""
+    """Run :func:`housekeep_once` every few minutes."""
     while True:
-        now = services.now()
-        purged = await services.store.idempotency.purge_expired(
-            now.isoformat().replace("+00:00", "Z")
-        )
-        removed = await stages.cleanup(services.settings, services.registry.busy_workspaces())
-        if purged or removed:
-            log.info("housekeeping", idempotency_purged=purged, workspaces_removed=len(removed))
+        await housekeep_once(services, stages)
         await trio.sleep(_HOUSEKEEPING_INTERVAL_S)
+
+
+async def housekeep_once(services: Services, stages: Stages) -> dict[str, int]:
+    """Purge expired idempotency records, old events and idle workspaces; return the counts."""
+    store, settings = services.store, services.settings
+    counts = {
+        "idempotency_purged": await store.idempotency.purge_expired(services.timestamp()),
+        "events_pruned": await store.events.prune(settings.events_keep_per_customer),
+        "workspaces_removed": len(
+            await stages.cleanup(settings, services.registry.busy_workspaces())
+        ),
+    }
+    if any(counts.values()):
+        log.info("housekeeping", **counts)
+    return counts

@@ -161,6 +161,7 @@ class Settings:
     idempotency_ttl_hours: float = 24.0
     idempotency_wait_s: float = 30.0
     cleanup_age_hours: float = 24.0
+    events_keep_per_customer: int = 10_000
     allow_local_repos: bool = True
     api_tokens: Mapping[str, TokenGrant] = attrs.field(factory=dict, repr=False)
     log_level: str = "info"
@@ -230,6 +231,7 @@ class Settings:
             "idempotency_ttl_hours": env.number("IDEMPOTENCY_TTL_HOURS", 24.0),
             "idempotency_wait_s": env.number("IDEMPOTENCY_WAIT_S", 30.0),
             "cleanup_age_hours": env.number("CLEANUP_AGE_HOURS", 24.0),
+            "events_keep_per_customer": env.integer("EVENTS_KEEP_PER_CUSTOMER", 10_000, minimum=1),
             "allow_local_repos": env.flag("ALLOW_LOCAL_REPOS", True),
             "api_tokens": parse_api_tokens(env.text("RUNNER_API_TOKENS", "")),
             "log_level": env.choice("LOG_LEVEL", "info", _LEVELS),

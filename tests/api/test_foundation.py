@@ -5,6 +5,8 @@ import shutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pathlib
+
     from tests.helpers.service import Service
 
 
@@ -177,3 +179,32 @@ async def test_keep_alive_survives_a_body_sent_after_the_headers(service: Servic
                 received += await stream.receive_some(65536)
     assert received.startswith(b"HTTP/1.1 200")
     assert b'{"status":"ok"}' in received
+
+
+async def test_housekeeping_prunes_old_events_and_expired_keys(tmp_path: pathlib.Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import trio
+
+    from runner.app import housekeep_once
+    from tests.helpers.fake_stages import FakeStages
+    from tests.helpers.service import running_service, service_settings
+
+    clock = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    settings = service_settings(tmp_path, events_keep_per_customer=3, idempotency_ttl_hours=1.0)
+    stages = FakeStages()
+    with trio.fail_after(30):
+        async with running_service(settings, stages, now=lambda: clock["now"]) as service:
+            async with service.client() as client:
+                await client.put("/customers/acme", json={"repoUrl": "/srv/a.git"})
+                body = {"repoUrl": "/srv/a.git", "taskId": "1.1.1", "idempotencyKey": "k"}
+                await client.post("/prep", json=body)
+                await client.post("/prep", json={**body, "idempotencyKey": None})
+                clock["now"] += timedelta(hours=2)
+                counts = await housekeep_once(service.services, stages)
+                events = await service.services.store.events.since(["acme"], -1, 100)
+                await client.post("/prep", json=body)
+    assert counts["idempotency_purged"] == 1
+    assert counts["events_pruned"] > 0
+    assert len(events) == 3
+    assert sum(1 for _c, stage, _t in stages.calls if stage == "prep") == 3  # the key expired
