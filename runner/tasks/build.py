@@ -136,13 +136,14 @@ class _Builder:
 
     def _classify(self) -> None:
         items = self.items
-        parents = {i.rpartition(".")[0] for i in items if not i[-1].isalpha()}
-        lettered = {i.rpartition(".")[0] for i in items if i[-1].isalpha()}
+        parent_ids = [i.rpartition(".")[0] for i in items]
+        letters = [i[-1].isalpha() for i in items]
+        parents = {p for p, letter in zip(parent_ids, letters, strict=True) if not letter}
+        lettered = {p for p, letter in zip(parent_ids, letters, strict=True) if letter}
         kinds = self.kinds
         prefixes = self.prefixes
-        for task_id in items:
-            parent = task_id.rpartition(".")[0]
-            if task_id[-1].isalpha():
+        for task_id, parent, letter in zip(items, parent_ids, letters, strict=True):
+            if letter:
                 kinds[task_id] = "checkpoint"
             elif task_id.count(".") == 1:
                 kinds[task_id] = "group" if task_id in parents or task_id in lettered else "atomic"
@@ -230,26 +231,35 @@ class _Builder:
         previous: dict[str, str] = {}
         kinds, states, prefixes, inherited = self.kinds, self.states, self.prefixes, self.inherited
         append = self.records.append
+        # (scope, done by a container) of every parent: both follow from the parent's containers
+        by_parent: dict[str, tuple[str, bool]] = {}
         for task_id, node in self.items.items():
             kind = kinds[task_id]
             if kind == "group":
                 continue
             state = states[task_id]
             containers = prefixes[task_id]
-            scope = containers[-2] if len(containers) >= 2 else containers[-1]
+            parent = containers[0]
+            found = by_parent.get(parent)
+            if found is None:
+                found = by_parent[parent] = (
+                    containers[-2] if len(containers) >= 2 else containers[-1],
+                    bool(done_containers) and not done_containers.isdisjoint(containers),
+                )
+            scope, container_done = found
             if kind == "checkpoint" or state.clause is not None:
                 deps, prereqs = self._task_refs(task_id, kind, state, None)
             else:  # the common case: the previous sibling and the containers' clauses
-                parent = containers[0]
                 deps, prereqs = inherited.get(parent) or self._inherited_refs(parent)
                 before = previous.get(scope)
                 if before is not None:  # the inherited ids are without repeats already
-                    deps = (before, *(d for d in deps if d != before))
+                    if before in deps:
+                        deps = (before, *(d for d in deps if d != before))
+                    else:
+                        deps = (before, *deps)
             if kind == "atomic":
                 previous[scope] = task_id
-            done = state.done or (
-                bool(done_containers) and not done_containers.isdisjoint(containers)
-            )
+            done = state.done or container_done
             status = "pending"
             if node.extra is not None:
                 self._check_fields(node, kind)
@@ -339,13 +349,15 @@ class _Builder:
 
     def containers(self) -> frozenset[str]:
         """The ids of groups and phases, and the phase part of every task id (`TaskSource`)."""
-        found = {r.id.split(".", 1)[0] for r in self.records}
+        # Read from the distinct parents: an id's phase part is its parent's, and the group part
+        # of an id with two dots or more is the first two parts of its parent (a composite's
+        # group is that of its parts, which are records too).
+        parents = {r.id.rpartition(".")[0] for r in self.records}
+        found = {p.split(".", 1)[0] for p in parents if p}
+        if "" in parents:
+            found.update(r.id for r in self.records if "." not in r.id)
+        found.update(".".join(p.split(".", 2)[:2]) for p in parents if "." in p)
         found.update(k for k, kind in self.kinds.items() if kind == "group")
-        found.update(
-            self.prefixes[r.id][-2]
-            for r in self.records
-            if r.type in ("atomic", "checkpoint") and r.id.count(".") >= 2
-        )
         found.update(self.phases)
         return frozenset(found)
 

@@ -10,6 +10,7 @@ references, self-dependencies, cycles) goes into ``errors``; see `runner.tasks.b
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 import attrs
@@ -58,6 +59,16 @@ def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = N
         The tasks in document order with their groups and phases; odd lines are in
         ``warnings``, unknown references, self-dependencies and cycles in ``errors``.
     """
+    enabled = gc.isenabled()
+    gc.disable()  # the parse makes many small objects that all live on: no collector passes
+    try:
+        return _parse(text, default_criteria)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
     scanner = _Scanner()
     lines = text.split("\n")
     if "\r" in text:
