@@ -10,7 +10,6 @@ references, self-dependencies, cycles) goes into ``errors``; see `runner.tasks.b
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING
 
 import attrs
@@ -59,13 +58,7 @@ def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = N
         The tasks in document order with their groups and phases; odd lines are in
         ``warnings``, unknown references, self-dependencies and cycles in ``errors``.
     """
-    enabled = gc.isenabled()
-    gc.disable()  # the parse makes many small objects that all live on: no collector passes
-    try:
-        return _parse(text, default_criteria)
-    finally:
-        if enabled:
-            gc.enable()
+    return _parse(text, default_criteria)
 
 
 def _parse(text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
