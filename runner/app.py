@@ -10,7 +10,6 @@ import re
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,6 +29,7 @@ from runner.api import (
     error_response,
     install_error_handlers,
 )
+from runner.clock import utc_now
 from runner.errors import UnauthorizedError
 from runner.metrics import Metrics
 from runner.redact import Redactor
@@ -38,22 +38,18 @@ from runner.tools import JobSlots
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
+    from datetime import datetime
 
     from runner.config import Settings
     from runner.pipeline import Stages
 
-__all__ = ["create_app", "housekeep_once", "housekeeping", "open_services", "utc_now"]
+__all__ = ["create_app", "housekeep_once", "housekeeping", "open_services"]
 
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _OPEN_PATHS = {"/health", "/healthz"}
 _HOUSEKEEPING_INTERVAL_S = 600.0
-
-
-def utc_now() -> datetime:
-    """Return the current UTC time (the one wall clock; tests inject their own)."""
-    return datetime.now(UTC)
 
 
 def create_app(settings: Settings, services: Services) -> QuartTrio:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.actors import RESTING, GetState, StartRun
-from runner.app import open_services, utc_now
+from runner.app import open_services
+from runner.clock import iso_utc, utc_now
 from runner.errors import RunnerError
 from runner.git import validate_repo_url
 from runner.pipeline import PipelineStages
@@ -75,5 +76,5 @@ async def run_in_terminal(settings: Settings, args: argparse.Namespace) -> int:
         error = state["error"]
         print(f"{status}: {error['stage']} {error['code']}: {error['message']}", file=sys.stderr)
     else:
-        print(f"{status} at {utc_now().isoformat(timespec='seconds')}")
+        print(f"{status} at {iso_utc(utc_now(), timespec='seconds')}")
     return 0 if status in ("DONE", "PAUSED") else 1

@@ -30,6 +30,7 @@ from runner.actors.messages import (
     Stop,
 )
 from runner.actors.state import STAGE_FRACTION, ExecutionState, Status, allowed_from
+from runner.clock import iso_utc
 from runner.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -363,7 +364,7 @@ class CustomerActor:
         )
 
     def _now(self) -> str:
-        return self.deps.now().isoformat().replace("+00:00", "Z")
+        return iso_utc(self.deps.now())
 
     def _progress(self) -> float:
         s = self.state

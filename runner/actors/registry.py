@@ -12,6 +12,7 @@ from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
 from runner.actors.events import UPDATE
 from runner.actors.state import ACTIVE, ExecutionState, Status
+from runner.clock import iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,7 +54,7 @@ class Registry:
     async def _recover(self) -> None:
         """Load saved states; a run the previous process left active becomes FAILED."""
         store = self.deps.store
-        now = self.deps.now().isoformat().replace("+00:00", "Z")
+        now = iso_utc(self.deps.now())
         await store.runs.mark_interrupted(now)
         for customer_id, record in (await store.customers.load_all_states()).items():
             state = ExecutionState.from_record(record)
@@ -106,7 +107,7 @@ class Registry:
 
     async def _persist_crash(self, customer_id: str, state: ExecutionState) -> None:
         """Save the FAILED state; a store that fails too must not take the registry down."""
-        now = self.deps.now().isoformat().replace("+00:00", "Z")
+        now = iso_utc(self.deps.now())
         try:
             with trio.move_on_after(10, shield=True):
                 await self.deps.store.customers.save_state(customer_id, state.to_record(), now)

@@ -16,6 +16,7 @@ import attrs
 import trio
 
 from runner.api.json import request_hash
+from runner.clock import iso_utc
 from runner.config import Settings
 from runner.errors import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
 from runner.store import Begin, InFlight, Mismatch, Replay, SqliteStore, Started
@@ -88,7 +89,9 @@ class Idempotency:
     async def _begin(self, scope: str, key: str, digest: str) -> Begin:
         now = self.now()
         expires = now + timedelta(hours=self.settings.idempotency_ttl_hours)
-        return await self.store.idempotency.begin(scope, key, digest, _iso(now), _iso(expires))
+        return await self.store.idempotency.begin(
+            scope, key, digest, iso_utc(now), iso_utc(expires)
+        )
 
     async def _wait(self, event: trio.Event, deadline: float) -> None:
         if trio.current_time() >= deadline:
@@ -108,7 +111,3 @@ class Idempotency:
                 scope, key, response.status, response.body, headers
             )
         return response
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

@@ -11,6 +11,7 @@ from quart import current_app
 from runner.actors import EventBus, Registry
 from runner.api.health import HealthProbe
 from runner.api.idempotency import Idempotency
+from runner.clock import iso_utc
 from runner.config import Settings
 from runner.metrics import Metrics
 from runner.redact import Redactor
@@ -35,7 +36,7 @@ class Services:
 
     def timestamp(self) -> str:
         """Return the current UTC time as ISO-8601 with a ``Z``."""
-        return self.now().isoformat().replace("+00:00", "Z")
+        return iso_utc(self.now())
 
 
 def services() -> Services:

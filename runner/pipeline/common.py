@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from runner.clock import iso_utc
 from runner.errors import NotFoundError, TaskListError
 from runner.git import GitAuth, Workspace, branch_name, validate_repo_url
 from runner.store import StepRecord
@@ -187,7 +188,7 @@ async def record_step(
     ctx: StageContext, stage: str, task_id: str, branch: str, head: str, body: dict[str, Any]
 ) -> None:
     """Record a completed stage's result, tied to the commit it ran on."""
-    now = ctx.now().isoformat().replace("+00:00", "Z")
+    now = iso_utc(ctx.now())
     await ctx.store.steps.record(
         StepRecord(
             customer_id=ctx.customer.customer_id,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from runner.clock import iso_utc
 from runner.errors import NotFoundError
 from runner.pipeline.base import CompleteResult
 from runner.tasks import group_completed_by, mark_done, parse_task_list
@@ -101,7 +102,7 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
         evidence, links = await _evidence(ctx, group)
         links.append(f"merged into {base}")
         executor = f"devteam-runner ({ctx.customer.tool})"
-        timestamp = ctx.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+        timestamp = iso_utc(ctx.now(), timespec="seconds")
         section = outcome_section(group, task_list, evidence, links, executor, timestamp)
         outcomes = ws.path / PurePosixPath(ctx.customer.tasks_file).parent / OUTCOMES_FILE
         existing = outcomes.read_text(encoding="utf-8") if outcomes.exists() else ""

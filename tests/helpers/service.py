@@ -11,7 +11,8 @@ import trio
 from hypercorn.trio import serve as hypercorn_serve
 
 from runner.api import Services
-from runner.app import create_app, open_services, utc_now
+from runner.app import create_app, open_services
+from runner.clock import utc_now
 from runner.config import Settings
 from runner.serve import hypercorn_config
 
