@@ -10,10 +10,12 @@ from runner.git.credentials import GitAuth, git_env
 from runner.git.janitor import remove_idle_workspaces
 from runner.git.remote import classify_failure, clone, fetch, git_deadline, push, run_git
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
-from runner.git.workspace import LAST_USED_MARKER, Workspace
+from runner.git.workspace import CLEAN_MARKER, LAST_USED_MARKER, BranchCheckout, Workspace
 
 __all__ = [
+    "CLEAN_MARKER",
     "LAST_USED_MARKER",
+    "BranchCheckout",
     "GitAuth",
     "RepoUrl",
     "Workspace",

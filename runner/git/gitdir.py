@@ -7,19 +7,39 @@ ask git instead.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+import re
 import shutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-__all__ = ["origin_url_in_config", "read_refs", "read_small", "remove_stale_locks", "remove_tree"]
+__all__ = [
+    "origin_url_in_config",
+    "read_refs",
+    "read_small",
+    "remove_stale_locks",
+    "remove_tree",
+    "take_file",
+]
 
 
 def remove_tree(path: Path) -> None:
     """Delete ``path`` recursively; a missing path is fine."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def take_file(path: Path) -> bool:
+    """Delete the marker file ``path``; return whether it was there."""
+    try:
+        os.unlink(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
 
 
 def read_small(path: Path) -> str | None:
@@ -56,18 +76,43 @@ def remove_stale_locks(git_dir: Path) -> list[str]:
     Only safe when no git command runs on the repository (the caller holds the workspace).
     """
     removed: list[str] = []
-    if git_dir.is_dir():
-        for lock in [*git_dir.glob("*.lock"), *git_dir.glob("refs/**/*.lock")]:
-            lock.unlink(missing_ok=True)
-            removed.append(str(lock.relative_to(git_dir)))
+    if not git_dir.is_dir():
+        return removed
+    found = itertools.chain(
+        _files(str(git_dir), "", recursive=False), _files(os.path.join(git_dir, "refs"), "refs/")
+    )
+    for name, path in found:
+        if name.endswith(".lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            removed.append(name)
     return removed
+
+
+def _files(directory: str, prefix: str, *, recursive: bool = True) -> Iterator[tuple[str, str]]:
+    """Yield ``(prefix + relative name, path)`` of the regular files under ``directory``.
+
+    ``os.scandir`` rather than ``Path.rglob``: this runs on every stage and is several
+    times faster. A missing directory yields nothing.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False):
+            yield prefix + entry.name, entry.path
+        elif recursive and entry.is_dir(follow_symlinks=False):
+            yield from _files(entry.path, f"{prefix}{entry.name}/")
+
+
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+"""A sha-1 or sha-256 object name, as git writes it in a loose ref."""
 
 
 def _ref_value(text: str) -> str | None:
     value = text.strip()
-    if len(value) in {40, 64} and all(c in "0123456789abcdef" for c in value):
-        return value
-    return None
+    return value if _SHA.fullmatch(value) else None
 
 
 def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
@@ -89,19 +134,17 @@ def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
         if name.startswith(tuple(prefixes)):
             refs[name] = sha
     for prefix in prefixes:
-        base = git_dir / prefix
-        if not base.is_dir():
-            continue
-        for path in base.rglob("*"):
-            if not path.is_file() or path.name.endswith(".lock"):
+        for name, path in _files(os.path.join(git_dir, prefix), prefix):
+            if name.endswith(".lock"):
                 continue
             try:
-                text = path.read_text()
+                with open(path, encoding="utf-8", errors="replace") as file:
+                    text = file.read()
             except OSError:
                 return None
             value = _ref_value(text)
             if value is not None:
-                refs[path.relative_to(git_dir).as_posix()] = value
+                refs[name] = value
             elif not text.startswith("ref: "):
                 return None  # neither a sha nor a symbolic ref: let git decide
     return refs

@@ -33,6 +33,7 @@ from runner.git.gitdir import (
     read_small,
     remove_stale_locks,
     remove_tree,
+    take_file,
 )
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
 
@@ -42,17 +43,27 @@ if TYPE_CHECKING:
     from runner.config import Settings
     from runner.tools import ProcessResult
 
-__all__ = ["LAST_USED_MARKER", "Workspace"]
+__all__ = ["CLEAN_MARKER", "LAST_USED_MARKER", "BranchCheckout", "Workspace"]
 
 log = structlog.get_logger(__name__)
 
 LAST_USED_MARKER = "devteam-last-used"
 """File under ``.git/`` whose mtime records the workspace's last use (read by the janitor)."""
+CLEAN_MARKER = "devteam-runner-clean"
+"""Written into ``.git`` when a stage ends successfully; the next stage trusts it once."""
 
 _PARTIAL = ".partial-"
 _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
 _BIG_OUTPUT = 32 * 1024 * 1024
 _DIFF_CAP = 8 * 1024 * 1024
+
+
+@attrs.frozen
+class BranchCheckout:
+    """What :meth:`Workspace.create_or_reset_branch` did: the branch was created; its sha."""
+
+    created: bool
+    sha: str
 
 
 @attrs.define
@@ -70,6 +81,7 @@ class Workspace:
     timeout_s: float = 300.0
     _repo: RepoUrl | None = None
     _before_fetch: dict[str, str] = attrs.field(factory=dict, init=False)
+    _trusted_clean: bool = attrs.field(default=False, init=False)
 
     @classmethod
     def for_customer(
@@ -147,6 +159,7 @@ class Workspace:
             for leftover in parent.glob(f".{self.path.name}{_PARTIAL}*"):
                 remove_tree(leftover)
         remove_stale_locks(self.git_dir)
+        self._trusted_clean = take_file(self.git_dir / CLEAN_MARKER)
         return read_refs(self.git_dir, ["refs/remotes/origin/"]) or {}
 
     async def _is_clone_of(self, repo: RepoUrl) -> bool:
@@ -169,6 +182,28 @@ class Workspace:
             if partial.exists():
                 with trio.move_on_after(30, shield=True):
                     await trio.to_thread.run_sync(remove_tree, partial)
+
+    def mark_clean(self) -> None:
+        """Record that the working tree is exactly as committed (the next stage trusts it once)."""
+        if self.git_dir.is_dir():
+            (self.git_dir / CLEAN_MARKER).touch()
+
+    async def repair_unless_clean(self) -> list[str]:
+        """:meth:`repair`, unless the last stage left the tree clean (see :meth:`mark_clean`).
+
+        The runner is the only writer of its workspaces, and a stage that succeeded leaves the
+        tree as committed: its marker spares the next stage a ``git status`` run. A stage that
+        failed or was cancelled wrote none, so the next one repairs. :meth:`ensure` takes the
+        marker in the pass it already makes over ``.git`` (one thread hop fewer).
+        """
+        if not self._trusted_clean:
+            self._trusted_clean = await trio.to_thread.run_sync(
+                take_file, self.git_dir / CLEAN_MARKER
+            )
+        if self._trusted_clean:
+            self._trusted_clean = False
+            return []
+        return await self.repair()
 
     async def repair(self) -> list[str]:
         """Undo what a crash or a killed tool can leave behind; return what was repaired.
@@ -260,12 +295,12 @@ class Workspace:
             raise remote.classify_failure(result, self.auth, "git merge-base")
         return result.returncode == 0
 
-    async def create_or_reset_branch(self, name: str, base: str) -> bool:
+    async def create_or_reset_branch(self, name: str, base: str) -> BranchCheckout:
         """Check out task branch ``name``; create it from the local ``base`` if it is new.
 
         Returns:
-            True when the branch was created; False when it already existed locally or on
-            the remote and was checked out as it is.
+            ``created`` False when the branch already existed locally or on the remote and
+            was checked out as it is; ``sha`` the commit checked out.
         """
         check_branch_name(name, "branch")
         check_branch_name(base, "baseBranch")
@@ -274,17 +309,17 @@ class Workspace:
         refs = await self._refs(own, theirs, base_local, base_tracking)
         if own in refs:
             await self._ok("checkout", "-q", "--force", name)
-            return False
+            return BranchCheckout(created=False, sha=refs[own])
         if theirs in refs:
             await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, theirs)
-            return False
+            return BranchCheckout(created=False, sha=refs[theirs])
         start = base_local if base_local in refs else base_tracking
         if start not in refs:
             raise GitError(
                 f"base branch {base!r} does not exist on the remote", code="base_branch_not_found"
             )
         await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, start)
-        return True
+        return BranchCheckout(created=True, sha=refs[start])
 
     async def reset_to(self, sha: str) -> None:
         """Move the checked-out branch back to ``sha`` and drop every change after it."""

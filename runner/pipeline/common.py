@@ -21,12 +21,10 @@ if TYPE_CHECKING:
     from runner.tasks import Task, TaskList
 
 __all__ = [
-    "CLEAN_MARKER",
     "Recorded",
     "WorkspaceAccess",
     "load_task",
     "load_task_list",
-    "mark_clean",
     "record_step",
     "recorded_step",
     "repair_unless_clean",
@@ -77,35 +75,9 @@ def _read_checked_out(path: Path) -> str | None:
         return None
 
 
-CLEAN_MARKER = "devteam-runner-clean"
-"""Written into ``.git`` when a stage ends successfully; the next stage trusts it once."""
-
-
-def mark_clean(ws: Workspace) -> None:
-    """Record that the last stage left the working tree as committed."""
-    if ws.git_dir.is_dir():
-        (ws.git_dir / CLEAN_MARKER).touch()
-
-
 async def repair_unless_clean(ctx: StageContext, ws: Workspace) -> None:
-    """Repair what a crash or a killed process left behind, unless the last stage succeeded.
-
-    The runner is the only writer of its workspaces, and a stage that succeeded leaves the
-    tree as committed; the marker spares the next stage a ``git status`` run. A stage that
-    failed or was cancelled wrote no marker, so the next one repairs.
-    """
-    marker = ws.git_dir / CLEAN_MARKER
-
-    def consume() -> bool:
-        try:
-            marker.unlink()
-        except FileNotFoundError:
-            return False
-        return True
-
-    if await trio.to_thread.run_sync(consume):
-        return
-    repaired = await ws.repair()
+    """Repair what a crash or a killed process left behind, unless the last stage succeeded."""
+    repaired = await ws.repair_unless_clean()
     if repaired:
         ctx.log("warning", "repaired the workspace: " + ", ".join(repaired))
 
@@ -118,17 +90,19 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> T
         TaskListError: the list has errors (unknown references, cycles), with line numbers.
     """
     path = ctx.customer.tasks_file
+    defaults = ctx.customer.settings.get("defaultCriteria")
+
+    def parse(text: str | None) -> TaskList | None:
+        return None if text is None else parse_task_list(text, default_criteria=defaults)
+
     if ref is None:  # the base was just checked out clean: read it from disk, no git run
-        text = await trio.to_thread.run_sync(_read_checked_out, ws.path / path)
+        task_list = await trio.to_thread.run_sync(lambda: parse(_read_checked_out(ws.path / path)))
     else:
         text = await ws.read_file(ref, path)
-    if text is None:
+        task_list = await trio.to_thread.run_sync(parse, text)
+    if task_list is None:
         where = ref.removeprefix("refs/heads/") if ref else ctx.customer.base_branch
         raise NotFoundError(f"task list {path!r} not found on {where}", code="task_list_not_found")
-    defaults = ctx.customer.settings.get("defaultCriteria")
-    task_list = await trio.to_thread.run_sync(
-        lambda: parse_task_list(text, default_criteria=defaults)
-    )
     if task_list.errors:
         details = [{"line": e.line, "message": e.message, "taskId": e.task_id}
                    for e in task_list.errors]  # fmt: skip

@@ -59,8 +59,8 @@ async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepRe
             f"task {task.id} is {task.type}; only atomic tasks are prepared", field="taskId"
         )
     branch = task_branch(task)
-    created = await ws.create_or_reset_branch(branch, base)
-    ctx.log("info", f"branch {branch} {'created' if created else 'checked out'}")
-    result = PrepResult(task.id, branch, str(ws.path), cloned, created)
-    await record_step(ctx, "prep", task.id, branch, await ws.head_sha(), result.to_wire())
+    checkout = await ws.create_or_reset_branch(branch, base)
+    ctx.log("info", f"branch {branch} {'created' if checkout.created else 'checked out'}")
+    result = PrepResult(task.id, branch, str(ws.path), cloned, checkout.created)
+    await record_step(ctx, "prep", task.id, branch, checkout.sha, result.to_wire())
     return result

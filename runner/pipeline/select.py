@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import trio
-
 from runner.git import validate_repo_url
 from runner.pipeline.base import SelectResult
 from runner.pipeline.common import load_task_list, repair_unless_clean, task_wire
@@ -24,8 +22,7 @@ async def sync_base(ctx: StageContext, ws: Workspace) -> bool:
     cloned = await ws.ensure(repo)
     if not cloned:
         await repair_unless_clean(ctx, ws)
-    await ws.checkout_base(ctx.customer.base_branch)
-    await trio.to_thread.run_sync(ws.touch)
+    await ws.checkout_base(ctx.customer.base_branch)  # ensure() recorded the use
     return cloned
 
 

@@ -14,7 +14,7 @@ from runner.pipeline import implement as implement_stage
 from runner.pipeline import prep as prep_stage
 from runner.pipeline import select as select_stage
 from runner.pipeline import verify as verify_stage
-from runner.pipeline.common import WorkspaceAccess, mark_clean
+from runner.pipeline.common import WorkspaceAccess
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -44,35 +44,35 @@ class PipelineStages:
         """SELECT the next task."""
         ws = self.access.workspace(ctx)
         result = await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
-        mark_clean(ws)
+        ws.mark_clean()
         return result
 
     async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult:
         """PREP the task branch."""
         ws = self.access.workspace(ctx)
         result = await prep_stage.prep(ctx, ws, request)
-        mark_clean(ws)
+        ws.mark_clean()
         return result
 
     async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult:
         """IMPLEMENT the task with the coding tool."""
         ws = self.access.workspace(ctx)
         result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
-        mark_clean(ws)
+        ws.mark_clean()
         return result
 
     async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult:
         """VERIFY the task branch."""
         ws = self.access.workspace(ctx)
         result = await verify_stage.verify(ctx, ws, request)
-        mark_clean(ws)
+        ws.mark_clean()
         return result
 
     async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
         """COMPLETE: mark done, merge, push."""
         ws = self.access.workspace(ctx)
         result = await complete_stage.complete(ctx, ws, task_id, branch)
-        mark_clean(ws)
+        ws.mark_clean()
         return result
 
     async def reset(self, ctx: StageContext) -> None:

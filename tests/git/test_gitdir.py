@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from runner.git.gitdir import origin_url_in_config, read_refs
+from runner.git.gitdir import origin_url_in_config, read_refs, remove_stale_locks
 from tests.helpers.gitrepo import git
 
 if TYPE_CHECKING:
@@ -40,3 +40,23 @@ async def test_read_refs_defers_to_git_on_corrupt_refs(workspace: Workspace, rep
         assert read_refs(workspace.git_dir, ["refs/heads/"]) is None
         assert await workspace.branch_exists("main")  # answered by git instead
     assert origin_url_in_config(workspace.git_dir / "config") == repo.raw
+
+
+async def test_stale_locks_are_removed_at_the_top_and_under_refs_only(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+    git_dir = workspace.git_dir
+    (git_dir / "refs" / "heads" / "task").mkdir()
+    locks = ["index.lock", "HEAD.lock", "refs/heads/main.lock", "refs/heads/task/1-a.lock"]
+    for name in locks:
+        (git_dir / name).write_text("")
+    (git_dir / "objects" / "keep.lock").write_text("")  # not git's ref or index lock
+    before = read_refs(git_dir, ["refs/heads/"])
+
+    assert sorted(remove_stale_locks(git_dir)) == sorted(locks)
+    assert not any((git_dir / name).exists() for name in locks)
+    assert (git_dir / "objects" / "keep.lock").exists()
+    assert read_refs(git_dir, ["refs/heads/"]) == before
+    assert remove_stale_locks(git_dir / "missing") == []

@@ -65,7 +65,7 @@ async def test_clone_and_push_with_token_over_http(
     with structlog.testing.capture_logs() as logs, trio.fail_after(30):
         assert await workspace.ensure(repo) is True
         await workspace.checkout_base("main")
-        assert await workspace.create_or_reset_branch("task/1-x", "main") is True
+        assert (await workspace.create_or_reset_branch("task/1-x", "main")).created is True
         (workspace.path / "f.txt").write_text("x\n")
         sha = await workspace.commit_all("Task 1: x")
         await workspace.push(["task/1-x"])

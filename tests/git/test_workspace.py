@@ -7,7 +7,14 @@ import pytest
 import trio
 
 from runner.errors import GitError, InvalidInputError
-from runner.git import GitAuth, RepoUrl, Workspace, validate_repo_url, workspace_path
+from runner.git import (
+    CLEAN_MARKER,
+    GitAuth,
+    RepoUrl,
+    Workspace,
+    validate_repo_url,
+    workspace_path,
+)
 from tests.helpers.gitrepo import commit_files, git, make_remote
 
 if TYPE_CHECKING:
@@ -21,7 +28,9 @@ async def prepped(workspace: Workspace, repo: RepoUrl, branch: str = BRANCH) -> 
     await workspace.ensure(repo)
     await workspace.repair()
     await workspace.checkout_base("main")
-    return await workspace.create_or_reset_branch(branch, "main")
+    checkout = await workspace.create_or_reset_branch(branch, "main")
+    assert checkout.sha == await workspace.head_sha()
+    return checkout.created
 
 
 async def test_ensure_clones_then_fetches(workspace: Workspace, repo: RepoUrl, bare: Path) -> None:
@@ -180,6 +189,26 @@ async def test_repair_fixes_lock_merge_untracked_and_detached_head(
         assert "detached HEAD" in await workspace.repair()
         assert await workspace.current_branch() == "main"
         assert await prepped(workspace, repo) is False
+
+
+async def test_clean_marker_is_trusted_once_whoever_takes_it(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        (workspace.path / "untracked.txt").write_text("x\n")  # a clean marker hides this
+        workspace.mark_clean()
+        assert await workspace.repair_unless_clean() == []  # taken here: trusted
+        assert not (workspace.git_dir / CLEAN_MARKER).exists()
+        assert await workspace.repair_unless_clean() == ["uncommitted or untracked files"]
+
+        (workspace.path / "untracked.txt").write_text("x\n")
+        workspace.mark_clean()
+        assert await workspace.ensure(repo) is False  # taken by ensure's pass over .git
+        assert not (workspace.git_dir / CLEAN_MARKER).exists()
+        assert await workspace.repair_unless_clean() == []
+        assert await workspace.repair_unless_clean() == ["uncommitted or untracked files"]
+    assert not (workspace.path / "untracked.txt").exists()
 
 
 async def test_repair_aborts_rebase_in_progress(

@@ -110,7 +110,7 @@ async def test_bad_requests_are_clear_errors(service: Service, remote: Path) -> 
 async def test_a_stage_that_did_not_finish_cleanly_is_repaired_by_the_next(
     service: Service, remote: Path
 ) -> None:
-    from runner.pipeline.common import CLEAN_MARKER
+    from runner.git import CLEAN_MARKER
 
     async with service.client() as client:
         first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
