@@ -311,12 +311,17 @@ class CustomerActor:
 
     async def _run_manual(self, command: RunStage) -> None:
         resting = self.state.status
+        announced: _Persisting | None = None
         try:
             ctx = await self._context()
             if command.stage != "select":
                 self.state.current_task = getattr(command.request, "task_id", None)
-                await self._change(_STAGE_STATUS[command.stage])
+                # Persisted beside the stage's first steps, not before them: the stage reads
+                # none of it, and the reply and the change that ends the stage wait for it.
+                announced = self._change_soon(_STAGE_STATUS[command.stage])
             result = await self._call_stage(ctx, command)
+            if announced is not None:
+                await announced.wait()
             self._value(command.reply, result)
             wire = getattr(result, "to_wire", None)
             if command.stage == "prep" and wire is not None:
@@ -331,6 +336,8 @@ class CustomerActor:
             self._manual_running = False
             if command.stage != "select":
                 with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                    if announced is not None:
+                        await announced.done.wait()
                     await self._change(resting)
             self._start_next_manual()
 
@@ -379,6 +386,32 @@ class CustomerActor:
         Logs queued before the change go out first, so a stage's logs precede the update
         that ends it; the state, those logs and the update are one transaction.
         """
+        await self._emit(*self._apply(status, **fields))
+        self.deps.metrics.status_changed(self.customer_id, status)
+
+    def _change_soon(self, status: str) -> _Persisting:
+        """Like :meth:`_change`, persisting in the background; wait on the result."""
+        assert self._nursery is not None
+        frames, snapshot = self._apply(status)
+        persisting = _Persisting()
+
+        async def persist() -> None:
+            try:
+                await self._emit(frames, snapshot)
+            except Exception as exc:  # noqa: BLE001  # raised again to the stage's caller
+                persisting.error = exc
+                return
+            finally:
+                persisting.done.set()
+            self.deps.metrics.status_changed(self.customer_id, status)
+
+        self._nursery.start_soon(persist)
+        return persisting
+
+    def _apply(
+        self, status: str, **fields: Any
+    ) -> tuple[list[tuple[str, dict[str, Any]]], StateSnapshot]:
+        """Change the state in memory; return the frames and the snapshot to persist."""
         for name, value in fields.items():
             setattr(self.state, name, value)
         self.state.status = status
@@ -387,8 +420,7 @@ class CustomerActor:
         self.state.last_update = self._now()
         frames = [*self._take_pending_logs(), (UPDATE, self.state.update_frame())]
         snapshot = StateSnapshot(self.customer_id, self.state.to_record(), self.state.last_update)
-        await self._emit(frames, snapshot)
-        self.deps.metrics.status_changed(self.customer_id, status)
+        return frames, snapshot
 
     async def _emit(
         self, frames: list[tuple[str, dict[str, Any]]], state: StateSnapshot | None = None
@@ -444,6 +476,20 @@ def _group_logs(
     for level, message, task_id in pending:
         grouped.setdefault((level, task_id), []).append(message)
     return grouped
+
+
+@attrs.define(eq=False)
+class _Persisting:
+    """A state change being persisted in the background (see ``_change_soon``)."""
+
+    done: trio.Event = attrs.Factory(trio.Event)
+    error: Exception | None = None
+
+    async def wait(self) -> None:
+        """Wait until it is persisted; raise what persisting raised."""
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
 
 
 @attrs.define

@@ -19,6 +19,7 @@ from runner.actors import (
     StartRun,
     Stop,
 )
+from runner.actors.events import UPDATE
 from runner.config import Settings
 from runner.errors import ConflictError, InvalidTransitionError, RunnerError
 from runner.metrics import Metrics
@@ -130,6 +131,48 @@ async def test_manual_stages_queue_while_one_runs(
             await registry.ask("acme", lambda r: StartRun(None, None, r))
         gate.set()
     assert sorted(r.to_wire()["taskId"] for r in results) == ["1.1.1", "1.1.2"]
+
+
+async def test_a_manual_stage_persists_its_status_while_it_runs_then_rests(
+    registry: Registry, store: MemoryStore, stages: FakeStages,
+    autojump_clock: trio.testing.MockClock,
+) -> None:  # fmt: skip
+    from runner.actors import RunStage
+    from runner.pipeline import PrepRequest
+
+    def updates() -> list[str]:
+        return [e.payload["status"] for e in store.events.records if e.type == UPDATE]
+
+    gate = stages.gate("prep")
+    results: list[Any] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_ask_prep, registry, "1.1.1", results, RunStage, PrepRequest)
+        await stages.entered["prep"].wait()
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.customers.states["acme"]["status"] == "PREPARING"
+        assert updates() == ["PREPARING"]
+        assert not results
+        gate.set()
+    assert results[0].to_wire()["taskId"] == "1.1.1"
+    await _wait_status(registry, "IDLE")
+    assert updates() == ["PREPARING", "IDLE"]
+
+
+async def test_a_stage_whose_status_cannot_be_persisted_is_answered_with_an_error(
+    registry: Registry, store: MemoryStore, autojump_clock: trio.testing.MockClock
+) -> None:
+    from runner.actors import RunStage
+    from runner.pipeline import PrepRequest
+
+    store.customers.fail_for.add("acme")
+    with pytest.raises(RunnerError) as caught:
+        await registry.ask("acme", lambda r: RunStage("prep", PrepRequest("1.1.1"), r))
+    assert caught.value.code == "internal"
+    assert store.events.records == []  # nothing half-written
+    store.customers.fail_for.clear()
+    await trio.testing.wait_all_tasks_blocked()  # the crashed actor is gone; the next is new
+    again = await registry.ask("acme", lambda r: RunStage("prep", PrepRequest("1.1.1"), r))
+    assert again.to_wire()["taskId"] == "1.1.1"
 
 
 async def _ask_prep(registry: Registry, task: str, results: list[Any], run_stage: Any,
