@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "lookup_refs",
     "origin_url_in_config",
+    "packed_refs_size",
     "read_refs",
     "read_small",
     "remove_stale_locks",
@@ -125,14 +127,9 @@ def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
     """
     if (git_dir / "reftable").exists():
         return None
-    refs: dict[str, str] = {}
-    packed = read_small(git_dir / "packed-refs") or ""
-    for line in packed.splitlines():
-        if line.startswith(("#", "^")) or " " not in line:
-            continue
-        sha, name = line.split(" ", 1)
-        if name.startswith(tuple(prefixes)):
-            refs[name] = sha
+    refs = {
+        name: sha for name, sha in _packed_refs(git_dir).items() if name.startswith(tuple(prefixes))
+    }
     for prefix in prefixes:
         for name, path in _files(os.path.join(git_dir, prefix), prefix):
             if name.endswith(".lock"):
@@ -147,4 +144,53 @@ def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
                 refs[name] = value
             elif not text.startswith("ref: "):
                 return None  # neither a sha nor a symbolic ref: let git decide
+    return refs
+
+
+def packed_refs_size(git_dir: Path) -> int:
+    """Return the size of ``packed-refs`` in bytes (0 when there is none)."""
+    try:
+        return os.stat(os.path.join(git_dir, "packed-refs")).st_size
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+
+
+def lookup_refs(git_dir: Path, names: Sequence[str]) -> dict[str, str] | None:
+    """Return ``{refname: sha}`` of those of the full ref ``names`` that exist.
+
+    Like :func:`read_refs`, but reads only the named refs' files, and ``packed-refs`` only
+    when one of them is not a loose file: its cost does not grow with the number of branches.
+    None means "ask git" (reftable, an unreadable or unrecognised file).
+    """
+    if (git_dir / "reftable").exists():
+        return None
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for name in names:
+        try:
+            with open(os.path.join(git_dir, name), encoding="utf-8", errors="replace") as file:
+                text = file.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            missing.append(name)
+            continue
+        except OSError:
+            return None
+        value = _ref_value(text)
+        if value is not None:
+            found[name] = value
+        elif not text.startswith("ref: "):
+            return None  # neither a sha nor a symbolic ref: let git decide
+    if missing:
+        packed = _packed_refs(git_dir)
+        found.update((name, packed[name]) for name in missing if name in packed)
+    return found
+
+
+def _packed_refs(git_dir: Path) -> dict[str, str]:
+    refs: dict[str, str] = {}
+    for line in (read_small(git_dir / "packed-refs") or "").splitlines():
+        if line.startswith(("#", "^")) or " " not in line:
+            continue
+        sha, name = line.split(" ", 1)
+        refs[name] = sha
     return refs

@@ -28,7 +28,9 @@ from runner.git import remote
 from runner.git.branch import check_branch_name, check_revision, is_valid_branch_name
 from runner.git.credentials import GitAuth
 from runner.git.gitdir import (
+    lookup_refs,
     origin_url_in_config,
+    packed_refs_size,
     read_refs,
     read_small,
     remove_stale_locks,
@@ -56,6 +58,8 @@ _PARTIAL = ".partial-"
 _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
 _BIG_OUTPUT = 32 * 1024 * 1024
 _DIFF_CAP = 8 * 1024 * 1024
+_INLINE_PACKED_REFS = 64 * 1024
+"""Up to this size ``packed-refs`` is read on the event loop (see ``Workspace._lookup``)."""
 
 
 @attrs.frozen
@@ -114,28 +118,46 @@ class Workspace:
 
     async def _refs(self, *refs: str) -> dict[str, str]:
         """Return ``{refname: sha}`` for those of ``refs`` (full names) that exist."""
-        prefixes = sorted({ref.rsplit("/", 1)[0] + "/" for ref in refs})
-        known = await trio.to_thread.run_sync(read_refs, self.git_dir, prefixes)
+        known = await self._lookup(refs)
         if known is not None:
-            return {ref: known[ref] for ref in refs if ref in known}
+            return known
         out = await self._ok("for-each-ref", "--format=%(refname) %(objectname)", *refs)
         pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
         return {ref: sha for ref, sha in pairs if ref in refs}
 
+    async def _lookup(self, refs: Sequence[str]) -> dict[str, str] | None:
+        """:func:`lookup_refs`, on the event loop while ``packed-refs`` is small.
+
+        A few ref files and a small ``packed-refs`` take tens of microseconds to read, less
+        than a round trip to a worker thread; a big ``packed-refs`` is read in a worker thread.
+        """
+        if packed_refs_size(self.git_dir) > _INLINE_PACKED_REFS:
+            return await trio.to_thread.run_sync(lookup_refs, self.git_dir, refs)
+        await trio.lowlevel.checkpoint()
+        return lookup_refs(self.git_dir, refs)
+
     # -- clone / fetch / repair -------------------------------------------------------------
 
-    async def ensure(self, repo: RepoUrl) -> bool:
+    async def ensure(self, repo: RepoUrl, base: str | None = None) -> bool:
         """Clone ``repo`` if the workspace is missing (True), else fetch (False).
 
         A directory that is not a clone of ``repo`` (half-cloned, corrupt, other remote) is
-        removed and cloned again.
+        removed and cloned again. ``base``, the branch :meth:`checkout_base` checks out next,
+        narrows what is recorded from before the fetch to that branch's tracking ref.
 
         Raises:
             RepoAccessError: unreachable, missing, credentials refused, or ``git_timeout``.
             GitError: any other git failure.
         """
         self._repo = repo
-        self._before_fetch = await trio.to_thread.run_sync(self._remove_leftovers)
+        if not self._trusted_clean:  # a killed git may have left locks or a partial clone
+            await trio.to_thread.run_sync(self._remove_leftovers)
+        if base is not None:
+            tracking = f"refs/remotes/origin/{check_branch_name(base, 'baseBranch')}"
+            self._before_fetch = await self._lookup([tracking]) or {}
+        else:
+            known = await trio.to_thread.run_sync(read_refs, self.git_dir, ["refs/remotes/origin/"])
+            self._before_fetch = known or {}
         if await self._is_clone_of(repo):
             with remote.git_deadline(self.timeout_s, "fetch"):
                 await remote.fetch(self.path, repo, self.auth)
@@ -148,19 +170,13 @@ class Workspace:
         self.touch()
         return True
 
-    def _remove_leftovers(self) -> dict[str, str]:
-        """Remove partial clones and stale locks a killed git left (we own the path).
-
-        Returns the remote-tracking refs as they are before the fetch, so that
-        :meth:`checkout_base` knows whether the local base has commits of its own.
-        """
+    def _remove_leftovers(self) -> None:
+        """Remove partial clones and stale locks a killed git left (we own the path)."""
         parent = self.path.parent
         if parent.is_dir():
             for leftover in parent.glob(f".{self.path.name}{_PARTIAL}*"):
                 remove_tree(leftover)
         remove_stale_locks(self.git_dir)
-        self._trusted_clean = take_file(self.git_dir / CLEAN_MARKER)
-        return read_refs(self.git_dir, ["refs/remotes/origin/"]) or {}
 
     async def _is_clone_of(self, repo: RepoUrl) -> bool:
         if not (self.git_dir / "HEAD").is_file():
@@ -183,25 +199,26 @@ class Workspace:
                 with trio.move_on_after(30, shield=True):
                     await trio.to_thread.run_sync(remove_tree, partial)
 
+    def take_clean_mark(self) -> bool:
+        """Take the mark the last stage left if it ended well; return whether it was there.
+
+        Every stage takes it first thing, so a stage that fails or is killed leaves none. The
+        runner is the only writer of its workspaces and a stage that ended well left the tree
+        as committed with no git running: :meth:`ensure` then skips the search for stale locks
+        and :meth:`repair_unless_clean` the ``git status`` run.
+        """
+        self._trusted_clean = take_file(self.git_dir / CLEAN_MARKER)
+        return self._trusted_clean
+
     def mark_clean(self) -> None:
-        """Record that the working tree is exactly as committed (the next stage trusts it once)."""
+        """Record that the stage ended well: the tree is as committed (the next stage's mark)."""
         if self.git_dir.is_dir():
             (self.git_dir / CLEAN_MARKER).touch()
 
     async def repair_unless_clean(self) -> list[str]:
-        """:meth:`repair`, unless the last stage left the tree clean (see :meth:`mark_clean`).
-
-        The runner is the only writer of its workspaces, and a stage that succeeded leaves the
-        tree as committed: its marker spares the next stage a ``git status`` run. A stage that
-        failed or was cancelled wrote none, so the next one repairs. :meth:`ensure` takes the
-        marker in the pass it already makes over ``.git`` (one thread hop fewer).
-        """
-        if not self._trusted_clean:
-            self._trusted_clean = await trio.to_thread.run_sync(
-                take_file, self.git_dir / CLEAN_MARKER
-            )
+        """:meth:`repair`, unless the stage began with the last stage's clean mark."""
         if self._trusted_clean:
-            self._trusted_clean = False
+            await trio.lowlevel.checkpoint()
             return []
         return await self.repair()
 

@@ -19,7 +19,7 @@ __all__ = ["select", "sync_base"]
 async def sync_base(ctx: StageContext, ws: Workspace) -> bool:
     """Clone or fetch, repair leftovers, and check out the up-to-date base; return ``cloned``."""
     repo = validate_repo_url(ctx.customer.repo_url, allow_local=ctx.settings.allow_local_repos)
-    cloned = await ws.ensure(repo)
+    cloned = await ws.ensure(repo, base=ctx.customer.base_branch)
     if not cloned:
         await repair_unless_clean(ctx, ws)
     await ws.checkout_base(ctx.customer.base_branch)  # ensure() recorded the use

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from runner.config import Settings
+    from runner.git import Workspace
     from runner.pipeline.base import (
         CompleteResult,
         ImplementRequest,
@@ -40,44 +41,53 @@ class PipelineStages:
 
     access: WorkspaceAccess = attrs.field(factory=WorkspaceAccess)
 
+    def _workspace(self, ctx: StageContext) -> Workspace:
+        """The customer's workspace, with the last stage's clean mark taken.
+
+        Taken first thing: a stage that fails or is killed must not leave it behind.
+        """
+        ws = self.access.workspace(ctx)
+        ws.take_clean_mark()
+        return ws
+
     async def select(self, ctx: StageContext, *, exclude_completed: bool = True) -> SelectResult:
         """SELECT the next task."""
-        ws = self.access.workspace(ctx)
+        ws = self._workspace(ctx)
         result = await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
         ws.mark_clean()
         return result
 
     async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult:
         """PREP the task branch."""
-        ws = self.access.workspace(ctx)
+        ws = self._workspace(ctx)
         result = await prep_stage.prep(ctx, ws, request)
         ws.mark_clean()
         return result
 
     async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult:
         """IMPLEMENT the task with the coding tool."""
-        ws = self.access.workspace(ctx)
+        ws = self._workspace(ctx)
         result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
         ws.mark_clean()
         return result
 
     async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult:
         """VERIFY the task branch."""
-        ws = self.access.workspace(ctx)
+        ws = self._workspace(ctx)
         result = await verify_stage.verify(ctx, ws, request)
         ws.mark_clean()
         return result
 
     async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
         """COMPLETE: mark done, merge, push."""
-        ws = self.access.workspace(ctx)
+        ws = self._workspace(ctx)
         result = await complete_stage.complete(ctx, ws, task_id, branch)
         ws.mark_clean()
         return result
 
     async def reset(self, ctx: StageContext) -> None:
         """Leave the workspace clean after a stop."""
-        ws = self.access.workspace(ctx)
+        ws = self._workspace(ctx)
         if ws.git_dir.is_dir():
             await ws.repair()
 

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from runner.git.gitdir import origin_url_in_config, read_refs, remove_stale_locks
+from runner.git.gitdir import lookup_refs, origin_url_in_config, read_refs, remove_stale_locks
 from tests.helpers.gitrepo import git
 
 if TYPE_CHECKING:
@@ -60,3 +60,33 @@ async def test_stale_locks_are_removed_at_the_top_and_under_refs_only(
     assert (git_dir / "objects" / "keep.lock").exists()
     assert read_refs(git_dir, ["refs/heads/"]) == before
     assert remove_stale_locks(git_dir / "missing") == []
+
+
+async def test_lookup_refs_reads_only_the_named_refs_and_agrees_with_git(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        await workspace.checkout_base("main")
+    git("branch", "packed-only", cwd=workspace.path)
+    git("pack-refs", "--all", cwd=workspace.path)
+    git("branch", "loose-only", cwd=workspace.path)
+    (workspace.path / "b.txt").write_text("b\n")
+    git("add", "b.txt", cwd=workspace.path)
+    git("commit", "-q", "-m", "b", cwd=workspace.path)  # main: loose, newer than its packed line
+    names = [
+        "refs/heads/main",
+        "refs/heads/packed-only",
+        "refs/heads/loose-only",
+        "refs/heads/missing",
+        "refs/heads/missing/deeper",
+        "refs/remotes/origin/main",
+        "refs/remotes/origin/HEAD",  # symbolic: left out, as read_refs does
+    ]
+    expected = for_each_ref(workspace.path, "refs/heads/", "refs/remotes/origin/")
+    assert lookup_refs(workspace.git_dir, names) == {
+        name: expected[name] for name in names if name in expected and not name.endswith("HEAD")
+    }
+    assert lookup_refs(workspace.git_dir / "missing", names) == {}
+    (workspace.git_dir / "refs" / "heads" / "broken").write_text("garbage\n")
+    assert lookup_refs(workspace.git_dir, ["refs/heads/broken"]) is None  # git decides

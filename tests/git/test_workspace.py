@@ -191,23 +191,25 @@ async def test_repair_fixes_lock_merge_untracked_and_detached_head(
         assert await prepped(workspace, repo) is False
 
 
-async def test_clean_marker_is_trusted_once_whoever_takes_it(
+async def test_a_clean_mark_spares_the_repair_of_the_stage_that_takes_it(
     workspace: Workspace, repo: RepoUrl
 ) -> None:
     with trio.fail_after(30):
         await prepped(workspace, repo)
-        (workspace.path / "untracked.txt").write_text("x\n")  # a clean marker hides this
+        (workspace.path / "untracked.txt").write_text("x\n")  # what a clean mark vouches away
+        (workspace.git_dir / "index.lock").write_text("")
         workspace.mark_clean()
-        assert await workspace.repair_unless_clean() == []  # taken here: trusted
-        assert not (workspace.git_dir / CLEAN_MARKER).exists()
-        assert await workspace.repair_unless_clean() == ["uncommitted or untracked files"]
-
-        (workspace.path / "untracked.txt").write_text("x\n")
-        workspace.mark_clean()
-        assert await workspace.ensure(repo) is False  # taken by ensure's pass over .git
-        assert not (workspace.git_dir / CLEAN_MARKER).exists()
+        assert workspace.take_clean_mark() is True
+        assert not (workspace.git_dir / CLEAN_MARKER).exists()  # a failing stage leaves none
+        assert await workspace.ensure(repo, base="main") is False  # no search for stale locks
+        assert (workspace.git_dir / "index.lock").exists()
         assert await workspace.repair_unless_clean() == []
-        assert await workspace.repair_unless_clean() == ["uncommitted or untracked files"]
+
+        assert workspace.take_clean_mark() is False  # the next stage: no mark, full repair
+        assert await workspace.repair_unless_clean() == [
+            "stale index.lock",
+            "uncommitted or untracked files",
+        ]
     assert not (workspace.path / "untracked.txt").exists()
 
 

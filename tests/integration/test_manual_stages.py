@@ -124,3 +124,24 @@ async def test_a_stage_that_did_not_finish_cleanly_is_repaired_by_the_next(
     assert again.status_code == 200
     assert not (workspace / "junk.txt").exists()
     assert (workspace / "calc" / "ops.py").read_text().startswith("def add")
+
+
+async def test_a_failing_stage_takes_the_clean_mark_so_the_next_one_repairs(
+    service: Service, remote: Path
+) -> None:
+    from runner.git import CLEAN_MARKER
+
+    async with service.client() as client:
+        first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+        workspace = Path(first.json()["repoPath"])
+        marker = workspace / ".git" / CLEAN_MARKER
+        assert marker.exists()
+        (workspace / "junk.txt").write_text("as if the failing stage had left it\n")
+        failed = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "9.9.9"})
+        assert failed.status_code == 404
+        assert not marker.exists()  # the failed stage does not vouch for the tree
+        assert (workspace / "junk.txt").exists()  # trusted: the first stage's mark was there
+        again = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+    assert again.status_code == 200
+    assert not (workspace / "junk.txt").exists()
+    assert marker.exists()
