@@ -4,8 +4,9 @@ The structure comes from the ids: ``N.M`` with children is a group, an item with
 children is composite, a numeric leaf is atomic, a lettered item (``1.1.A``) is a checkpoint.
 A done mark on a phase, group or composite line (or a ``PHASE N COMPLETED`` line, or a comment
 block) makes everything under it done. Everything a task's state needs (type, status,
-dependencies) and every issue is worked out here, at once; the text fields of the `Task`,
-`Group` and `Phase` values are made on first access (`TaskMaker`, `_Builder.groups`).
+dependencies) and every issue is worked out here, at once, into the columns of a `TaskTable`;
+the text fields of the `Task`, `Group` and `Phase` values are made on first access
+(`TaskMaker`, `_Builder.make_groups`).
 """
 
 from __future__ import annotations
@@ -16,38 +17,36 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.deps import Clause, RangeIndex, find_cycles, points_backwards, related
+from runner.tasks.deps import find_cycles, points_backwards, related
 from runner.tasks.details import TaskMaker
 from runner.tasks.fields import DONE, OPEN, NodeState, criteria_of, node_state
 from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
+from runner.tasks.resolve import Resolver
 from runner.tasks.syntax import DONE_MARKS
+from runner.tasks.table import Nodes, TaskTable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = ["build_task_list"]
 
-_Refs = tuple[tuple[str, ...], tuple[str, ...]]
-"""Resolved references: (dependency ids, prerequisite files)."""
+_Parent = tuple[str, bool, tuple[str, ...], tuple[str, ...]]
+"""What the tasks of one parent share: the scope where a task's previous sibling is looked for
+(the group, else the phase), whether a container is done, and the containers' clauses'
+references (`Resolver.inherited_refs`)."""
 
 
 def _parent(task_id: str) -> str:
     return task_id.rpartition(".")[0]
 
 
-def _prefixes(task_id: str) -> list[str]:
-    """Return the containers of an id, nearest first: ``1.1.5.1`` -> ``1.1.5, 1.1, 1``."""
-    parts = task_id.split(".")
-    return [".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
-
-
-def _prefixes_of(task_id: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """`_prefixes`, memoised: an id's containers are its parent and the parent's containers."""
-    found = memo.get(task_id)
+def _lineage(container: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """A container and its own containers, nearest first (``1.1.5`` -> ``1.1.5, 1.1, 1``)."""
+    found = memo.get(container)
     if found is None:
-        parent = task_id.rpartition(".")[0]
-        found = (parent, *_prefixes_of(parent, memo)) if parent else ()
-        memo[task_id] = found
+        parent = container.rpartition(".")[0]
+        found = (container, *_lineage(parent, memo)) if parent else (container,)
+        memo[container] = found
     return found
 
 
@@ -55,222 +54,190 @@ def _prefixes_of(task_id: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, .
 class _Builder:
     """The state of one build; `run` returns the `TaskList`, which keeps it as its source."""
 
+    nodes: Nodes
+    phase_lines: list[Record]
     default_criteria: Mapping[str, str]
     requirements: Mapping[str, list[str]]
     completed_phases: set[str]
     warnings: list[Issue]
     errors: list[Issue] = attrs.Factory(list)
     phases: dict[str, Record] = attrs.Factory(dict)
-    items: dict[str, Record] = attrs.Factory(dict)
+    first: dict[str, int] = attrs.Factory(dict)
+    """The position of every item id's first line, in document order."""
     states: dict[str, NodeState] = attrs.Factory(dict)
-    """The done state and clause of every item (by id) and phase (by ``Phase N``)."""
-    kinds: dict[str, str] = attrs.Factory(dict)
-    known: set[str] = attrs.Factory(set)
-    resolved: dict[str, _Refs] = attrs.Factory(dict)
-    prefixes: dict[str, tuple[str, ...]] = attrs.Factory(dict)
-    """The containers of every item id (and of every container), nearest first."""
-    inherited: dict[str, _Refs] = attrs.Factory(dict)
-    ranges: RangeIndex | None = None
-    records: list[Record] = attrs.Factory(list)
+    """The done state and clause of the phases (by ``Phase N``) and of the items (by id) whose
+    line says more than a done mark; an item without one has no clause."""
+    containers: dict[str, str] = attrs.Factory(dict)
+    """The kind (``group`` or ``composite``) of every item with parts, in document order."""
+    lineage: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    """Every container of an item (parent, the parent's parent…) with its containers."""
+    resolver: Resolver = attrs.field(init=False)
+    table: TaskTable = attrs.Factory(TaskTable)
     maker: TaskMaker | None = None
 
-    def run(self, nodes: Iterable[Record]) -> TaskList:
-        self._index(nodes)
-        self._classify()
-        self._tasks(self._done_containers())
-        if "composite" in self.kinds.values():
-            _complete_composites(self.records)
-        for group_id, kind in self.kinds.items():  # the clauses of groups without tasks
+    def run(self) -> TaskList:
+        self._index()
+        parents = self._classify()
+        self.resolver = Resolver(
+            self.first, self.lineage, self.phases, self.states, self.warnings, self.errors
+        )
+        self._tasks(parents, self._done_containers())
+        if "composite" in self.containers.values():
+            _complete_composites(self.table)
+        for group_id, kind in self.containers.items():  # the clauses of groups without tasks
             if kind == "group":
-                self._owner_refs(group_id)
+                self.resolver.owner_refs(group_id)
         for phase_id in self.phases:
-            self._owner_refs(phase_id)
-        if not points_backwards(self.records, self.prefixes):
-            self._report_cycles(self.records)
+            self.resolver.owner_refs(phase_id)
+        table = self.table
+        by_id = dict(zip(table.ids, range(len(table.ids)), strict=True))
+        if not points_backwards(table, by_id, self.lineage):
+            self._report_cycles()
         requirements = {k: tuple(v) for k, v in self.requirements.items()}
         self.maker = TaskMaker(
-            self.items, self.phases, self.states, self.default_criteria, requirements
+            self.nodes,
+            table,
+            by_id,
+            self.first,
+            self.phases,
+            self.states,
+            self.default_criteria,
+            requirements,
         )
         return TaskList(
-            records=tuple(self.records),
+            table=table,
             warnings=tuple(sorted(self.warnings, key=lambda i: i.line)),
             errors=tuple(sorted(self.errors, key=lambda i: i.line)),
             source=self,
+            by_id=by_id,
         )
 
-    def _index(self, nodes: Iterable[Record]) -> None:
-        phases, items, states = self.phases, self.items, self.states
-        for node in nodes:
-            node_id = node.id
-            if node.kind == "item":
-                if node_id not in items:
-                    items[node_id] = node
-                    text = node.text
-                    if (
-                        node.extra is None
-                        and node.box is None
-                        and ("(" not in text or ":" not in text)
-                    ):
-                        # `node_state` of a plain line without a clause, inline (most lines)
-                        done = (
-                            node.lead_done or node.commented or text.rstrip().endswith(DONE_MARKS)
-                        )
-                        states[node_id] = DONE if done else OPEN
-                    else:
-                        states[node_id] = node_state(node)
-                    continue
-                first, label = items[node_id], node_id
+    def _index(self) -> None:
+        """Find the first line of every item and phase id; report the other lines."""
+        ids = self.nodes.ids
+        first = dict(zip(ids, range(len(ids)), strict=True))
+        if len(first) < len(ids):  # some id is repeated: keep its first line
+            first = {}
+            for position, item_id in enumerate(ids):
+                seen = first.setdefault(item_id, position)
+                if seen != position:
+                    self._duplicate(self.nodes.lines[position], item_id, self.nodes.lines[seen])
+        self.first = first
+        for node in self.phase_lines:
+            seen_phase = self.phases.setdefault(node.id, node)
+            if seen_phase is node:
+                self.states[f"Phase {node.id}"] = node_state(node)
             else:
-                if node_id not in phases:
-                    phases[node_id] = node
-                    states[f"Phase {node_id}"] = node_state(node)
-                    continue
-                first, label = phases[node_id], f"Phase {node_id}"
-            self.errors.append(
-                Issue(
-                    node.line,
-                    f"duplicate id {label} (first at line {first.line}); this line is ignored",
-                    node_id,
-                )
-            )
+                self._duplicate(node.line, node.id, seen_phase.line, label=f"Phase {node.id}")
 
-    def _classify(self) -> None:
-        items = self.items
-        parent_ids = [i.rpartition(".")[0] for i in items]
-        letters = [i[-1].isalpha() for i in items]
-        parents = {p for p, letter in zip(parent_ids, letters, strict=True) if not letter}
-        lettered = {p for p, letter in zip(parent_ids, letters, strict=True) if letter}
-        kinds = self.kinds
-        prefixes = self.prefixes
-        for task_id, parent, letter in zip(items, parent_ids, letters, strict=True):
-            if letter:
-                kinds[task_id] = "checkpoint"
-            elif task_id.count(".") == 1:
-                kinds[task_id] = "group" if task_id in parents or task_id in lettered else "atomic"
-            else:
-                kinds[task_id] = "composite" if task_id in parents else "atomic"
-            up = prefixes.get(parent)
-            if up is None:
-                _prefixes_of(task_id, prefixes)
-            else:
-                prefixes[task_id] = (parent, *up)
-        # every item id and every container of one is a key of the memo
-        self.known = set(prefixes)
-        self.known.update(self.phases)
+    def _duplicate(self, line: int, node_id: str, first: int, *, label: str = "") -> None:
+        message = f"duplicate id {label or node_id} (first at line {first}); this line is ignored"
+        self.errors.append(Issue(line, message, node_id))
 
-    def _range_index(self) -> RangeIndex:
-        """The range index over the known ids, built on the first range met."""
-        if self.ranges is None:
-            self.ranges = RangeIndex.of(self.known)
-        return self.ranges
+    def _classify(self) -> list[str]:
+        """Find the containers among the items and every container's lineage.
+
+        Returns the parent of each item, in document order.
+        """
+        items = self.first
+        parents = [item_id.rpartition(".")[0] for item_id in items]
+        distinct = set(parents)
+        candidates = distinct.intersection(items)
+        deep = {parent for parent in candidates if parent.count(".") >= 2}
+        with_parts = (  # the deeper candidates with numeric parts: composites
+            {p for p, i in zip(parents, items, strict=True) if p in deep and not i[-1].isalpha()}
+            if deep
+            else set()
+        )
+        for parent in sorted(candidates, key=items.__getitem__):
+            if parent.count(".") == 1:
+                self.containers[parent] = "group"
+            elif parent in with_parts:
+                self.containers[parent] = "composite"
+        for parent in distinct:
+            _lineage(parent, self.lineage)
+        return parents
+
+    def _state(self, item_id: str) -> NodeState:
+        """The done state and clause of an item (kept in ``states`` unless a bare done mark)."""
+        found = self.states.get(item_id)
+        if found is None:
+            position = self.first[item_id]
+            text = self.nodes.texts[position]
+            if position not in self.nodes.records and ("(" not in text or ":" not in text):
+                return DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
+            found = self.states[item_id] = node_state(self.nodes.record(position))
+        return found
 
     def _done_containers(self) -> set[str]:
         done = set(self.completed_phases)
         for phase_id in self.phases:
             if self.states[f"Phase {phase_id}"].done:
                 done.add(phase_id)
-        for task_id, kind in self.kinds.items():
-            if kind in ("group", "composite") and self.states[task_id].done:
-                done.add(task_id)
+        done.update(item_id for item_id in self.containers if self._state(item_id).done)
         return done
 
-    def _resolve(self, owner: str, line: int, clause: Clause | None) -> _Refs:
-        """Resolve an owner's clause once: (dependency ids, prerequisite files)."""
-        if owner in self.resolved:
-            return self.resolved[owner]
-        refs: list[str] = []
-        if clause is not None:
-            for item in clause.unparsed:
-                self.warnings.append(
-                    Issue(line, f"dependency '{item}' of {owner} is not a task reference", owner)
-                )
-            for start, end in clause.refs:
-                refs.extend(self._expand(owner, line, start, end))
-            self._check_self(owner, line, refs)
-        result = (tuple(dict.fromkeys(refs)), clause.prerequisites if clause else ())
-        self.resolved[owner] = result
-        return result
-
-    def _expand(self, owner: str, line: int, start: str, end: str | None) -> list[str]:
-        if end is None:
-            if start in self.known:
-                return [start]
-            self.errors.append(Issue(line, f"{owner} depends on unknown {start}", owner))
-            return [start]
-        expanded = self._range_index().expand(start, end)
-        if start not in self.known or end not in self.known or not expanded:
-            self.errors.append(
-                Issue(line, f"{owner} depends on unknown range {start}\N{EN DASH}{end}", owner)
+    def _by_parent(self, done_containers: set[str]) -> dict[str, _Parent]:
+        """What the tasks of each parent share (see `_Parent`)."""
+        found = {}
+        for parent, lineage in self.lineage.items():
+            found[parent] = (
+                lineage[-2] if len(lineage) >= 2 else lineage[-1],
+                bool(done_containers) and not done_containers.isdisjoint(lineage),
+                *self.resolver.inherited_refs(parent),
             )
-            return [r for r in (start, end) if r in self.known]
-        return expanded
+        return found
 
-    def _check_self(self, owner: str, line: int, refs: list[str]) -> None:
-        bare = owner.removeprefix("Phase ")
-        for ref in refs:
-            if ref == bare:
-                message = f"{owner} depends on itself"
-            elif bare.startswith(ref + "."):
-                message = f"{owner} depends on {ref}, which contains it"
-            elif ref.startswith(bare + "."):
-                message = f"{owner} depends on its own part {ref}"
-            else:
-                continue
-            self.errors.append(Issue(line, message, bare))
-
-    def _owner_refs(self, owner_id: str) -> _Refs:
-        """The resolved clause of a container (phase, group, composite), if it has a line."""
-        key = owner_id if "." in owner_id else f"Phase {owner_id}"
-        state = self.states.get(key)
-        if state is None:
-            return (), ()
-        return self._resolve(key, state.clause_line, state.clause)
-
-    def _tasks(self, done_containers: set[str]) -> None:
+    def _tasks(self, parents: list[str], done_containers: set[str]) -> None:
         """Work out every task's type, dependencies and status, in document order."""
-        previous: dict[str, str] = {}
-        kinds, states, prefixes, inherited = self.kinds, self.states, self.prefixes, self.inherited
-        append = self.records.append
-        # (scope, done by a container) of every parent: both follow from the parent's containers
-        by_parent: dict[str, tuple[str, bool]] = {}
-        for task_id, node in self.items.items():
-            kind = kinds[task_id]
-            if kind == "group":
+        previous: dict[str, str] = {}  # the last atomic task of each scope
+        texts, records, containers = self.nodes.texts, self.nodes.records, self.containers
+        by_parent = self._by_parent(done_containers)
+        table = self.table = TaskTable()
+        add_id, add_type, add_status = table.ids.append, table.types.append, table.statuses.append
+        add_lead, add_rest = table.leads.append, table.rests.append
+        add_prereqs = table.prerequisites.append
+        add_parent, add_position = table.parents.append, table.positions.append
+        for (task_id, position), parent in zip(self.first.items(), parents, strict=True):
+            kind = containers.get(task_id)
+            if kind is None:
+                kind = "checkpoint" if task_id[-1].isalpha() else "atomic"
+            elif kind == "group":
                 continue
-            state = states[task_id]
-            containers = prefixes[task_id]
-            parent = containers[0]
-            found = by_parent.get(parent)
-            if found is None:
-                found = by_parent[parent] = (
-                    containers[-2] if len(containers) >= 2 else containers[-1],
-                    bool(done_containers) and not done_containers.isdisjoint(containers),
-                )
-            scope, container_done = found
-            if kind == "checkpoint" or state.clause is not None:
-                deps, prereqs = self._task_refs(task_id, kind, state, None)
-            else:  # the common case: the previous sibling and the containers' clauses
-                deps, prereqs = inherited.get(parent) or self._inherited_refs(parent)
-                before = previous.get(scope)
-                if before is not None:  # the inherited ids are without repeats already
-                    if before in deps:
-                        deps = (before, *(d for d in deps if d != before))
-                    else:
-                        deps = (before, *deps)
+            text = texts[position]
+            record = records.get(position)
+            if record is None and ("(" not in text or ":" not in text):  # a bare done mark
+                state = DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
+            else:
+                state = self._state(task_id)
+            # the containers' clauses, after the checkpoint's group, the task's own clause or
+            # (the common case) the task's previous sibling
+            scope, container_done, deps, prereqs = by_parent[parent]
+            lead = ""
+            if kind == "checkpoint":
+                lead = parent
+            elif state.clause is not None:
+                deps, prereqs = self.resolver.task_refs(task_id, state)
+            else:
+                lead = previous.get(scope, "")
             if kind == "atomic":
                 previous[scope] = task_id
-            done = state.done or container_done
             status = "pending"
-            if node.extra is not None:
-                self._check_fields(node, kind)
-                status = node.extra.fields.get("status", "pending")
-            if done:
+            if record is not None and record.extra is not None:
+                self._check_fields(record, kind)
+                status = record.extra.fields.get("status", "pending")
+            if state.done or container_done:
                 status = "completed"
             elif status == "completed":
                 status = "pending"
-            node.type, node.status = kind, status
-            node.dependencies, node.prerequisites = deps, prereqs
-            append(node)
+            add_id(task_id)
+            add_type(kind)
+            add_status(status)
+            add_lead(lead)
+            add_rest(deps)
+            add_prereqs(prereqs)
+            add_parent(parent)
+            add_position(position)
 
     def _check_fields(self, node: Record, kind: str) -> None:
         """Warn about a declared type that is not the task's and criteria without pairs."""
@@ -281,58 +248,41 @@ class _Builder:
             )
         criteria_of(node, self.default_criteria, self.warnings)
 
-    def _task_refs(self, task_id: str, kind: str, state: NodeState, previous: str | None) -> _Refs:
-        own: tuple[str, ...]
-        prereqs: tuple[str, ...]
-        if kind == "checkpoint":
-            own, prereqs = (_parent(task_id),), ()
-        elif state.clause is not None:
-            own, prereqs = self._resolve(task_id, state.clause_line, state.clause)
-        else:
-            own, prereqs = ((previous,) if previous else ()), ()
-        refs, more = self._inherited_refs(_parent(task_id))
-        if not own and not prereqs:
-            return refs, more
-        return tuple(dict.fromkeys((*own, *refs))), tuple(dict.fromkeys((*prereqs, *more)))
-
-    def _inherited_refs(self, parent: str) -> _Refs:
-        """The clauses of a parent and all its containers, nearest first (cached per parent)."""
-        cached = self.inherited.get(parent)
-        if cached is None:
-            deps, files = self._owner_refs(parent)
-            if "." in parent:
-                up, more = self._inherited_refs(_parent(parent))
-                deps, files = (*deps, *up), (*files, *more)
-            cached = (tuple(dict.fromkeys(deps)), tuple(dict.fromkeys(files)))
-            self.inherited[parent] = cached
-        return cached
-
-    def make_task(self, record: Record) -> Task:
-        """Make the `Task` of a built record (`TaskSource`)."""
+    def record_of(self, index: int) -> Record:
+        """The record of the ``index``-th task, with its built type and status (`TaskSource`)."""
         assert self.maker is not None  # set by run
-        return self.maker.task(record)
+        return self.maker.record(index)
+
+    def make_task(self, index: int) -> Task:
+        """Make the `Task` of the ``index``-th task (`TaskSource`)."""
+        assert self.maker is not None  # set by run
+        return self.maker.task(self.maker.record(index))
 
     def make_groups(self) -> tuple[Group, ...]:
         """Make the groups in the order of their first line (`TaskSource`)."""
         assert self.maker is not None  # set by run
         members: dict[str, tuple[list[str], list[str], int]] = {}
-        for task_id, kind in self.kinds.items():
+        lines = self.nodes.lines
+        for group_id, kind in self.containers.items():
             if kind == "group":
-                members[task_id] = ([], [], self.items[task_id].line)
-        for record in self.records:
-            kind = record.type
-            if kind in ("atomic", "checkpoint") and record.id.count(".") >= 2:
-                group_id = self.prefixes[record.id][-2]
-                atomic, checkpoints, _ = members.setdefault(group_id, ([], [], record.line))
-                (atomic if kind == "atomic" else checkpoints).append(record.id)
+                members[group_id] = ([], [], lines[self.first[group_id]])
+        table = self.table
+        for task_id, kind, parent, position in zip(
+            table.ids, table.types, table.parents, table.positions, strict=True
+        ):
+            if kind in ("atomic", "checkpoint") and "." in parent:
+                group_id = self.lineage[parent][-2]
+                atomic, checkpoints, _ = members.setdefault(group_id, ([], [], lines[position]))
+                (atomic if kind == "atomic" else checkpoints).append(task_id)
         groups = []
         for group_id, (atomic, checkpoints, first_line) in members.items():
-            node = self.items.get(group_id)
-            refs, prereqs = self._owner_refs(group_id)
+            at = self.first.get(group_id)
+            node = None if at is None else self.nodes.record(at)
+            refs, prereqs = self.resolver.owner_refs(group_id)
             group = Group(
                 id=group_id,
-                title=self.maker.text(node).title if node else "",
-                line=node.line if node else None,
+                title="" if node is None else self.maker.text(node).title,
+                line=None if node is None else node.line,
                 dependencies=refs,
                 prerequisites=prereqs,
                 tasks=tuple(atomic),
@@ -347,23 +297,21 @@ class _Builder:
         """Make the phases in document order (`TaskSource`)."""
         return tuple(self._phase(node) for node in self.phases.values())
 
-    def containers(self) -> frozenset[str]:
+    def known_containers(self) -> frozenset[str]:
         """The ids of groups and phases, and the phase part of every task id (`TaskSource`)."""
-        # Read from the distinct parents: an id's phase part is its parent's, and the group part
-        # of an id with two dots or more is the first two parts of its parent (a composite's
-        # group is that of its parts, which are records too).
-        parents = {r.id.rpartition(".")[0] for r in self.records}
-        found = {p.split(".", 1)[0] for p in parents if p}
-        if "" in parents:
-            found.update(r.id for r in self.records if "." not in r.id)
-        found.update(".".join(p.split(".", 2)[:2]) for p in parents if "." in p)
-        found.update(k for k, kind in self.kinds.items() if kind == "group")
+        # Read from the containers of the items (every task's parent, and theirs): an id's phase
+        # part is its parent's, and the group part of an id with two dots or more is the first
+        # two parts of its parent (a group's tasks have the group's phase part).
+        lineage = self.lineage
+        found = {container.partition(".")[0] for container in lineage}
+        found.update(".".join(c.split(".", 2)[:2]) for c in lineage if "." in c)
+        found.update(k for k, kind in self.containers.items() if kind == "group")
         found.update(self.phases)
         return frozenset(found)
 
     def _phase(self, node: Record) -> Phase:
         assert self.maker is not None  # set by run
-        refs, prereqs = self._owner_refs(node.id)
+        refs, prereqs = self.resolver.owner_refs(node.id)
         return Phase(
             id=node.id,
             title=self.maker.text(node).title,
@@ -373,15 +321,20 @@ class _Builder:
             completed=self.states[f"Phase {node.id}"].done or node.id in self.completed_phases,
         )
 
-    def _report_cycles(self, tasks: list[Record]) -> None:
+    def _report_cycles(self) -> None:
         """Build the whole graph and report one cycle per strongly connected component."""
+        table = self.table
         graph: dict[str, list[str]] = {}
-        for task in tasks:
-            graph[task.id] = [d for d in task.dependencies if not related(task.id, d)]
-            if task.type == "atomic":
-                for container in self.prefixes[task.id]:
-                    graph.setdefault(container, []).append(task.id)
-        lines = {**{t.id: t.line for t in tasks}, **{k: n.line for k, n in self.items.items()}}
+        for index, (task_id, kind, parent) in enumerate(
+            zip(table.ids, table.types, table.parents, strict=True)
+        ):
+            deps = table.dependencies(index)
+            graph[task_id] = [d for d in deps if not related(task_id, d)]
+            if kind == "atomic":
+                for container in self.lineage[parent]:
+                    graph.setdefault(container, []).append(task_id)
+        item_lines = self.nodes.lines
+        lines = {item_id: item_lines[position] for item_id, position in self.first.items()}
         lines.update({k: n.line for k, n in self.phases.items()})
         for cycle in find_cycles(graph):
             spelled = " → ".join(
@@ -390,33 +343,38 @@ class _Builder:
             self.errors.append(Issue(lines.get(cycle[0], 0), f"dependency cycle: {spelled}"))
 
 
-def _complete_composites(records: list[Record]) -> None:
+def _complete_composites(table: TaskTable) -> None:
     """Give each composite task the done state of its parts (done when all of them are)."""
     open_parts = {
-        _parent(r.id)
-        for r in records
-        if r.type == "atomic" and r.status != "completed" and r.status != "cancelled"
+        parent
+        for kind, status, parent in zip(table.types, table.statuses, table.parents, strict=True)
+        if kind == "atomic" and status != "completed" and status != "cancelled"
     }
     for container in list(open_parts):
-        open_parts.update(_prefixes(container))
-    for record in records:
-        if record.type == "composite" and record.id not in open_parts:
-            record.status = "completed"
+        parts = container.split(".")
+        open_parts.update(".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
+    statuses = table.statuses
+    for index, (task_id, kind) in enumerate(zip(table.ids, table.types, strict=True)):
+        if kind == "composite" and task_id not in open_parts:
+            statuses[index] = "completed"
 
 
 def build_task_list(
-    nodes: Iterable[Record],
+    items: Nodes,
+    phases: Iterable[Record],
     *,
     requirements: Mapping[str, list[str]],
     completed_phases: set[str],
     warnings: list[Issue],
     default_criteria: Mapping[str, str],
 ) -> TaskList:
-    """Build the `TaskList` from the scanner's nodes (see the module docstring)."""
+    """Build the `TaskList` from the scanner's item and phase lines (see the module docstring)."""
     builder = _Builder(
+        nodes=items,
+        phase_lines=list(phases),
         default_criteria=MappingProxyType(dict(default_criteria)),
         requirements=requirements,
         completed_phases=completed_phases,
         warnings=list(warnings),
     )
-    return builder.run(nodes)
+    return builder.run()

@@ -8,6 +8,8 @@ are task references (``1.1.1``, ``1.3 Services``, ``Phase 1 complete``, ``[1.1, 
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -19,7 +21,7 @@ from runner.tasks.syntax import link_targets, remove_links
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from runner.tasks.model import Record
+    from runner.tasks.table import TaskTable
 
 __all__ = [
     "Clause",
@@ -59,8 +61,8 @@ def parse_clause(items: Iterable[str]) -> Clause:
     unparsed: list[str] = []
     for text in items:
         prerequisites.extend(link_targets(text))
-        rest = remove_links(text).replace("[", " ").replace("]", " ").replace("`", " ")
-        for raw in _SPLIT_RE.split(rest.strip()):
+        rest = remove_links(text).replace("[", " ").replace("]", " ").replace("`", " ").strip()
+        for raw in _SPLIT_RE.split(rest) if _may_split(rest) else (rest,):
             item = raw.strip(" .()")
             if item.lower() in _EMPTY:
                 continue
@@ -74,6 +76,11 @@ def parse_clause(items: Iterable[str]) -> Clause:
             else:
                 unparsed.append(item)
     return Clause(tuple(refs), tuple(prerequisites), tuple(unparsed))
+
+
+def _may_split(text: str) -> bool:
+    """Whether `_SPLIT_RE` can split ``text`` (most clauses name one reference)."""
+    return "," in text or ";" in text or "&" in text or "and" in text.lower()
 
 
 def id_key(task_id: str) -> tuple[int, ...]:
@@ -182,27 +189,44 @@ def _cycle_in(graph: Mapping[str, Sequence[str]], members: set[str], start: str)
     return [start, start]
 
 
-def points_backwards(tasks: Sequence[Record], prefixes: Mapping[str, tuple[str, ...]]) -> bool:
+def points_backwards(
+    table: TaskTable, by_id: Mapping[str, int], lineage: Mapping[str, tuple[str, ...]]
+) -> bool:
     """Whether every edge of the dependency graph points up the document (so it has no cycle).
 
     A task's edges go to its dependencies (other than itself, its containers and its parts)
     and, for a composite, to its atomic parts; a container counts at its last atomic task.
+    ``by_id`` holds the index of every task in the table.
     """
-    where: dict[str, int] = {task.id: i for i, task in enumerate(tasks)}
+    ids, types = table.ids, table.types
+    where = dict(by_id)
+    # the last atomic task under each parent (a later entry of a key wins), then under each
+    # container: the last of its parents'
+    atomic = map(operator.eq, types, itertools.repeat("atomic"))
+    last_under = dict(itertools.compress(zip(table.parents, itertools.count()), atomic))
     last: dict[str, int] = {}
-    for i, task in enumerate(tasks):
-        if task.type == "atomic":
-            for container in prefixes[task.id]:
-                last[container] = i
+    for parent, index in last_under.items():
+        for container in lineage[parent]:
+            if last.get(container, -1) < index:
+                last[container] = index
     where.update(last)  # a container counts at its last atomic task
     get = where.get
-    for i, task in enumerate(tasks):
-        task_id = task.id
-        if task.type == "composite" and get(task_id, -1) > i:  # a composite before a part
+    latest: dict[int, int] = {}  # the latest index among a rest's refs, by the rest's id()
+    rows = zip(ids, types, table.leads, table.rests, strict=True)
+    for i, (task_id, kind, lead, rest) in enumerate(rows):
+        if kind == "composite" and get(task_id, -1) > i:  # a composite before a part
             return False
-        for dep in task.dependencies:
-            if get(dep, -1) >= i and not related(task_id, dep):
-                return False
+        if lead and get(lead, -1) >= i and not related(task_id, lead):
+            return False
+        if not rest:
+            continue
+        # the rests are mostly one tuple per parent: look at its refs one by one only when
+        # one of them comes at or after this task
+        top = latest.get(id(rest))
+        if top is None:
+            top = latest[id(rest)] = max(get(dep, -1) for dep in rest)
+        if top >= i and any(get(d, -1) >= i and not related(task_id, d) for d in rest):
+            return False
     return True
 
 

@@ -18,6 +18,7 @@ import attrs
 
 from runner.tasks.fields import NodeState, NodeText, criteria_of, files_of, node_text
 from runner.tasks.model import Record, Task
+from runner.tasks.table import Nodes, TaskTable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,22 +29,44 @@ __all__ = ["TaskMaker"]
 # join a word across it, so the reduced text may name a file the raw text does not spell out.
 # (Each branch starts with its bracket, which the regex engine finds far faster than a class.)
 _STRADDLE_RE = re.compile(r"\[(?<=[\w./@+-]\[)|!\[(?<=[\w./@+-]!\[)|\)(?=[\w./@+-])")
+# The same, one branch each: searching a long text for one literal is far faster than for any of
+# three, so three searches beat one.
+_STRADDLE_BRANCHES = tuple(re.compile(branch) for branch in _STRADDLE_RE.pattern.split("|"))
 
 
 @attrs.define
 class TaskMaker:
     """Makes (and keeps) the heavy values of one parsed list."""
 
-    items: Mapping[str, Record]
+    nodes: Nodes
+    table: TaskTable
+    by_id: Mapping[str, int]
+    """The index of every task in the table, by id."""
+    first: Mapping[str, int]
+    """The position of every item id's first line."""
     phases: Mapping[str, Record]
     states: Mapping[str, NodeState]
-    """The state of every item (by id) and phase (by ``Phase N``)."""
+    """The states with a clause: phases (by ``Phase N``), items (by id); see `_Builder`."""
     default_criteria: Mapping[str, str]
     requirements: Mapping[str, tuple[str, ...]]
     _texts: dict[int, NodeText] = attrs.Factory(dict)
     _files: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     _full: dict[str, str] = attrs.Factory(dict)
     _search: _Search | None = None
+
+    def record(self, index: int) -> Record:
+        """The record of the ``index``-th task, with its built type, status and dependencies."""
+        table = self.table
+        record = self.nodes.record(table.positions[index])
+        record.type, record.status = table.types[index], table.statuses[index]
+        record.dependencies = table.dependencies(index)
+        record.prerequisites = table.prerequisites[index]
+        return record
+
+    def task_record(self, task_id: str) -> Record | None:
+        """The record of the task with this id, if any (see `record`)."""
+        index = self.by_id.get(task_id)
+        return None if index is None else self.record(index)
 
     def text(self, node: Record) -> NodeText:
         """Return the node's title, description and named files (kept once read)."""
@@ -83,7 +106,7 @@ class TaskMaker:
         if found is None:
             found = tuple(self._resolve(files_of(record, self.text(record))))
             if not found and record.type == "atomic" and record.id.count(".") >= 3:
-                parent = self.items.get(record.id.rpartition(".")[0])
+                parent = self.task_record(record.id.rpartition(".")[0])
                 if parent is not None and parent.type == "composite" and parent.line < record.line:
                     found = self.files(parent)
             self._files[record.id] = found
@@ -103,18 +126,20 @@ class TaskMaker:
         found = self._full.get(name)
         if found is None:
             candidates: set[str] = set()
-            for node, state in self._may_name(name):
-                prerequisites = state.clause.prerequisites if state.clause else ()
+            for node in self._may_name(name):
+                key = node.id if node.kind == "item" else f"Phase {node.id}"
+                state = self.states.get(key)
+                prerequisites = state.clause.prerequisites if state and state.clause else ()
                 for path in (*self.text(node).paths, *prerequisites):
                     if "/" in path and path.rsplit("/", 1)[-1] == name:
                         candidates.add(path)
             found = self._full[name] = next(iter(candidates)) if len(candidates) == 1 else name
         return found
 
-    def _may_name(self, name: str) -> list[tuple[Record, NodeState]]:
+    def _may_name(self, name: str) -> list[Record]:
         search = self._search
         if search is None:
-            search = self._search = _Search.of(self.items, self.phases, self.states)
+            search = self._search = _Search.of(self.nodes, self.first, self.phases)
         return search.may_name(name)
 
 
@@ -124,49 +149,66 @@ class _Search:
 
     The lines' texts are joined with ``\n`` (which no line holds), so one `str.find` over the
     joined text finds the lines that hold a name, and one regex search the straddling links.
+    Entry ``i`` is the ``i``-th item line, then the phase lines; its record is made on demand.
     """
 
-    nodes: Sequence[Record]
-    states: Mapping[str, NodeState]
+    nodes: Nodes
+    positions: Sequence[int]
+    """The position of each item entry in ``nodes``."""
+    phases: Sequence[Record]
     joined: str
     starts: Sequence[int]
-    """Where each node's text starts in ``joined`` (and, last, the end of ``joined`` + 1)."""
+    """Where each entry's text starts in ``joined`` (and, last, the end of ``joined`` + 1)."""
     with_fields: Sequence[Record]
-    straddling: Sequence[Record]
+    straddling: Sequence[int]
+    """The entries whose text straddles a link (see `_STRADDLE_RE`)."""
 
     @classmethod
-    def of(
-        cls,
-        items: Mapping[str, Record],
-        phases: Mapping[str, Record],
-        states: Mapping[str, NodeState],
-    ) -> _Search:
-        """Index the items and phases."""
-        nodes = [*items.values(), *phases.values()]
-        texts = [node.text for node in nodes]
+    def of(cls, nodes: Nodes, first: Mapping[str, int], phases: Mapping[str, Record]) -> _Search:
+        """Index the first line of each item and phase id."""
+        positions = list(first.values())
+        texts = [nodes.texts[position] for position in positions]
+        texts += [node.text for node in phases.values()]
         joined = "\n".join(texts)
-        starts = list(itertools.accumulate(map(len, texts), lambda at, n: at + n + 1, initial=0))
-        with_fields = [node for node in nodes if node.extra is not None]
-        straddling = [nodes[i] for i in _hits(_STRADDLE_RE.finditer(joined), starts)]
-        straddling += [node for node in with_fields if _straddles_fields(node)]
-        return cls(nodes, states, joined, starts, with_fields, straddling)
-
-    def may_name(self, name: str) -> list[tuple[Record, NodeState]]:
-        """The nodes that hold ``name`` (`_holds`) and the straddling ones, maybe repeated."""
-        if not name or "\n" in name:
-            found = [node for node in self.nodes if _holds(node, name)]
-        else:
-            found = [self.nodes[i] for i in _find_all(self.joined, name, self.starts)]
-            found += [node for node in self.with_fields if _holds(node, name)]
-        states = self.states
-        return [
-            (node, states[node.id if node.kind == "item" else f"Phase {node.id}"])
-            for node in (*found, *self.straddling)
+        # each text and its "\n": built-ins only, it runs over every line
+        starts = list(itertools.accumulate(map((1).__add__, map(len, texts)), initial=0))
+        with_fields = [
+            record
+            for position, record in nodes.records.items()
+            if record.extra is not None and first[record.id] == position
         ]
+        with_fields += [node for node in phases.values() if node.extra is not None]
+        straddling = _hits(
+            itertools.chain.from_iterable(branch.finditer(joined) for branch in _STRADDLE_BRANCHES),
+            starts,
+        )
+        return cls(
+            nodes, positions, tuple(phases.values()), joined, starts, with_fields, straddling
+        )
+
+    def may_name(self, name: str) -> list[Record]:
+        """The records that hold ``name`` (`_holds`) and the straddling ones, maybe repeated."""
+        if name and "\n" not in name:
+            entries = _find_all(self.joined, name, self.starts)
+        else:
+            entries = [i for i in range(len(self.starts) - 1) if name in self._text(i)]
+        found = [self._record(i) for i in (*entries, *self.straddling)]
+        found += [node for node in self.with_fields if _holds(node, name)]
+        found += [node for node in self.with_fields if _straddles_fields(node)]
+        return found
+
+    def _text(self, entry: int) -> str:
+        return self.joined[self.starts[entry] : self.starts[entry + 1] - 1]
+
+    def _record(self, entry: int) -> Record:
+        items = len(self.positions)
+        if entry < items:
+            return self.nodes.record(self.positions[entry])
+        return self.phases[entry - items]
 
 
 def _hits(matches: Iterable[re.Match[str]], starts: Sequence[int]) -> list[int]:
-    """The indexes of the nodes the matches are in, without repeats."""
+    """The indexes of the entries the matches are in, without repeats."""
     found: dict[int, None] = {}
     for m in matches:
         found[bisect.bisect_right(starts, m.start()) - 1] = None
@@ -174,7 +216,7 @@ def _hits(matches: Iterable[re.Match[str]], starts: Sequence[int]) -> list[int]:
 
 
 def _find_all(joined: str, name: str, starts: Sequence[int]) -> list[int]:
-    """The indexes of the nodes whose text holds ``name`` (which holds no ``\n``)."""
+    """The indexes of the entries whose text holds ``name`` (which holds no ``\n``)."""
     found = []
     at = joined.find(name)
     while at != -1:

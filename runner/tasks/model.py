@@ -7,11 +7,14 @@ for a task, ``"1.1.A"`` for a checkpoint), and a dependency is any of those ids.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Protocol
 
 import attrs
+
+from runner.tasks.table import Extra, Record, TaskTable
 
 __all__ = [
     "DEFAULT_CRITERIA",
@@ -130,99 +133,14 @@ class Phase:
         return int(self.id)
 
 
-class Record:
-    """One numbered line as the parser saw it, and what the build works out for a task.
-
-    The cheap per-task record a `TaskList` keeps: the line's raw pieces (``text``, ``style``,
-    ``box``, the fields that followed it in ``extra``) and, once built, the task's ``type``,
-    ``status`` and ``dependencies``. The `Task` with the text fields is made from it on demand.
-    A plain slotted class: one is made per numbered line, and attrs would cost more.
-    """
-
-    __slots__ = (
-        "box",
-        "commented",
-        "dependencies",
-        "extra",
-        "id",
-        "kind",
-        "lead_done",
-        "line",
-        "prerequisites",
-        "status",
-        "style",
-        "text",
-        "type",
-    )
-
-    def __init__(
-        self,
-        kind: str,
-        record_id: str,
-        text: str,
-        line: int,
-        style: str,
-        box: str | None = None,
-        lead_done: bool = False,
-        commented: bool = False,
-    ) -> None:
-        self.kind = kind
-        """``phase`` or ``item``."""
-        self.id = record_id
-        self.text = text
-        self.line = line
-        self.style = style
-        self.box = box
-        self.lead_done = lead_done
-        self.commented = commented
-        self.extra: Extra | None = None
-        """The fields that followed the line (``None`` when there are none, the common case)."""
-        # type, status, dependencies and prerequisites are set by the build, for tasks only
-
-    type: str
-    status: str
-    dependencies: tuple[str, ...]
-    prerequisites: tuple[str, ...]
-
-    @property
-    def done(self) -> bool:
-        """Whether the task is completed (once built)."""
-        return self.status == "completed"
-
-    def fields(self) -> dict[str, str]:
-        """The text fields (``description``, ``type``, ``status``, ``title``) that followed."""
-        return self.extra.fields if self.extra is not None else {}
-
-    def lists(self) -> dict[str, list[str]]:
-        """The list fields (``dependencies``, ``files``, ``criteria``…) that followed."""
-        return self.extra.lists if self.extra is not None else {}
-
-    def status_line(self) -> int | None:
-        """The line of the ``**Status**:`` field, if any."""
-        return self.extra.status_line if self.extra is not None else None
-
-    def with_extra(self) -> Extra:
-        """Return the fields holder, making it on first use."""
-        if self.extra is None:
-            self.extra = Extra()
-        return self.extra
-
-
-@attrs.define
-class Extra:
-    """The field lines that followed a numbered line (field style)."""
-
-    fields: dict[str, str] = attrs.Factory(dict)
-    lists: dict[str, list[str]] = attrs.Factory(dict)
-    list_lines: dict[str, int] = attrs.Factory(dict)
-    status_line: int | None = None
-
-
 class TaskSource(Protocol):
-    """What makes the heavy values of a `TaskList` on demand (see `runner.tasks.details`)."""
+    """What makes the heavy values of a `TaskList` on demand (see `runner.tasks.build`)."""
 
-    def make_task(self, record: Record) -> Task:
-        """Make the `Task` of a built record."""
+    def record_of(self, index: int) -> Record:
+        """The record of the ``index``-th task, with its built type, status and dependencies."""
+
+    def make_task(self, index: int) -> Task:
+        """Make the `Task` of the ``index``-th task."""
 
     def make_groups(self) -> tuple[Group, ...]:
         """Make the groups in document order."""
@@ -230,7 +148,7 @@ class TaskSource(Protocol):
     def make_phases(self) -> tuple[Phase, ...]:
         """Make the phases in document order."""
 
-    def containers(self) -> frozenset[str]:
+    def known_containers(self) -> frozenset[str]:
         """The ids of groups and phases, and the phase part of every task id."""
 
 
@@ -243,16 +161,13 @@ class TaskList:
     in a long list only makes the one task it returns.
     """
 
-    _records: tuple[Record, ...]
-    """The built records of the tasks (every item but groups), in document order."""
+    _table: TaskTable
+    """The built tasks (every item but groups) as columns, in document order."""
     warnings: tuple[Issue, ...]
     errors: tuple[Issue, ...]
     _source: TaskSource = attrs.field(repr=False)
-    _by_id: dict[str, Record] = attrs.field(
-        init=False,
-        default=attrs.Factory(lambda self: {r.id: r for r in self._records}, takes_self=True),
-        repr=False,
-    )
+    _by_id: Mapping[str, int] = attrs.field(repr=False)
+    """The index of every task in the table, by id."""
     _made: _Made = attrs.field(init=False, factory=lambda: _Made(), repr=False)
 
     def __eq__(self, other: object) -> bool:
@@ -268,7 +183,7 @@ class TaskList:
         """Every task (atomic, composite, checkpoint) in document order."""
         made = self._made
         if made.all is None:
-            made.all = tuple(self._task(r) for r in self._records)
+            made.all = tuple(self._task(i) for i in range(len(self._table.ids)))
         return made.all
 
     @property
@@ -287,19 +202,31 @@ class TaskList:
             made.phases = self._source.make_phases()
         return made.phases
 
+    def table(self) -> TaskTable:
+        """The tasks as columns (id, type, status, dependencies…), in document order.
+
+        The cheapest view of a long list; do not change it.
+        """
+        return self._table
+
     def records(self) -> tuple[Record, ...]:
-        """The cheap records of the tasks in document order (id, type, status, dependencies)."""
-        return self._records
+        """The records of the tasks in document order (id, type, status, dependencies)."""
+        made = self._made
+        if made.records is None:
+            made.records = tuple(map(self._source.record_of, range(len(self._table.ids))))
+        return made.records
 
     def record(self, task_id: str) -> Record | None:
         """Return the record of the task (of any type) with this id, or ``None``."""
-        return self._by_id.get(task_id)
+        index = self._by_id.get(task_id)
+        return None if index is None else self._source.record_of(index)
 
     def atomic(self) -> tuple[Task, ...]:
         """Return the atomic tasks in document order."""
         made = self._made
         if made.atomic is None:
-            made.atomic = tuple(self._task(r) for r in self._records if r.type == "atomic")
+            types = self._table.types
+            made.atomic = tuple(self._task(i) for i, t in enumerate(types) if t == "atomic")
         return made.atomic
 
     def knows(self, ref: str) -> bool:
@@ -308,13 +235,13 @@ class TaskList:
             return True
         made = self._made
         if made.containers is None:
-            made.containers = self._source.containers()
+            made.containers = self._source.known_containers()
         return ref in made.containers
 
     def get(self, task_id: str) -> Task | None:
         """Return the task (of any type) with this id, or ``None``."""
-        record = self._by_id.get(task_id)
-        return None if record is None else self._task(record)
+        index = self._by_id.get(task_id)
+        return None if index is None else self._task(index)
 
     def group(self, group_id: str) -> Group | None:
         """Return the group with this id, or ``None``."""
@@ -326,18 +253,28 @@ class TaskList:
     @property
     def total(self) -> int:
         """The number of atomic tasks that count towards progress (cancelled ones do not)."""
-        return sum(1 for r in self._records if r.type == "atomic" and r.status != "cancelled")
+        counts = self._counts()
+        return sum(n for (_, status), n in counts.items() if status != "cancelled")
 
     @property
     def completed(self) -> int:
         """The number of completed atomic tasks."""
-        return sum(1 for r in self._records if r.type == "atomic" and r.status == "completed")
+        return self._counts().get(("atomic", "completed"), 0)
 
-    def _task(self, record: Record) -> Task:
+    def _counts(self) -> Mapping[tuple[str, str], int]:
+        """The number of atomic tasks of each status, by (``atomic``, status)."""
+        made = self._made
+        if made.counts is None:
+            table = self._table
+            pairs = zip(table.types, table.statuses, strict=True)
+            made.counts = {k: n for k, n in Counter(pairs).items() if k[0] == "atomic"}
+        return made.counts
+
+    def _task(self, index: int) -> Task:
         made = self._made.tasks
-        task = made.get(record.id)
+        task = made.get(index)
         if task is None:
-            task = made[record.id] = self._source.make_task(record)
+            task = made[index] = self._source.make_task(index)
         return task
 
 
@@ -345,10 +282,12 @@ class TaskList:
 class _Made:
     """What a `TaskList` has made so far (instance state, filled on first access)."""
 
-    tasks: dict[str, Task] = attrs.Factory(dict)
+    tasks: dict[int, Task] = attrs.Factory(dict)
     all: tuple[Task, ...] | None = None
     atomic: tuple[Task, ...] | None = None
+    records: tuple[Record, ...] | None = None
     groups: tuple[Group, ...] | None = None
     phases: tuple[Phase, ...] | None = None
     group_index: dict[str, Group] | None = None
     containers: frozenset[str] | None = None
+    counts: dict[tuple[str, str], int] | None = None

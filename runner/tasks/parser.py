@@ -17,6 +17,7 @@ import attrs
 from runner.tasks.build import build_task_list
 from runner.tasks.model import DEFAULT_CRITERIA, STATUSES, Issue, Record, TaskList
 from runner.tasks.syntax import PLAIN_LINE_RE, Line, classify, plain_item, requirement_of
+from runner.tasks.table import Nodes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -75,7 +76,8 @@ def _parse(text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
     scanner.finish()
     criteria = DEFAULT_CRITERIA if default_criteria is None else default_criteria
     return build_task_list(
-        scanner.nodes,
+        scanner.items,
+        scanner.phases,
         requirements=scanner.requirements,
         completed_phases=scanner.completed_phases,
         warnings=scanner.warnings,
@@ -85,9 +87,14 @@ def _parse(text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
 
 @attrs.define
 class _Scanner:
-    """The state of one pass over the lines."""
+    """The state of one pass over the lines.
 
-    nodes: list[Record] = attrs.Factory(list)
+    Item lines go to ``items`` (columns), phase lines to ``phases``; a field line belongs to
+    the last of either.
+    """
+
+    items: Nodes = attrs.Factory(Nodes)
+    phases: list[Record] = attrs.Factory(list)
     requirements: dict[str, list[str]] = attrs.Factory(dict)
     completed_phases: set[str] = attrs.Factory(set)
     warnings: list[Issue] = attrs.Factory(list)
@@ -112,12 +119,11 @@ class _Scanner:
             and (item := plain_item(line)) is not None
         ):  # the common case, a plain ``1.1.1 Text`` line: what `classify` would make of it
             self._field = None
-            commented = self._in_comment
-            if commented:
+            if self._in_comment:
                 self._comment_nodes += 1
-            self.nodes.append(
-                Record("item", item[0], item[1], number, "plain", None, False, commented)
-            )
+                self.items.add(Record("item", item[0], item[1], number, "plain", commented=True))
+            else:
+                self._append_plain(item[0], item[1], number)
             return
         stripped = line.strip()
         if not stripped:  # a blank line ends a field's bullets, and that is all it does
@@ -146,17 +152,39 @@ class _Scanner:
         What `feed` does line by line, with its common case inline: without markers and
         fences no line is commented or fenced, so a plain ``1.1.1 Text`` line is a node.
         """
-        append = self.nodes.append
+        items = self.items
+        add_id, add_text, add_line = items.ids.append, items.texts.append, items.lines.append
         feed = self.feed
         plain = PLAIN_LINE_RE.match
         for number, line in enumerate(lines, start=1):
-            if line[:1] in _DIGITS and (m := plain(line)) is not None:
+            if (m := plain(line)) is not None:
                 self._field = None
-                append(Record("item", m[1], m[2], number, "plain"))
+                item_id, text = m.groups()
+                add_id(item_id)
+                add_text(text)
+                add_line(number)
             elif line:
                 feed(number, line)
             else:  # a blank line ends a field's bullets
                 self._field = None
+
+    def _append_plain(self, item_id: str, text: str, number: int) -> None:
+        items = self.items
+        items.ids.append(item_id)
+        items.texts.append(text)
+        items.lines.append(number)
+
+    def _last_is_phase(self) -> bool:
+        """Whether the last item or phase line is a phase line."""
+        items, phases = self.items, self.phases
+        return bool(phases) and (not items.lines or phases[-1].line > items.lines[-1])
+
+    def _last_node(self) -> Record | None:
+        """The record of the last item or phase line (made for a plain item), if any."""
+        if self._last_is_phase():
+            return self.phases[-1]
+        items = self.items
+        return items.record(len(items.ids) - 1) if items.ids else None
 
     def finish(self) -> None:
         """Flush the state left at the end of the text."""
@@ -212,14 +240,16 @@ class _Scanner:
         self._field = None
         if commented:
             self._comment_nodes += 1
-        self.nodes.append(
-            Record(
-                kind, info.id, info.text, number, info.style, info.box, info.lead_done, commented
-            )
+        record = Record(
+            kind, info.id, info.text, number, info.style, info.box, info.lead_done, commented
         )
+        if kind == "phase":
+            self.phases.append(record)
+        else:
+            self.items.add(record)
 
     def _on_field(self, number: int, info: Line, commented: bool) -> None:
-        node = self.nodes[-1] if self.nodes else None
+        node = self._last_node()
         name = info.id
         if node is None:
             self.warnings.append(Issue(number, f"field '{name}' outside any task is ignored"))
@@ -253,15 +283,16 @@ class _Scanner:
         return status
 
     def _on_sub(self, number: int, info: Line, commented: bool) -> None:
-        if self._field is not None and info.indent > self._field[1] and self.nodes:
-            self.nodes[-1].lists()[self._field[0]].append(info.text.strip())
+        node = self._last_node() if self._field is not None else None
+        if node is not None and self._field is not None and info.indent > self._field[1]:
+            node.lists()[self._field[0]].append(info.text.strip())
 
     def _on_criterion(self, number: int, info: Line, commented: bool) -> None:
         self._field = None
-        if not self.nodes or self.nodes[-1].kind == "phase":
+        if self._last_is_phase() or not self.items.ids:
             self.warnings.append(Issue(number, "criterion bullet outside any group is ignored"))
             return
-        parts = self.nodes[-1].id.split(".")
+        parts = self.items.ids[-1].split(".")
         group = ".".join(parts[:2])
         self.requirements.setdefault(group, []).append(requirement_of(info.text))
 

@@ -53,14 +53,16 @@ def _open_ids(task_list: TaskList) -> set[str]:
     A checkpoint that is not marked is open too.
     """
     open_ids: set[str] = set()
-    for record in task_list.records():
-        if record.status in ("completed", "cancelled") or record.type == "composite":
+    table = task_list.table()
+    for task_id, kind, status, parent in zip(
+        table.ids, table.types, table.statuses, table.parents, strict=True
+    ):
+        if status in ("completed", "cancelled") or kind == "composite":
             continue
-        task_id = record.id
         open_ids.add(task_id)
-        if record.type == "checkpoint":
+        if kind == "checkpoint":
             continue
-        container = task_id.rpartition(".")[0]
+        container = parent
         while container and container not in open_ids:  # seen: its containers are in too
             open_ids.add(container)
             container = container.rpartition(".")[0]
@@ -85,25 +87,28 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
     open_ids = _open_ids(task_list)
     knows = task_list.knows
     blocked: list[Blocked] = []
-    for task in task_list.records():
-        status = task.status
-        if task.type != "atomic" or status == "cancelled":
+    table = task_list.table()
+    for index, (task_id, kind, status) in enumerate(
+        zip(table.ids, table.types, table.statuses, strict=True)
+    ):
+        if kind != "atomic" or status == "cancelled":
             continue
         if status == "completed" and exclude_completed:
             continue
         if status == "blocked":
-            blocked.append(Blocked(task.id, (), "the task's status is blocked"))
+            blocked.append(Blocked(task_id, (), "the task's status is blocked"))
             continue
-        waiting = tuple(d for d in task.dependencies if d in open_ids or not knows(d))
+        deps = table.dependencies(index)
+        waiting = tuple(d for d in deps if d in open_ids or not knows(d))
         if waiting:
             unknown = [d for d in waiting if not knows(d)]
             if unknown:
                 reason = f"unknown dependency {', '.join(unknown)}"
             else:
                 reason = f"waiting for {', '.join(waiting)}"
-            blocked.append(Blocked(task.id, waiting, reason))
+            blocked.append(Blocked(task_id, waiting, reason))
             continue
-        return _selection(task_list, task_list.get(task.id), blocked, satisfied=True)
+        return _selection(task_list, task_list.get(task_id), blocked, satisfied=True)
     return _selection(task_list, None, blocked, satisfied=not blocked)
 
 

@@ -156,6 +156,10 @@ def classify(line: str) -> Line:
         return _item(stripped, indent) or _OTHER
     if first not in "#-*+•[*Pp✅✔":
         return _OTHER
+    if first in "-*+•" and stripped[1:2] in (" ", "\t") and stripped[2:].lstrip(" \t")[:1] == "<":
+        # a bullet whose text starts with "<" (a criterion, the common case): no phase, field
+        # or item pattern below can match it
+        return _bullet(stripped, indent)
     if first in "Pp#-*" and (m := _PHASE_DONE_RE.fullmatch(stripped)):
         return Line("phase_done", indent, m["id"])
     if first in "-*+" and (m := _FIELD_RE.match(stripped)) is not None:
@@ -166,12 +170,18 @@ def classify(line: str) -> Line:
         head, bullet, box, phase_id, text = m.group("head", "bullet", "box", "id", "text")
         return Line("phase", indent, phase_id, text, _style(head, bullet, box), box)
     if first in "-*+•":
-        if (m := _CRITERION_RE.match(stripped)) is not None:
-            return Line("criterion", indent, text=m["text"])
-        if _ORPHAN_BOX_RE.match(stripped):
-            return Line("orphan_box", indent, text=stripped)
-        if (m := _SUB_RE.match(stripped)) is not None:
-            return Line("sub", indent, text=m["text"])
+        return _bullet(stripped, indent)
+    return _OTHER
+
+
+def _bullet(stripped: str, indent: int) -> Line:
+    """Tell what a bullet line that is no phase, field or item is."""
+    if (m := _CRITERION_RE.match(stripped)) is not None:
+        return Line("criterion", indent, text=m["text"])
+    if _ORPHAN_BOX_RE.match(stripped):
+        return Line("orphan_box", indent, text=stripped)
+    if (m := _SUB_RE.match(stripped)) is not None:
+        return Line("sub", indent, text=m["text"])
     return _OTHER
 
 
@@ -227,6 +237,10 @@ def split_dependency_clause(text: str) -> tuple[str, str | None]:
     m = _DEPS_RE.search(text)
     if m is None:
         return text, None
+    close = text.find(")", m.end())
+    if close != -1 and "(" not in text[m.end() : close]:  # the common case: no nested one
+        rest = (text[: m.start()] + " " + text[close + 1 :]).strip()
+        return " ".join(rest.split()), text[m.end() : close].strip()
     depth = 1
     for i in range(m.end(), len(text)):
         char = text[i]
@@ -318,5 +332,6 @@ def requirement_of(text: str) -> str:
     text = text.strip()
     if ">" in text:
         text = text[: text.rindex(">")]
-    text = _SOURCE_RE.sub("", text)
+    if "[" in text:
+        text = _SOURCE_RE.sub("", text)
     return " ".join(text.split())

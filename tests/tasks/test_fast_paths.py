@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runner.tasks import parse_task_list, select_next
-from tests.tasks.conftest import get
+from tests.tasks.conftest import get, get_group
 
 STRADDLING = """\
 1.1 Store
@@ -51,3 +51,97 @@ def test_text_without_comment_markers_reads_as_with_an_inert_comment() -> None:
     assert select_next(plain) == select_next(marked)
     assert get(plain, "1.1.1").done
     assert select_next(plain).task == get(plain, "1.1.2")
+
+
+def _reads_as_with_an_inert_comment(text: str) -> None:
+    """The bulk scan of an unmarked text reads it as the line-by-line scan does."""
+    plain = parse_task_list(text)
+    marked = parse_task_list(text + "<!-- -->\n")
+    assert plain.tasks == marked.tasks
+    assert plain.groups == marked.groups
+    assert plain.warnings == marked.warnings
+    assert plain.errors == marked.errors
+    assert select_next(plain) == select_next(marked)
+
+
+def test_non_ascii_digit_ids_read_the_same_on_both_paths() -> None:
+    text = "\u0661.\u0661 Group\n\u0661.\u0661.\u0661 Task one\n\u0661.\u0661.\u0662 Task two ✅\n"
+    _reads_as_with_an_inert_comment(text)
+    ids = ["\u0661.\u0661.\u0661", "\u0661.\u0661.\u0662"]
+    assert [t.id for t in parse_task_list(text).atomic()] == ids
+
+
+def test_criterion_bullets_and_other_angle_bullets() -> None:
+    text = (
+        "1.1 Setup\n1.1.1 Do it\n"
+        "- <criterion 1: Works>  [source: prd.md](docs/prd.md)\n"
+        "  * <Criterion 2: Fast>\n"
+        "+\t<criterion 3: Small>\n"
+        "• <criterion 4: Kind>\n"
+        "-<criterion 5: Tight>\n"
+        "- <not a criterion>\n"
+        "1.2 Next\n- <criterion 1: Alone>\n"
+    )
+    _reads_as_with_an_inert_comment(text)
+    task_list = parse_task_list(text)
+    assert get_group(task_list, "1.1").requirements == ("Works", "Fast", "Small", "Kind", "Tight")
+    assert get(task_list, "1.2").requirements == ("Alone",)  # a leaf: atomic, with its bullets
+    assert task_list.warnings == ()
+
+
+def test_clauses_with_and_without_separators() -> None:
+    text = (
+        "1.1 A\n1.1.1 a\n1.2 B\n1.2.1 b\n1.3 C\n1.3.1 c\n"
+        "1.4 D (Dependencies: 1.1 AND 1.2; 1.3 & 1.1)\n1.4.1 d\n"
+        "1.5 E (Dependencies: Brandt's 1.1 work)\n1.5.1 e\n"
+        "1.6 F (Dependencies: 1.2 (the build), 1.3)\n1.6.1 f\n"
+    )
+    _reads_as_with_an_inert_comment(text)
+    task_list = parse_task_list(text)
+    assert get_group(task_list, "1.4").dependencies == ("1.1", "1.2", "1.3")
+    assert get_group(task_list, "1.5").dependencies == ("1.1",)
+    assert get_group(task_list, "1.6").dependencies == ("1.2", "1.3")
+    assert get_group(task_list, "1.6").title == "F"
+
+
+def test_bare_name_is_completed_through_links_glued_either_side() -> None:
+    text = (
+        "1.1 Store\n1.1.1 Fix devTeamSlice.js\n"
+        "1.1.2 Edit [src/store/devTeam](docs/a.md)Slice.js\n"
+        "1.2 Other\n1.2.1 Fix otherSlice.js\n"
+        "1.2.2 Edit lib/other![Slice.js](docs/b.png)\n"
+    )
+    task_list = parse_task_list(text)
+    assert get(task_list, "1.1.1").files == ("src/store/devTeamSlice.js",)
+    assert get(task_list, "1.2.1").files == ("lib/otherSlice.js",)
+
+
+def test_records_and_containers_agree_with_the_tasks() -> None:
+    text = "1.1.1 Composite\n1.1.1.1 Part ✅\n1.1.1.2 Part two\n1.1.A Check\n2.1 Later\n2.1.1 x\n"
+    _reads_as_with_an_inert_comment(text)
+    task_list = parse_task_list(text)
+    records = task_list.records()
+    assert [(r.id, r.type, r.status, r.dependencies) for r in records] == [
+        (t.id, t.type, t.status, t.dependencies) for t in task_list.tasks
+    ]
+    record = task_list.record("1.1.1.2")
+    assert record is not None
+    assert (record.dependencies, record.line) == (("1.1.1.1",), 3)
+    assert task_list.record("2.1") is None  # a group, not a task
+    assert all(task_list.knows(ref) for ref in ("1", "1.1", "1.1.1", "2", "2.1", "2.1.1"))
+    assert not any(task_list.knows(ref) for ref in ("3", "1.2", "1.1.2", "2.1.1.1"))
+
+
+def test_a_group_clause_pointing_forward_is_a_cycle_only_when_it_closes_one() -> None:
+    forward = "1.1 A (Dependencies: 1.2)\n1.1.1 a\n1.1.2 b\n1.2 B\n1.2.1 c\n"
+    assert parse_task_list(forward).errors == ()
+    assert select_next(parse_task_list(forward)).task == get(parse_task_list(forward), "1.2.1")
+    cycle = forward.replace("1.2 B", "1.2 B (Dependencies: 1.1.2)")
+    errors = parse_task_list(cycle).errors
+    assert [(e.line, e.message) for e in errors] == [
+        (
+            2,
+            "dependency cycle: 1.1.1 (line 2) → 1.2 (line 4) → 1.2.1 (line 5) → 1.1.2 (line 3)"
+            " → 1.1.1 (line 2)",
+        )
+    ]
