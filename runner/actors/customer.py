@@ -37,11 +37,11 @@ from runner.errors import (
     NotFoundError,
     RunnerError,
 )
-from runner.pipeline import ResumePoint, RunOutcome, StageContext, drive
-from runner.store import NewEvent, RunRecord, StateSnapshot
+from runner.pipeline import ResumePoint, RunOutcome, StageContext, StepSink, drive
+from runner.store import NewEvent, RunRecord, StateSnapshot, StepRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 __all__ = ["CustomerActor"]
 
@@ -310,36 +310,47 @@ class CustomerActor:
         self._nursery.start_soon(self._run_manual, self._manual.popleft())
 
     async def _run_manual(self, command: RunStage) -> None:
+        """Run one manual stage; reply once the state that ends it is persisted.
+
+        The stage's status is persisted beside its first steps, not before them: the stage
+        reads none of it. Its result record and the state that ends it are one transaction.
+        """
         resting = self.state.status
+        changes = command.stage != "select"
+        steps: list[StepRecord] = []
         announced: _Persisting | None = None
+        result: outcome.Outcome[Any] = outcome.Error(RunnerError("internal error", code="internal"))
         try:
-            ctx = await self._context()
-            if command.stage != "select":
+            ctx = await self._context(keep_step=steps.append if changes else None)
+            if changes:
                 self.state.current_task = getattr(command.request, "task_id", None)
-                # Persisted beside the stage's first steps, not before them: the stage reads
-                # none of it, and the reply and the change that ends the stage wait for it.
                 announced = self._change_soon(_STAGE_STATUS[command.stage])
-            result = await self._call_stage(ctx, command)
+            value = await self._call_stage(ctx, command)
             if announced is not None:
                 await announced.wait()
-            self._value(command.reply, result)
-            wire = getattr(result, "to_wire", None)
-            if command.stage == "prep" and wire is not None:
-                self.state.branch = str(wire().get("branch"))
-                self.state.repo_path = str(wire().get("repoPath"))
+            self._note_workspace(command.stage, value)
+            result = outcome.Value(value)
         except RunnerError as exc:
-            self._error(command.reply, exc)
+            result = outcome.Error(exc)
         except Exception:
             log.exception("stage_crashed", stage=command.stage)
-            self._error(command.reply, RunnerError("internal error", code="internal"))
         finally:
             self._manual_running = False
-            if command.stage != "select":
+            if changes:
                 with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
                     if announced is not None:
                         await announced.done.wait()
-                    await self._change(resting)
+                    await self._change(resting, steps=steps)
+            self._reply(command.reply, result)
             self._start_next_manual()
+
+    def _note_workspace(self, stage: str, result: Any) -> None:
+        """After PREP: remember the branch and the workspace (shown in the state)."""
+        wire = getattr(result, "to_wire", None)
+        if stage == "prep" and wire is not None:
+            body = wire()
+            self.state.branch = str(body.get("branch"))
+            self.state.repo_path = str(body.get("repoPath"))
 
     async def _call_stage(self, ctx: StageContext, command: RunStage) -> Any:
         stages = self.deps.stages
@@ -355,7 +366,7 @@ class CustomerActor:
 
     # -- state, events, logs -------------------------------------------------------------
 
-    async def _context(self) -> StageContext:
+    async def _context(self, keep_step: StepSink | None = None) -> StageContext:
         customer = await self.deps.store.customers.get(self.customer_id)
         if customer is None:
             raise NotFoundError(f"customer {self.customer_id!r} is not registered",
@@ -368,6 +379,7 @@ class CustomerActor:
             redactor=self.deps.redactor,
             log=self.log,
             now=self.deps.now,
+            keep_step=keep_step,
         )
 
     def _now(self) -> str:
@@ -380,13 +392,15 @@ class CustomerActor:
         fraction = STAGE_FRACTION.get(s.status, 0.0) if s.current_task else 0.0
         return round(min(100.0, 100.0 * (s.completed_tasks + fraction) / s.total_tasks), 1)
 
-    async def _change(self, status: str, **fields: Any) -> None:
+    async def _change(
+        self, status: str, *, steps: Sequence[StepRecord] = (), **fields: Any
+    ) -> None:
         """Set the status (and fields), persist the state, then publish an update.
 
         Logs queued before the change go out first, so a stage's logs precede the update
-        that ends it; the state, those logs and the update are one transaction.
+        that ends it; the state, those logs, the update and ``steps`` are one transaction.
         """
-        await self._emit(*self._apply(status, **fields))
+        await self._emit(*self._apply(status, **fields), steps=steps)
         self.deps.metrics.status_changed(self.customer_id, status)
 
     def _change_soon(self, status: str) -> _Persisting:
@@ -423,14 +437,18 @@ class CustomerActor:
         return frames, snapshot
 
     async def _emit(
-        self, frames: list[tuple[str, dict[str, Any]]], state: StateSnapshot | None = None
+        self,
+        frames: list[tuple[str, dict[str, Any]]],
+        state: StateSnapshot | None = None,
+        *,
+        steps: Sequence[StepRecord] = (),
     ) -> None:
-        """Persist ``frames`` (and ``state``) in one transaction, then publish them."""
+        """Persist ``frames`` (and ``state``, ``steps``) in one transaction, then publish them."""
         redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
         records = await self.deps.store.events.append_many(
             [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
              for kind, frame in redacted],
-            state=state,
+            state=state, steps=steps,
         )  # fmt: skip
         for (kind, frame), record in zip(redacted, records, strict=True):
             frame["seq"] = record.seq

@@ -9,6 +9,7 @@ from runner.pipeline.base import (
     StageContext,
     StageResult,
     Stages,
+    StepSink,
     VerifyRequest,
 )
 from runner.pipeline.run import STAGE_ORDER, ResumePoint, RunHooks, RunOutcome, drive
@@ -28,6 +29,7 @@ __all__ = [
     "StageContext",
     "StageResult",
     "Stages",
+    "StepSink",
     "VerifyRequest",
     "drive",
 ]

@@ -10,7 +10,7 @@ import attrs
 
 from runner.config import Settings
 from runner.redact import Redactor
-from runner.store import CustomerRecord, SqliteStore
+from runner.store import CustomerRecord, SqliteStore, StepRecord
 from runner.tools import JobSlots
 
 if TYPE_CHECKING:
@@ -26,11 +26,14 @@ __all__ = [
     "StageContext",
     "StageResult",
     "Stages",
+    "StepSink",
     "VerifyRequest",
 ]
 
 LogSink = Callable[[str, str], None]
 """``log(level, message)``: report a stage log line (redacted and batched by the actor)."""
+StepSink = Callable[[StepRecord], None]
+"""Takes a stage's result record to store with the state change that ends the stage."""
 
 
 @attrs.frozen
@@ -44,6 +47,8 @@ class StageContext:
     redactor: Redactor
     log: LogSink
     now: Callable[[], datetime]
+    keep_step: StepSink | None = None
+    """Where a stage's result record goes; None: written to the store at once."""
 
     @property
     def customer_dir(self) -> Path:

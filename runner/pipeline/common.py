@@ -162,15 +162,16 @@ async def record_step(
     ctx: StageContext, stage: str, task_id: str, branch: str, head: str, body: dict[str, Any]
 ) -> None:
     """Record a completed stage's result, tied to the commit it ran on."""
-    now = iso_utc(ctx.now())
-    await ctx.store.steps.record(
-        StepRecord(
-            customer_id=ctx.customer.customer_id,
-            stage=stage,
-            task_id=task_id,
-            branch=branch,
-            status_code=200,
-            body={**body, "_head": head},
-            recorded_at=now,
-        )
+    step = StepRecord(
+        customer_id=ctx.customer.customer_id,
+        stage=stage,
+        task_id=task_id,
+        branch=branch,
+        status_code=200,
+        body={**body, "_head": head},
+        recorded_at=iso_utc(ctx.now()),
     )
+    if ctx.keep_step is not None:
+        ctx.keep_step(step)
+    else:
+        await ctx.store.steps.record(step)

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from runner.store.customers import write_state
+from runner.store.steps import write_step
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
 
     from runner.store.db import SqliteStore
+    from runner.store.steps import StepRecord
 
 __all__ = ["EventRecord", "Events", "NewEvent"]
 
@@ -96,7 +98,11 @@ class Events:
         return await self._db.write(lambda conn: _insert(conn, event))
 
     async def append_many(
-        self, events: Sequence[NewEvent], *, state: StateSnapshot | None = None
+        self,
+        events: Sequence[NewEvent],
+        *,
+        state: StateSnapshot | None = None,
+        steps: Sequence[StepRecord] = (),
     ) -> list[EventRecord]:
         """Store a batch of events in one transaction (all or none).
 
@@ -104,6 +110,8 @@ class Events:
             events: The events, in order.
             state: A customer's execution state to save in the same transaction (one
                 fsync for "persist the state, then publish its events").
+            steps: Stage results to record in the same transaction (a manual stage's result
+                and the state that ends the stage).
 
         Returns:
             The stored records, in the given order, with their seqs.
@@ -113,6 +121,8 @@ class Events:
         def append_all(conn: sqlite3.Connection) -> list[EventRecord]:
             if state is not None:
                 write_state(conn, state.customer_id, state.state, state.updated_at)
+            for step in steps:
+                write_step(conn, step)
             return [
                 EventRecord(
                     e.customer_id, _insert(conn, e), e.run_id, e.type, e.payload, e.timestamp
@@ -120,7 +130,7 @@ class Events:
                 for e in batch
             ]
 
-        if not batch and state is None:
+        if not batch and state is None and not steps:
             return []
         return await self._db.write(append_all)
 

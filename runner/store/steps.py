@@ -40,6 +40,22 @@ def _step(row: tuple[Any, ...]) -> StepRecord:
     return StepRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
 
 
+def write_step(conn: sqlite3.Connection, step: StepRecord) -> None:
+    """Store ``step`` inside the caller's transaction, replacing an earlier result."""
+    conn.execute(
+        f"INSERT OR REPLACE INTO steps ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            step.customer_id,
+            step.stage,
+            step.task_id,
+            step.branch,
+            step.status_code,
+            json.dumps(step.body),
+            step.recorded_at,
+        ),
+    )
+
+
 class Steps:
     """The ``steps`` table."""
 
@@ -48,22 +64,7 @@ class Steps:
 
     async def record(self, step: StepRecord) -> None:
         """Store ``step``, replacing an earlier result for the same step."""
-
-        def record(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT OR REPLACE INTO steps ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    step.customer_id,
-                    step.stage,
-                    step.task_id,
-                    step.branch,
-                    step.status_code,
-                    json.dumps(step.body),
-                    step.recorded_at,
-                ),
-            )
-
-        await self._db.write(record)
+        await self._db.write(lambda conn: write_step(conn, step))
 
     async def get(
         self, customer_id: str, stage: str, task_id: str, branch: str

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from runner.store import CustomerRecord, EventRecord, NewEvent, RunRecord, StateSnapshot
+from runner.store import (
+    CustomerRecord,
+    EventRecord,
+    NewEvent,
+    RunRecord,
+    StateSnapshot,
+    StepRecord,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,12 +59,18 @@ class _Runs:
 class _Events:
     customers: _Customers
     records: list[EventRecord] = attrs.field(factory=list)
+    steps: list[StepRecord] = attrs.field(factory=list)
 
     async def append_many(
-        self, events: Sequence[NewEvent], *, state: StateSnapshot | None = None
+        self,
+        events: Sequence[NewEvent],
+        *,
+        state: StateSnapshot | None = None,
+        steps: Sequence[StepRecord] = (),
     ) -> list[EventRecord]:
         if state is not None:
             await self.customers.save_state(state.customer_id, state.state, state.updated_at)
+        self.steps += steps
         out = []
         for e in events:
             seq = 1 + max(

@@ -31,6 +31,11 @@ async def test_prep_implement_verify_round_trip(service: Service, remote: Path) 
         assert prepped["branch"] == "task/1-1-1-add-sub-function"
         assert prepped["artifacts"]["branchCreated"] is True
         assert prepped["customerId"] == "default"
+        state = (await client.get("/customers/default")).json()["state"]
+        assert (state["status"], state["branch"]) == ("IDLE", prepped["branch"])  # at rest
+        events = await service.services.store.events.since(["default"], 0, 100)
+        updates = [e.payload["status"] for e in events if e.type == "execution-update"]
+        assert updates[-2:] == ["PREPARING", "IDLE"]
         again = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
         assert again.json()["artifacts"]["branchCreated"] is False
         assert again.json()["branch"] == prepped["branch"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 import trio
 
-from runner.store import EventRecord, NewEvent, open_store
-from tests.store.factories import at
+from runner.errors import RunnerError
+from runner.store import EventRecord, NewEvent, StateSnapshot, StepRecord, open_store
+from tests.store.factories import at, customer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,6 +70,25 @@ async def test_events_append_many_is_one_batch_in_order(store: SqliteStore) -> N
         EventRecord("a", 3, "r", "execution-log", {"n": 3}, at(3)),
     ]
     assert await store.events.append_many([]) == []
+
+
+async def test_events_append_many_stores_state_and_steps_in_the_same_transaction(
+    store: SqliteStore,
+) -> None:
+    await store.customers.upsert(customer("a"))
+    step = StepRecord("a", "prep", "1.1.1", "task/1-1-1-x", 200, {"branch": "b"}, at(1))
+    update = NewEvent("a", None, "execution-update", {"status": "IDLE"}, at(1))
+    state = StateSnapshot("a", {"status": "IDLE"}, at(1))
+    await store.events.append_many([update], state=state, steps=[step])
+    assert await store.steps.get("a", "prep", "1.1.1", "task/1-1-1-x") == step
+    assert (await store.customers.load_all_states())["a"]["status"] == "IDLE"
+
+    nobody = StateSnapshot("nobody", {"status": "IDLE"}, at(2))  # not registered: refused
+    other = StepRecord("a", "verify", "1.1.1", "task/1-1-1-x", 200, {}, at(2))
+    with pytest.raises(RunnerError):
+        await store.events.append_many([update], state=nobody, steps=[other])
+    assert await store.steps.get("a", "verify", "1.1.1", "task/1-1-1-x") is None  # all or none
+    assert await store.events.last_seq("a") == 1
 
 
 async def test_events_since_filters_by_customer_and_seq(store: SqliteStore) -> None:
