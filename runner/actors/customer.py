@@ -2,7 +2,7 @@
 
 Stages run as child tasks in the actor's nursery, each under a cancel scope the actor keeps
 (``stop`` cancels it; ``pause`` is a flag read between stages). Every state change goes
-through :meth:`CustomerActor._change`, which persists, then publishes.
+through the actor's :class:`~runner.actors.journal.Journal`, which persists, then publishes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import structlog
 import trio
 
 from runner.actors.deps import ActorDeps
-from runner.actors.events import LOG, UPDATE, Event
+from runner.actors.journal import Journal, Persisting
 from runner.actors.messages import (
     Command,
     GetState,
@@ -29,8 +29,7 @@ from runner.actors.messages import (
     StartRun,
     Stop,
 )
-from runner.actors.state import STAGE_FRACTION, ExecutionState, Status, allowed_from
-from runner.clock import iso_utc
+from runner.actors.state import ExecutionState, Status, allowed_from
 from runner.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -38,10 +37,10 @@ from runner.errors import (
     RunnerError,
 )
 from runner.pipeline import ResumePoint, RunOutcome, StageContext, StepSink, drive
-from runner.store import NewEvent, RunRecord, StateSnapshot, StepRecord
+from runner.store import RunRecord, StepRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
 __all__ = ["CustomerActor"]
 
@@ -56,8 +55,6 @@ _STAGE_STATUS = {
     "verify": Status.VERIFYING,
     "complete": Status.COMPLETING,
 }
-_KEPT_LOG_LINES = 50
-_LOG_BATCH_WINDOW_S = 0.05
 _CLEANUP_GRACE_S = 30.0
 
 
@@ -74,13 +71,13 @@ class CustomerActor:
     _run_scope: trio.CancelScope | None = None
     _manual: deque[RunStage] = attrs.field(factory=deque)
     _manual_running: bool = False
-    _pending_logs: list[tuple[str, str, str | None]] = attrs.field(factory=list)
-    _logs_waiting: trio.Event = attrs.field(factory=trio.Event)
+    journal: Journal = attrs.field(init=False)
     _replies: set[Reply] = attrs.field(factory=set)
     idle_since: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         self._send, self._recv = trio.open_memory_channel[Command](self.deps.settings.inbox_size)
+        self.journal = Journal(self.customer_id, self.deps, self.state)
 
     # -- the caller's side -------------------------------------------------------------
 
@@ -106,7 +103,7 @@ class CustomerActor:
             try:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    nursery.start_soon(self._flush_logs)
+                    nursery.start_soon(self.journal.flush_logs)
                     task_status.started()
                     async with self._recv:
                         async for command in self._recv:
@@ -189,7 +186,7 @@ class CustomerActor:
                 finished_at=None,
             )
         )
-        await self._change(Status.SELECTING)
+        await self.journal.change(Status.SELECTING)
         self._value(command.reply, self.state.to_wire())
         self._launch_run(None)
 
@@ -198,7 +195,9 @@ class CustomerActor:
         if self.state.run_id is None:
             raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
         self.state.error, self.state.pause_requested = None, False
-        await self._change(Status.SELECTING if self._resume is None else self._resume_status())
+        await self.journal.change(
+            Status.SELECTING if self._resume is None else self._resume_status()
+        )
         self._value(command.reply, self.state.to_wire())
         self._launch_run(self._resume)
 
@@ -217,7 +216,7 @@ class CustomerActor:
     async def _pause(self, command: Pause) -> None:
         self._check("pause")
         self.state.pause_requested = True
-        await self._change(self.state.status)
+        await self.journal.change(self.state.status)
         self._value(command.reply, self.state.to_wire())
 
     async def _stop(self, command: Stop) -> None:
@@ -279,7 +278,7 @@ class CustomerActor:
         self.state.pause_requested = False
         if result.status == Status.DONE:
             self.state.current_task, self.state.progress = None, 100.0
-        await self._change(result.status)
+        await self.journal.change(result.status)
         if self.state.run_id is not None:
             now = self._now()
             await self.deps.store.runs.update(
@@ -318,13 +317,14 @@ class CustomerActor:
         resting = self.state.status
         changes = command.stage != "select"
         steps: list[StepRecord] = []
-        announced: _Persisting | None = None
+        announced: Persisting | None = None
         result: outcome.Outcome[Any] = outcome.Error(RunnerError("internal error", code="internal"))
         try:
             ctx = await self._context(keep_step=steps.append if changes else None)
             if changes:
+                assert self._nursery is not None
                 self.state.current_task = getattr(command.request, "task_id", None)
-                announced = self._change_soon(_STAGE_STATUS[command.stage])
+                announced = self.journal.change_soon(self._nursery, _STAGE_STATUS[command.stage])
             value = await self._call_stage(ctx, command)
             if announced is not None:
                 await announced.wait()
@@ -340,7 +340,7 @@ class CustomerActor:
                 with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
                     if announced is not None:
                         await announced.done.wait()
-                    await self._change(resting, steps=steps)
+                    await self.journal.change(resting, steps=steps)
             self._reply(command.reply, result)
             self._start_next_manual()
 
@@ -377,137 +377,13 @@ class CustomerActor:
             store=self.deps.store,
             slots=self.deps.slots,
             redactor=self.deps.redactor,
-            log=self.log,
+            log=self.journal.log,
             now=self.deps.now,
             keep_step=keep_step,
         )
 
     def _now(self) -> str:
-        return iso_utc(self.deps.now())
-
-    def _progress(self) -> float:
-        s = self.state
-        if not s.total_tasks:
-            return s.progress
-        fraction = STAGE_FRACTION.get(s.status, 0.0) if s.current_task else 0.0
-        return round(min(100.0, 100.0 * (s.completed_tasks + fraction) / s.total_tasks), 1)
-
-    async def _change(
-        self, status: str, *, steps: Sequence[StepRecord] = (), **fields: Any
-    ) -> None:
-        """Set the status (and fields), persist the state, then publish an update.
-
-        Logs queued before the change go out first, so a stage's logs precede the update
-        that ends it; the state, those logs, the update and ``steps`` are one transaction.
-        """
-        await self._emit(*self._apply(status, **fields), steps=steps)
-        self.deps.metrics.status_changed(self.customer_id, status)
-
-    def _change_soon(self, status: str) -> _Persisting:
-        """Like :meth:`_change`, persisting in the background; wait on the result."""
-        assert self._nursery is not None
-        frames, snapshot = self._apply(status)
-        persisting = _Persisting()
-
-        async def persist() -> None:
-            try:
-                await self._emit(frames, snapshot)
-            except Exception as exc:  # noqa: BLE001  # raised again to the stage's caller
-                persisting.error = exc
-                return
-            finally:
-                persisting.done.set()
-            self.deps.metrics.status_changed(self.customer_id, status)
-
-        self._nursery.start_soon(persist)
-        return persisting
-
-    def _apply(
-        self, status: str, **fields: Any
-    ) -> tuple[list[tuple[str, dict[str, Any]]], StateSnapshot]:
-        """Change the state in memory; return the frames and the snapshot to persist."""
-        for name, value in fields.items():
-            setattr(self.state, name, value)
-        self.state.status = status
-        if status not in (Status.DONE,):
-            self.state.progress = self._progress()
-        self.state.last_update = self._now()
-        frames = [*self._take_pending_logs(), (UPDATE, self.state.update_frame())]
-        snapshot = StateSnapshot(self.customer_id, self.state.to_record(), self.state.last_update)
-        return frames, snapshot
-
-    async def _emit(
-        self,
-        frames: list[tuple[str, dict[str, Any]]],
-        state: StateSnapshot | None = None,
-        *,
-        steps: Sequence[StepRecord] = (),
-    ) -> None:
-        """Persist ``frames`` (and ``state``, ``steps``) in one transaction, then publish them."""
-        redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
-        records = await self.deps.store.events.append_many(
-            [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
-             for kind, frame in redacted],
-            state=state, steps=steps,
-        )  # fmt: skip
-        for (kind, frame), record in zip(redacted, records, strict=True):
-            frame["seq"] = record.seq
-            self.deps.bus.publish(Event(self.customer_id, record.seq, kind, frame))
-
-    def log(self, level: str, message: str) -> None:
-        """Queue a stage log line; lines are redacted and batched into ``execution-log`` events."""
-        self._pending_logs.append((level, self.deps.redactor(message), self.state.current_task))
-        self._logs_waiting.set()
-
-    async def _flush_logs(self) -> None:
-        while True:
-            await self._logs_waiting.wait()
-            await trio.sleep(_LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
-            frames = self._take_pending_logs()
-            if frames:
-                with trio.CancelScope(shield=True):
-                    await self._emit(frames)
-
-    def _take_pending_logs(self) -> list[tuple[str, dict[str, Any]]]:
-        """Turn the queued log lines into frames, one per level and task."""
-        self._logs_waiting = trio.Event()
-        pending, self._pending_logs = self._pending_logs, []
-        frames: list[tuple[str, dict[str, Any]]] = []
-        for (level, task_id), lines in _group_logs(pending).items():
-            self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
-            frames.append((LOG, {
-                "type": LOG,
-                "customerId": self.customer_id,
-                "taskId": task_id,
-                "level": level,
-                "message": "\n".join(lines),
-                "timestamp": self._now(),
-                "runId": self.state.run_id,
-            }))  # fmt: skip
-        return frames
-
-
-def _group_logs(
-    pending: list[tuple[str, str, str | None]],
-) -> dict[tuple[str, str | None], list[str]]:
-    grouped: dict[tuple[str, str | None], list[str]] = {}
-    for level, message, task_id in pending:
-        grouped.setdefault((level, task_id), []).append(message)
-    return grouped
-
-
-@attrs.define(eq=False)
-class _Persisting:
-    """A state change being persisted in the background (see ``_change_soon``)."""
-
-    done: trio.Event = attrs.Factory(trio.Event)
-    error: Exception | None = None
-
-    async def wait(self) -> None:
-        """Wait until it is persisted; raise what persisting raised."""
-        await self.done.wait()
-        if self.error is not None:
-            raise self.error
+        return self.journal.now()
 
 
 @attrs.define
@@ -522,16 +398,18 @@ class _Hooks:
             state.current_task = task_id
         if branch is not None:
             state.branch = branch
-        self.actor.log("info", f"{stage} started" + (f" for task {task_id}" if task_id else ""))
+        self.actor.journal.log(
+            "info", f"{stage} started" + (f" for task {task_id}" if task_id else "")
+        )
         status = _STAGE_STATUS[stage]
         if status != state.status:  # a run's start or resume already announced it
-            await self.actor._change(status)
+            await self.actor.journal.change(status)
 
     async def task_completed(self, task_id: str) -> None:
         state = self.actor.state
         state.completed_tasks = min(state.total_tasks, state.completed_tasks + 1)
         state.current_task = None  # the next update (SELECTING, PAUSED) carries the new progress
-        self.actor.log("info", f"task {task_id} completed")
+        self.actor.journal.log("info", f"task {task_id} completed")
 
     async def counts(self, completed: int, total: int) -> None:
         self.actor.state.completed_tasks, self.actor.state.total_tasks = completed, total

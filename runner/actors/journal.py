@@ -1,0 +1,166 @@
+"""A customer's journal: every state change and log line, persisted, then published.
+
+The actor owns the state; the journal turns a change of it into one transaction (the state,
+the log lines queued before it, its ``execution-update`` event, and any stage results), then
+publishes the events in ``seq`` order. Stage log lines are redacted and batched.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from runner.actors.deps import ActorDeps
+from runner.actors.events import LOG, UPDATE, Event
+from runner.actors.state import STAGE_FRACTION, ExecutionState, Status
+from runner.clock import iso_utc
+from runner.store import NewEvent, StateSnapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from runner.store import StepRecord
+
+__all__ = ["Journal", "Persisting"]
+
+_KEPT_LOG_LINES = 50
+_LOG_BATCH_WINDOW_S = 0.05
+
+Frames = list[tuple[str, dict[str, Any]]]
+
+
+@attrs.define(eq=False)
+class Persisting:
+    """A state change being persisted in the background (see :meth:`Journal.change_soon`)."""
+
+    done: trio.Event = attrs.Factory(trio.Event)
+    error: Exception | None = None
+
+    async def wait(self) -> None:
+        """Wait until it is persisted; raise what persisting raised."""
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+@attrs.define(eq=False)
+class Journal:
+    """Persists and publishes one customer's state changes and log lines."""
+
+    customer_id: str
+    deps: ActorDeps
+    state: ExecutionState
+    _pending_logs: list[tuple[str, str, str | None]] = attrs.field(factory=list)
+    _logs_waiting: trio.Event = attrs.field(factory=trio.Event)
+
+    def now(self) -> str:
+        """The current time as the state and events write it."""
+        return iso_utc(self.deps.now())
+
+    async def change(self, status: str, *, steps: Sequence[StepRecord] = (), **fields: Any) -> None:
+        """Set the status (and fields), persist the state, then publish an update.
+
+        Logs queued before the change go out first, so a stage's logs precede the update
+        that ends it; the state, those logs, the update and ``steps`` are one transaction.
+        """
+        await self.emit(*self._apply(status, **fields), steps=steps)
+        self.deps.metrics.status_changed(self.customer_id, status)
+
+    def change_soon(self, nursery: trio.Nursery, status: str) -> Persisting:
+        """Like :meth:`change`, persisting in a task of ``nursery``; wait on the result."""
+        frames, snapshot = self._apply(status)
+        persisting = Persisting()
+
+        async def persist() -> None:
+            try:
+                await self.emit(frames, snapshot)
+            except Exception as exc:  # noqa: BLE001  # raised again to whoever waits on it
+                persisting.error = exc
+                return
+            finally:
+                persisting.done.set()
+            self.deps.metrics.status_changed(self.customer_id, status)
+
+        nursery.start_soon(persist)
+        return persisting
+
+    def _apply(self, status: str, **fields: Any) -> tuple[Frames, StateSnapshot]:
+        """Change the state in memory; return the frames and the snapshot to persist."""
+        for name, value in fields.items():
+            setattr(self.state, name, value)
+        self.state.status = status
+        if status not in (Status.DONE,):
+            self.state.progress = self._progress()
+        self.state.last_update = self.now()
+        frames = [*self._take_pending_logs(), (UPDATE, self.state.update_frame())]
+        snapshot = StateSnapshot(self.customer_id, self.state.to_record(), self.state.last_update)
+        return frames, snapshot
+
+    def _progress(self) -> float:
+        s = self.state
+        if not s.total_tasks:
+            return s.progress
+        fraction = STAGE_FRACTION.get(s.status, 0.0) if s.current_task else 0.0
+        return round(min(100.0, 100.0 * (s.completed_tasks + fraction) / s.total_tasks), 1)
+
+    async def emit(
+        self,
+        frames: Frames,
+        state: StateSnapshot | None = None,
+        *,
+        steps: Sequence[StepRecord] = (),
+    ) -> None:
+        """Persist ``frames`` (and ``state``, ``steps``) in one transaction, then publish them."""
+        redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
+        records = await self.deps.store.events.append_many(
+            [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
+             for kind, frame in redacted],
+            state=state, steps=steps,
+        )  # fmt: skip
+        for (kind, frame), record in zip(redacted, records, strict=True):
+            frame["seq"] = record.seq
+            self.deps.bus.publish(Event(self.customer_id, record.seq, kind, frame))
+
+    def log(self, level: str, message: str) -> None:
+        """Queue a stage log line; lines are redacted and batched into ``execution-log`` events."""
+        self._pending_logs.append((level, self.deps.redactor(message), self.state.current_task))
+        self._logs_waiting.set()
+
+    async def flush_logs(self) -> None:
+        """Publish queued log lines in batches, until cancelled."""
+        while True:
+            await self._logs_waiting.wait()
+            await trio.sleep(_LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
+            frames = self._take_pending_logs()
+            if frames:
+                with trio.CancelScope(shield=True):
+                    await self.emit(frames)
+
+    def _take_pending_logs(self) -> Frames:
+        """Turn the queued log lines into frames, one per level and task."""
+        self._logs_waiting = trio.Event()
+        pending, self._pending_logs = self._pending_logs, []
+        frames: Frames = []
+        for (level, task_id), lines in _group_logs(pending).items():
+            self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
+            frames.append((LOG, {
+                "type": LOG,
+                "customerId": self.customer_id,
+                "taskId": task_id,
+                "level": level,
+                "message": "\n".join(lines),
+                "timestamp": self.now(),
+                "runId": self.state.run_id,
+            }))  # fmt: skip
+        return frames
+
+
+def _group_logs(
+    pending: list[tuple[str, str, str | None]],
+) -> dict[tuple[str, str | None], list[str]]:
+    grouped: dict[tuple[str, str | None], list[str]] = {}
+    for level, message, task_id in pending:
+        grouped.setdefault((level, task_id), []).append(message)
+    return grouped
