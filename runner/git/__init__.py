@@ -10,7 +10,8 @@ from runner.git.credentials import GitAuth, git_env
 from runner.git.janitor import remove_idle_workspaces
 from runner.git.remote import classify_failure, clone, fetch, git_deadline, push, run_git
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
-from runner.git.workspace import CLEAN_MARKER, LAST_USED_MARKER, BranchCheckout, Workspace
+from runner.git.workspace import CLEAN_MARKER, BranchCheckout, Workspace
+from runner.git.worktree import LAST_USED_MARKER, WorkTree
 
 __all__ = [
     "CLEAN_MARKER",
@@ -18,6 +19,7 @@ __all__ = [
     "BranchCheckout",
     "GitAuth",
     "RepoUrl",
+    "WorkTree",
     "Workspace",
     "branch_name",
     "check_branch_name",

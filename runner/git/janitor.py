@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from runner.git.workspace import LAST_USED_MARKER
+from runner.git.worktree import LAST_USED_MARKER
 
 if TYPE_CHECKING:
     from collections.abc import Container

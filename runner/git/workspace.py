@@ -1,10 +1,9 @@
-"""A customer's clone of its repository and the git operations the pipeline needs.
+"""A customer's clone of its repository: clone, fetch, repair, branches, merge, push.
 
-All git commands run as child processes (cancellable, see :mod:`runner.git.remote`) pinned to
-the workspace with ``GIT_DIR``/``GIT_WORK_TREE`` so that a missing ``.git`` can never make git
-act on an enclosing repository. Lock files are removed as stale before use: a killed git leaves
-them behind, and one workspace is used by one actor at a time (nothing here locks). The
-remote URL stored in ``.git/config`` is the credential-free ``repoUrl``.
+The local commands and content reads are :class:`runner.git.worktree.WorkTree`'s. Lock files
+are removed as stale before use: a killed git leaves them behind, and one workspace is used by
+one actor at a time (nothing here locks). The remote URL stored in ``.git/config`` is the
+credential-free ``repoUrl``.
 
 Base branches: ``checkout_base`` makes the local base equal ``origin/<base>`` when it has no
 commits of its own, and keeps commits the runner made there (COMPLETE merges not pushed because
@@ -14,9 +13,7 @@ that local base, so a task never loses the work of the tasks before it.
 
 from __future__ import annotations
 
-import os
 import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -26,40 +23,31 @@ import trio
 from runner.errors import GitError
 from runner.git import remote
 from runner.git.branch import check_branch_name, check_revision, is_valid_branch_name
-from runner.git.credentials import GitAuth
 from runner.git.gitdir import (
-    lookup_refs,
     origin_url_in_config,
-    packed_refs_size,
     read_refs,
-    read_small,
     remove_stale_locks,
     remove_tree,
     take_file,
 )
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
+from runner.git.worktree import WorkTree
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from runner.config import Settings
-    from runner.tools import ProcessResult
+    from runner.git.credentials import GitAuth
 
-__all__ = ["CLEAN_MARKER", "LAST_USED_MARKER", "BranchCheckout", "Workspace"]
+__all__ = ["CLEAN_MARKER", "BranchCheckout", "Workspace"]
 
 log = structlog.get_logger(__name__)
 
-LAST_USED_MARKER = "devteam-last-used"
-"""File under ``.git/`` whose mtime records the workspace's last use (read by the janitor)."""
 CLEAN_MARKER = "devteam-runner-clean"
 """Written into ``.git`` when a stage ends successfully; the next stage trusts it once."""
 
 _PARTIAL = ".partial-"
 _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
-_BIG_OUTPUT = 32 * 1024 * 1024
-_DIFF_CAP = 8 * 1024 * 1024
-_INLINE_PACKED_REFS = 64 * 1024
-"""Up to this size ``packed-refs`` is read on the event loop (see ``Workspace._lookup``)."""
 
 
 @attrs.frozen
@@ -71,7 +59,7 @@ class BranchCheckout:
 
 
 @attrs.define
-class Workspace:
+class Workspace(WorkTree):
     """The git working tree of one customer's repository.
 
     Args:
@@ -80,8 +68,6 @@ class Workspace:
         timeout_s: Deadline of each network operation (``GIT_TIMEOUT_S``).
     """
 
-    path: Path
-    auth: GitAuth
     timeout_s: float = 300.0
     _repo: RepoUrl | None = None
     _before_fetch: dict[str, str] = attrs.field(factory=dict, init=False)
@@ -94,47 +80,6 @@ class Workspace:
         """Return the workspace of ``customer_id`` for ``repo`` under ``WORKSPACE_DIR``."""
         path = workspace_path(settings.workspace_dir.absolute(), customer_id, repo)
         return cls(path, auth, timeout_s=settings.git_timeout_s, repo=repo)
-
-    @property
-    def git_dir(self) -> Path:
-        """The ``.git`` directory."""
-        return self.path / ".git"
-
-    # -- running git ------------------------------------------------------------------------
-
-    async def _run(
-        self, *args: str, stdin: bytes | None = None, cap: int = 64 * 1024
-    ) -> ProcessResult:
-        return await remote.run_git(args, self.auth, cwd=self.path, stdin=stdin, output_cap=cap)
-
-    async def _ok(self, *args: str, stdin: bytes | None = None, cap: int = 64 * 1024) -> str:
-        """Run a local git command and return its stdout; raise ``GitError`` on failure."""
-        result = await self._run(*args, stdin=stdin, cap=cap)
-        if not result.ok:
-            raise remote.classify_failure(result, self.auth, f"git {args[0]}")
-        if result.truncated:
-            raise GitError(f"git {args[0]} produced more output than the runner accepts")
-        return result.stdout
-
-    async def _refs(self, *refs: str) -> dict[str, str]:
-        """Return ``{refname: sha}`` for those of ``refs`` (full names) that exist."""
-        known = await self._lookup(refs)
-        if known is not None:
-            return known
-        out = await self._ok("for-each-ref", "--format=%(refname) %(objectname)", *refs)
-        pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
-        return {ref: sha for ref, sha in pairs if ref in refs}
-
-    async def _lookup(self, refs: Sequence[str]) -> dict[str, str] | None:
-        """:func:`lookup_refs`, on the event loop while ``packed-refs`` is small.
-
-        A few ref files and a small ``packed-refs`` take tens of microseconds to read, less
-        than a round trip to a worker thread; a big ``packed-refs`` is read in a worker thread.
-        """
-        if packed_refs_size(self.git_dir) > _INLINE_PACKED_REFS:
-            return await trio.to_thread.run_sync(lookup_refs, self.git_dir, refs)
-        await trio.lowlevel.checkpoint()
-        return lookup_refs(self.git_dir, refs)
 
     # -- clone / fetch / repair -------------------------------------------------------------
 
@@ -348,97 +293,6 @@ class Workspace:
         check_branch_name(name, "branch")
         return bool(await self._refs(f"refs/heads/{name}", f"refs/remotes/origin/{name}"))
 
-    async def current_branch(self) -> str | None:
-        """Return the checked-out branch, or None on a detached HEAD."""
-        head = read_small(self.git_dir / "HEAD")
-        if head is not None and head.startswith("ref: refs/heads/"):
-            return head.removeprefix("ref: refs/heads/").strip() or None
-        if head is not None and head.startswith("ref:"):
-            return None  # a symbolic ref outside refs/heads: not a branch
-        result = await self._run("symbolic-ref", "-q", "--short", "HEAD")
-        return result.stdout.strip() or None if result.ok else None
-
-    async def head_sha(self) -> str:
-        """Return the sha of ``HEAD`` (read from ``.git`` when it can be, else from git)."""
-        branch = await self.current_branch()
-        if branch is not None:
-            ref = f"refs/heads/{branch}"
-            known = await self._refs(ref)
-            if ref in known:
-                return known[ref]
-        return (await self._ok("rev-parse", "--verify", "HEAD^{commit}")).strip()
-
-    # -- content ----------------------------------------------------------------------------
-
-    async def read_file(self, ref: str, path: str) -> str | None:
-        """Return the text of ``path`` at ``ref``, or None if either does not exist."""
-        spec = f"{check_revision(ref)}:{path.lstrip('/')}"
-        result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=_BIG_OUTPUT)
-        if not result.ok:
-            return None
-        if result.truncated:
-            raise GitError(f"{path} is larger than {_BIG_OUTPUT // (1024 * 1024)} MiB")
-        return result.stdout
-
-    async def commit_all(self, message: str) -> str | None:
-        """Stage every change and commit it; return the new sha, or None if nothing changed."""
-        await self._ok("add", "--all")
-        staged = await self._run("diff", "--cached", "--quiet")
-        if staged.returncode == 0:
-            return None
-        if staged.returncode != 1:
-            raise remote.classify_failure(staged, self.auth, "git diff")
-        await self._ok("commit", "-q", "--no-verify", "--file=-", stdin=message.encode())
-        return await self.head_sha()
-
-    async def diff(self, base: str, head: str = "HEAD") -> str:
-        """Return the unified diff of ``head`` against its merge base with ``base``."""
-        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options"]
-        result = await self._run(
-            *args, f"{check_revision(base)}...{check_revision(head)}", cap=_DIFF_CAP
-        )
-        if not result.ok:
-            raise remote.classify_failure(result, self.auth, "git diff")
-        return result.stdout
-
-    async def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
-        """Return the paths ``head`` changed since its merge base with ``base`` (sorted)."""
-        spec = f"{check_revision(base)}...{check_revision(head)}"
-        out = await self._ok(
-            "diff", "--name-only", "-z", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
-        )
-        return sorted(p for p in out.split("\0") if p)
-
-    async def numstat(self, base: str, head: str = "HEAD") -> tuple[int, int]:
-        """Return ``(insertions, deletions)`` of ``head`` since its merge base with ``base``."""
-        spec = f"{check_revision(base)}...{check_revision(head)}"
-        out = await self._ok(
-            "diff", "--numstat", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
-        )
-        added = deleted = 0
-        for line in out.splitlines():
-            plus, minus, _path = line.split("\t", 2)
-            added += int(plus) if plus.isdigit() else 0  # "-" for binary files
-            deleted += int(minus) if minus.isdigit() else 0
-        return added, deleted
-
-    async def diff_stats(self, base: str, head: str = "HEAD") -> tuple[list[str], int, int]:
-        """Return ``(changed paths, insertions, deletions)`` since the merge base (one git run)."""
-        spec = f"{check_revision(base)}...{check_revision(head)}"
-        out = await self._ok(
-            "diff", "--numstat", "-z", "--no-renames", "--end-of-options", spec, cap=_BIG_OUTPUT
-        )
-        paths: list[str] = []
-        added = deleted = 0
-        for record in out.split("\0"):
-            if not record:
-                continue
-            plus, minus, path = record.split("\t", 2)
-            added += int(plus) if plus.isdigit() else 0  # "-" for binary files
-            deleted += int(minus) if minus.isdigit() else 0
-            paths.append(path)
-        return sorted(paths), added, deleted
-
     # -- merge / push -----------------------------------------------------------------------
 
     async def merge_no_ff(self, branch: str, into: str, message: str) -> str:
@@ -480,18 +334,3 @@ class Workspace:
         url = (await self._ok("config", "--get", "remote.origin.url")).strip()
         self._repo = validate_repo_url(url, allow_local=self.auth.allow_local)
         return self._repo
-
-    # -- last use ---------------------------------------------------------------------------
-
-    def touch(self) -> None:
-        """Record that the workspace is in use now (the janitor reads this)."""
-        marker = self.git_dir / LAST_USED_MARKER
-        marker.touch()
-        os.utime(marker)
-
-    def last_used(self) -> float | None:
-        """Return the last-use time (epoch seconds), or None if never recorded."""
-        try:
-            return (self.git_dir / LAST_USED_MARKER).stat().st_mtime
-        except FileNotFoundError:
-            return None
