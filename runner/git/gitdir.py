@@ -112,9 +112,21 @@ _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 """A sha-1 or sha-256 object name, as git writes it in a loose ref."""
 
 
-def _ref_value(text: str) -> str | None:
+def _loose_ref(path: str) -> str | None:
+    """Return the sha a loose ref file holds; None for a symbolic ref.
+
+    Raises:
+        OSError: the file cannot be read (``FileNotFoundError`` when there is none).
+        ValueError: neither a sha nor a symbolic ref (let git decide).
+    """
+    with open(path, encoding="utf-8", errors="replace") as file:
+        text = file.read()
     value = text.strip()
-    return value if _SHA.fullmatch(value) else None
+    if _SHA.fullmatch(value):
+        return value
+    if text.startswith("ref: "):
+        return None
+    raise ValueError(f"unrecognised ref file {path}")
 
 
 def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
@@ -130,20 +142,13 @@ def read_refs(git_dir: Path, prefixes: Sequence[str]) -> dict[str, str] | None:
     refs = {
         name: sha for name, sha in _packed_refs(git_dir).items() if name.startswith(tuple(prefixes))
     }
-    for prefix in prefixes:
-        for name, path in _files(os.path.join(git_dir, prefix), prefix):
-            if name.endswith(".lock"):
-                continue
-            try:
-                with open(path, encoding="utf-8", errors="replace") as file:
-                    text = file.read()
-            except OSError:
-                return None
-            value = _ref_value(text)
-            if value is not None:
-                refs[name] = value
-            elif not text.startswith("ref: "):
-                return None  # neither a sha nor a symbolic ref: let git decide
+    try:
+        for prefix in prefixes:
+            for name, path in _files(os.path.join(git_dir, prefix), prefix):
+                if not name.endswith(".lock") and (value := _loose_ref(path)) is not None:
+                    refs[name] = value
+    except (OSError, ValueError):
+        return None
     return refs
 
 
@@ -168,18 +173,14 @@ def lookup_refs(git_dir: Path, names: Sequence[str]) -> dict[str, str] | None:
     missing: list[str] = []
     for name in names:
         try:
-            with open(os.path.join(git_dir, name), encoding="utf-8", errors="replace") as file:
-                text = file.read()
+            value = _loose_ref(os.path.join(git_dir, name))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             missing.append(name)
             continue
-        except OSError:
+        except (OSError, ValueError):
             return None
-        value = _ref_value(text)
         if value is not None:
             found[name] = value
-        elif not text.startswith("ref: "):
-            return None  # neither a sha nor a symbolic ref: let git decide
     if missing:
         packed = _packed_refs(git_dir)
         found.update((name, packed[name]) for name in missing if name in packed)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import trio
 
 if TYPE_CHECKING:
+    import httpx
+
     from tests.helpers.service import Service
 
 TOKEN = "ghp_" + "Z" * 36
@@ -112,16 +114,22 @@ async def test_bad_requests_are_clear_errors(service: Service, remote: Path) -> 
     assert ext.json()["error"]["details"][0]["field"] == "repoUrl"
 
 
+async def _prep_with_mark(client: httpx.AsyncClient, remote: Path) -> tuple[Path, Path]:
+    """PREP task 1.1.1; return the workspace and its clean mark (the stage ended well)."""
+    from runner.git import CLEAN_MARKER
+
+    first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+    workspace = Path(first.json()["repoPath"])
+    marker = workspace / ".git" / CLEAN_MARKER
+    assert marker.exists()  # the next stage may skip `git status`
+    return workspace, marker
+
+
 async def test_a_stage_that_did_not_finish_cleanly_is_repaired_by_the_next(
     service: Service, remote: Path
 ) -> None:
-    from runner.git import CLEAN_MARKER
-
     async with service.client() as client:
-        first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
-        workspace = Path(first.json()["repoPath"])
-        marker = workspace / ".git" / CLEAN_MARKER
-        assert marker.exists()  # the stage succeeded: the next one may skip `git status`
+        workspace, marker = await _prep_with_mark(client, remote)
         marker.unlink()  # as after a crash or a stop: no marker
         (workspace / "junk.txt").write_text("left behind\n")
         (workspace / "calc" / "ops.py").write_text("broken\n")
@@ -134,13 +142,8 @@ async def test_a_stage_that_did_not_finish_cleanly_is_repaired_by_the_next(
 async def test_a_failing_stage_takes_the_clean_mark_so_the_next_one_repairs(
     service: Service, remote: Path
 ) -> None:
-    from runner.git import CLEAN_MARKER
-
     async with service.client() as client:
-        first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
-        workspace = Path(first.json()["repoPath"])
-        marker = workspace / ".git" / CLEAN_MARKER
-        assert marker.exists()
+        workspace, marker = await _prep_with_mark(client, remote)
         (workspace / "junk.txt").write_text("as if the failing stage had left it\n")
         failed = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "9.9.9"})
         assert failed.status_code == 404
