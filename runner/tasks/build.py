@@ -36,10 +36,6 @@ _Parent = tuple[str, bool, tuple[str, ...], tuple[str, ...]]
 references (`Resolver.inherited_refs`)."""
 
 
-def _parent(task_id: str) -> str:
-    return task_id.rpartition(".")[0]
-
-
 def _lineage(container: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     """A container and its own containers, nearest first (``1.1.5`` -> ``1.1.5, 1.1, 1``)."""
     found = memo.get(container)
@@ -93,7 +89,6 @@ class _Builder:
         by_id = dict(zip(table.ids, range(len(table.ids)), strict=True))
         if not points_backwards(table, by_id, self.lineage):
             self._report_cycles()
-        requirements = {k: tuple(v) for k, v in self.requirements.items()}
         self.maker = TaskMaker(
             self.nodes,
             table,
@@ -102,7 +97,7 @@ class _Builder:
             self.phases,
             self.states,
             self.default_criteria,
-            requirements,
+            self.requirements,
         )
         return TaskList(
             table=table,
@@ -166,7 +161,8 @@ class _Builder:
             text = self.nodes.texts[position]
             if position not in self.nodes.records and ("(" not in text or ":" not in text):
                 return DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
-            found = self.states[item_id] = node_state(self.nodes.record(position))
+            record = self.nodes.record(position, keep=False)
+            found = self.states[item_id] = node_state(record)
         return found
 
     def _done_containers(self) -> set[str]:
@@ -196,37 +192,31 @@ class _Builder:
         table = self.table = TaskTable()
         add_id, add_type, add_status = table.ids.append, table.types.append, table.statuses.append
         add_lead, add_rest = table.leads.append, table.rests.append
-        add_prereqs = table.prerequisites.append
-        add_parent, add_position = table.parents.append, table.positions.append
+        add_prereqs, add_parent = table.prerequisites.append, table.parents.append
         for (task_id, position), parent in zip(self.first.items(), parents, strict=True):
             kind = containers.get(task_id)
             if kind is None:
                 kind = "checkpoint" if task_id[-1].isalpha() else "atomic"
             elif kind == "group":
                 continue
-            text = texts[position]
-            record = records.get(position)
-            if record is None and ("(" not in text or ":" not in text):  # a bare done mark
-                state = DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
-            else:
-                state = self._state(task_id)
+            text, record = texts[position], records.get(position)
+            bare = record is None and ("(" not in text or ":" not in text)  # a done mark at most
+            state = None if bare else self._state(task_id)
+            done = text.rstrip().endswith(DONE_MARKS) if state is None else state.done
             # the containers' clauses, after the checkpoint's group, the task's own clause or
             # (the common case) the task's previous sibling
             scope, container_done, deps, prereqs = by_parent[parent]
             lead = ""
             if kind == "checkpoint":
                 lead = parent
-            elif state.clause is not None:
+            elif state is not None and state.clause is not None:
                 deps, prereqs = self.resolver.task_refs(task_id, state)
             else:
                 lead = previous.get(scope, "")
             if kind == "atomic":
                 previous[scope] = task_id
-            status = "pending"
-            if record is not None and record.extra is not None:
-                self._check_fields(record, kind)
-                status = record.extra.fields.get("status", "pending")
-            if state.done or container_done:
+            status = "pending" if record is None else self._declared_status(record, kind)
+            if done or container_done:
                 status = "completed"
             elif status == "completed":
                 status = "pending"
@@ -237,7 +227,13 @@ class _Builder:
             add_rest(deps)
             add_prereqs(prereqs)
             add_parent(parent)
-            add_position(position)
+
+    def _declared_status(self, node: Record, kind: str) -> str:
+        """The status of a task's fields (``pending`` without any), after checking them."""
+        if node.extra is None:
+            return "pending"
+        self._check_fields(node, kind)
+        return node.extra.fields.get("status", "pending")
 
     def _check_fields(self, node: Record, kind: str) -> None:
         """Warn about a declared type that is not the task's and criteria without pairs."""
@@ -260,38 +256,53 @@ class _Builder:
 
     def make_groups(self) -> tuple[Group, ...]:
         """Make the groups in the order of their first line (`TaskSource`)."""
-        assert self.maker is not None  # set by run
+        made = [
+            (first_line, self._group(group_id, atomic, checkpoints))
+            for group_id, (atomic, checkpoints, first_line) in self._members().items()
+        ]
+        return tuple(group for _, group in sorted(made, key=lambda pair: pair[0]))
+
+    def make_group(self, group_id: str) -> Group | None:
+        """Make one group, as `make_groups` would (`TaskSource`)."""
+        found = self._members(group_id).get(group_id)
+        return None if found is None else self._group(group_id, found[0], found[1])
+
+    def _members(self, only: str | None = None) -> dict[str, tuple[list[str], list[str], int]]:
+        """The atomic tasks and the checkpoints of every group (or of ``only``), and its line.
+
+        The line is the group's own, else that of its first task.
+        """
         members: dict[str, tuple[list[str], list[str], int]] = {}
-        lines = self.nodes.lines
+        lines, lineage = self.nodes.lines, self.lineage
         for group_id, kind in self.containers.items():
-            if kind == "group":
+            if kind == "group" and only in (None, group_id):
                 members[group_id] = ([], [], lines[self.first[group_id]])
+        # the parents in a group: (nearly) every parent, or those of the one group
+        in_groups = {p for p, up in lineage.items() if len(up) >= 2 and only in (None, up[-2])}
         table = self.table
-        for task_id, kind, parent, position in zip(
-            table.ids, table.types, table.parents, table.positions, strict=True
-        ):
-            if kind in ("atomic", "checkpoint") and "." in parent:
-                group_id = self.lineage[parent][-2]
-                atomic, checkpoints, _ = members.setdefault(group_id, ([], [], lines[position]))
+        for task_id, kind, parent in zip(table.ids, table.types, table.parents, strict=True):
+            if kind in ("atomic", "checkpoint") and parent in in_groups:
+                line = lines[self.first[task_id]]
+                atomic, checkpoints, _ = members.setdefault(lineage[parent][-2], ([], [], line))
                 (atomic if kind == "atomic" else checkpoints).append(task_id)
-        groups = []
-        for group_id, (atomic, checkpoints, first_line) in members.items():
-            at = self.first.get(group_id)
-            node = None if at is None else self.nodes.record(at)
-            refs, prereqs = self.resolver.owner_refs(group_id)
-            group = Group(
-                id=group_id,
-                title="" if node is None else self.maker.text(node).title,
-                line=None if node is None else node.line,
-                dependencies=refs,
-                prerequisites=prereqs,
-                tasks=tuple(atomic),
-                checkpoints=tuple(checkpoints),
-                requirements=tuple(self.requirements.get(group_id, ())),
-                phase=int(group_id.split(".")[0]),
-            )
-            groups.append((first_line, group))
-        return tuple(group for _, group in sorted(groups, key=lambda pair: pair[0]))
+        return members
+
+    def _group(self, group_id: str, atomic: list[str], checkpoints: list[str]) -> Group:
+        assert self.maker is not None  # set by run
+        at = self.first.get(group_id)
+        node = None if at is None else self.nodes.record(at)
+        refs, prereqs = self.resolver.owner_refs(group_id)
+        return Group(
+            id=group_id,
+            title="" if node is None else self.maker.text(node).title,
+            line=None if node is None else node.line,
+            dependencies=refs,
+            prerequisites=prereqs,
+            tasks=tuple(atomic),
+            checkpoints=tuple(checkpoints),
+            requirements=tuple(self.requirements.get(group_id, ())),
+            phase=int(group_id.split(".")[0]),
+        )
 
     def make_phases(self) -> tuple[Phase, ...]:
         """Make the phases in document order (`TaskSource`)."""

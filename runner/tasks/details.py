@@ -48,7 +48,8 @@ class TaskMaker:
     states: Mapping[str, NodeState]
     """The states with a clause: phases (by ``Phase N``), items (by id); see `_Builder`."""
     default_criteria: Mapping[str, str]
-    requirements: Mapping[str, tuple[str, ...]]
+    requirements: Mapping[str, Sequence[str]]
+    """The criterion bullets of each group."""
     _texts: dict[int, NodeText] = attrs.Factory(dict)
     _files: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     _full: dict[str, str] = attrs.Factory(dict)
@@ -57,7 +58,7 @@ class TaskMaker:
     def record(self, index: int) -> Record:
         """The record of the ``index``-th task, with its built type, status and dependencies."""
         table = self.table
-        record = self.nodes.record(table.positions[index])
+        record = self.nodes.record(self.first[table.ids[index]])
         record.type, record.status = table.types[index], table.statuses[index]
         record.dependencies = table.dependencies(index)
         record.prerequisites = table.prerequisites[index]
@@ -90,7 +91,7 @@ class TaskMaker:
             dependencies=record.dependencies,
             files=self.files(record),
             criteria=criteria_of(record, self.default_criteria, []),
-            requirements=self.requirements.get(group_key, ()),
+            requirements=tuple(self.requirements.get(group_key, ())),
             prerequisites=record.prerequisites,
             line=record.line,
             group=group_key if in_group else None,
@@ -166,9 +167,13 @@ class _Search:
     @classmethod
     def of(cls, nodes: Nodes, first: Mapping[str, int], phases: Mapping[str, Record]) -> _Search:
         """Index the first line of each item and phase id."""
-        positions = list(first.values())
-        texts = [nodes.texts[position] for position in positions]
-        texts += [node.text for node in phases.values()]
+        if len(first) == len(nodes.ids):  # no id repeated: every item line is an entry
+            positions: Sequence[int] = range(len(nodes.ids))
+            texts = nodes.texts + [node.text for node in phases.values()]
+        else:
+            positions = list(first.values())
+            texts = [nodes.texts[position] for position in positions]
+            texts += [node.text for node in phases.values()]
         joined = "\n".join(texts)
         # each text and its "\n": built-ins only, it runs over every line
         starts = list(itertools.accumulate(map((1).__add__, map(len, texts)), initial=0))

@@ -7,6 +7,8 @@ for a task, ``"1.1.A"`` for a checkpoint), and a dependency is any of those ids.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -145,6 +147,9 @@ class TaskSource(Protocol):
     def make_groups(self) -> tuple[Group, ...]:
         """Make the groups in document order."""
 
+    def make_group(self, group_id: str) -> Group | None:
+        """Make the group with this id, if there is one (as `make_groups` would)."""
+
     def make_phases(self) -> tuple[Phase, ...]:
         """Make the phases in document order."""
 
@@ -156,9 +161,10 @@ class TaskSource(Protocol):
 class TaskList:
     """A parsed task list: every task in document order, its groups and phases, and issues.
 
-    Issues are found while parsing; the `Task`, `Group` and `Phase` values (titles,
-    descriptions, files…) are made on first access and kept, so that selecting the next task
-    in a long list only makes the one task it returns.
+    Issues are found while parsing, and each task's type, status and dependencies are kept
+    as columns (`TaskTable`); the `Task`, `Group` and `Phase` values (titles, descriptions,
+    files…) are made on first access and kept, so that selecting the next task in a long list
+    only makes the one task it returns (and marking it done only its group).
     """
 
     _table: TaskTable
@@ -246,28 +252,31 @@ class TaskList:
     def group(self, group_id: str) -> Group | None:
         """Return the group with this id, or ``None``."""
         made = self._made
-        if made.group_index is None:
-            made.group_index = {g.id: g for g in self.groups}
-        return made.group_index.get(group_id)
+        if made.group_index is None and made.groups is not None:
+            made.group_index = {g.id: g for g in made.groups}
+        if made.group_index is not None:
+            return made.group_index.get(group_id)
+        if group_id not in made.some_groups:  # one group, without making all of them
+            made.some_groups[group_id] = self._source.make_group(group_id)
+        return made.some_groups[group_id]
 
     @property
     def total(self) -> int:
         """The number of atomic tasks that count towards progress (cancelled ones do not)."""
-        counts = self._counts()
-        return sum(n for (_, status), n in counts.items() if status != "cancelled")
+        return sum(n for status, n in self._counts().items() if status != "cancelled")
 
     @property
     def completed(self) -> int:
         """The number of completed atomic tasks."""
-        return self._counts().get(("atomic", "completed"), 0)
+        return self._counts()["completed"]
 
-    def _counts(self) -> Mapping[tuple[str, str], int]:
-        """The number of atomic tasks of each status, by (``atomic``, status)."""
+    def _counts(self) -> Counter[str]:
+        """The number of atomic tasks of each status."""
         made = self._made
         if made.counts is None:
             table = self._table
-            pairs = zip(table.types, table.statuses, strict=True)
-            made.counts = {k: n for k, n in Counter(pairs).items() if k[0] == "atomic"}
+            atomic = map(operator.eq, table.types, itertools.repeat("atomic"))
+            made.counts = Counter(itertools.compress(table.statuses, atomic))
         return made.counts
 
     def _task(self, index: int) -> Task:
@@ -289,5 +298,6 @@ class _Made:
     groups: tuple[Group, ...] | None = None
     phases: tuple[Phase, ...] | None = None
     group_index: dict[str, Group] | None = None
+    some_groups: dict[str, Group | None] = attrs.Factory(dict)
     containers: frozenset[str] | None = None
-    counts: dict[tuple[str, str], int] | None = None
+    counts: Counter[str] | None = None

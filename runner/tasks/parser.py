@@ -150,7 +150,9 @@ class _Scanner:
         """Take every line of a text without comment markers and code fences.
 
         What `feed` does line by line, with its common case inline: without markers and
-        fences no line is commented or fenced, so a plain ``1.1.1 Text`` line is a node.
+        fences no line is commented or fenced, so a plain ``1.1.1 Text`` line is an item, kept
+        as three column entries. (A line whose id has non-ASCII digits is read here too; `feed`
+        would read it into a record that says the same.)
         """
         items = self.items
         add_id, add_text, add_line = items.ids.append, items.texts.append, items.lines.append
@@ -169,6 +171,7 @@ class _Scanner:
                 self._field = None
 
     def _append_plain(self, item_id: str, text: str, number: int) -> None:
+        """Append a plain ``1.1.1 Text`` line outside comments (columns only, no record)."""
         items = self.items
         items.ids.append(item_id)
         items.texts.append(text)

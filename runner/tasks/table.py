@@ -128,14 +128,19 @@ class Nodes:
         self.texts.append(record.text)
         self.lines.append(record.line)
 
-    def record(self, position: int) -> Record:
-        """Return the record of the line at ``position``, making it for a plain line."""
+    def record(self, position: int, *, keep: bool = True) -> Record:
+        """Return the record of the line at ``position``, making it for a plain line.
+
+        A record made is kept for the next call unless ``keep`` is false (for a look that
+        does not hold on to it: one record per line would cost a long list its speed).
+        """
         found = self.records.get(position)
         if found is None:
             found = Record(
                 "item", self.ids[position], self.texts[position], self.lines[position], "plain"
             )
-            self.records[position] = found
+            if keep:
+                self.records[position] = found
         return found
 
 
@@ -154,8 +159,6 @@ class TaskTable:
     prerequisites: list[tuple[str, ...]] = attrs.Factory(list)
     parents: list[str] = attrs.Factory(list)
     """Each task's parent id (``1.1`` for ``1.1.1``)."""
-    positions: list[int] = attrs.Factory(list)
-    """Each task's position in the `Nodes` (its line, text and record)."""
 
     def dependencies(self, index: int) -> tuple[str, ...]:
         """The ``index``-th task's dependency ids: its lead, then the rest without it.

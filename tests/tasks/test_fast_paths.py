@@ -145,3 +145,18 @@ def test_a_group_clause_pointing_forward_is_a_cycle_only_when_it_closes_one() ->
             " → 1.1.1 (line 2)",
         )
     ]
+
+
+def test_one_group_made_alone_is_the_group_made_with_the_others() -> None:
+    text = (
+        "Phase 1 — Core (Dependencies: [src/app.js](src/app.js))\n"
+        "1.1 Setup\n1.1.1 a\n1.1.A Check\n- <criterion 1: Works>\n"
+        "1.2 Build (Dependencies: 1.1)\n1.2.1 b\n1.2.1.1 part ✅\n1.2.2 c\n1.3.1 orphan\n"
+    )
+    whole = parse_task_list(text)
+    for group in whole.groups:
+        alone = parse_task_list(text).group(group.id)  # before any other group is made
+        assert alone == group
+    assert [g.id for g in whole.groups] == ["1.1", "1.2", "1.3"]
+    assert parse_task_list(text).group("1.4") is None
+    assert parse_task_list(text).group("1.2.1") is None  # a composite task, not a group
