@@ -139,24 +139,21 @@ class _Scanner:
         info = classify(line)
         if self._pending_comment is not None and stripped and info.kind != "phase_done":
             self._warn_uncompleted_comment()
-        if info.kind == "item":  # the common case, without the lookup
-            self._add_node(number, info, commented, kind="item")
-        else:
-            getattr(self, f"_on_{info.kind}")(number, info, commented)
+        self._take(number, info, commented)
         if closed and self._comment_nodes and not self._comment_completed:
             self._pending_comment = (self._comment_start, number)
 
     def feed_unmarked(self, lines: list[str]) -> None:
         """Take every line of a text without comment markers and code fences.
 
-        What `feed` does line by line, with its common case inline: without markers and
-        fences no line is commented or fenced, so a plain ``1.1.1 Text`` line is an item, kept
-        as three column entries. (A line whose id has non-ASCII digits is read here too; `feed`
-        would read it into a record that says the same.)
+        What `feed` does line by line, in short: without markers and fences no line is
+        commented or fenced, so a plain ``1.1.1 Text`` line is an item, kept as three column
+        entries (a line whose id has non-ASCII digits too: `feed` would read it into a record
+        that says the same), and any other line is what `classify` says.
         """
         items = self.items
         add_id, add_text, add_line = items.ids.append, items.texts.append, items.lines.append
-        feed = self.feed
+        take = self._take
         plain = PLAIN_LINE_RE.match
         for number, line in enumerate(lines, start=1):
             if (m := plain(line)) is not None:
@@ -166,9 +163,16 @@ class _Scanner:
                 add_text(text)
                 add_line(number)
             elif line:
-                feed(number, line)
+                take(number, classify(line), False)
             else:  # a blank line ends a field's bullets
                 self._field = None
+
+    def _take(self, number: int, info: Line, commented: bool) -> None:
+        """Take a classified line."""
+        if info.kind == "item":  # the common case, without the lookup
+            self._add_node(number, info, commented, kind="item")
+        else:
+            getattr(self, f"_on_{info.kind}")(number, info, commented)
 
     def _append_plain(self, item_id: str, text: str, number: int) -> None:
         """Append a plain ``1.1.1 Text`` line outside comments (columns only, no record)."""
