@@ -166,10 +166,18 @@ class _Builder:
         return found
 
     def _done_containers(self) -> set[str]:
+        """The phases, groups and composites marked done.
+
+        Reads the state of every item that holds another (a container, or a task whose parts'
+        parent has no line), so that the clauses its parts inherit are known before the task
+        pass.
+        """
         done = set(self.completed_phases)
         for phase_id in self.phases:
             if self.states[f"Phase {phase_id}"].done:
                 done.add(phase_id)
+        for item_id in self.lineage.keys() & self.first.keys():
+            self._state(item_id)
         done.update(item_id for item_id in self.containers if self._state(item_id).done)
         return done
 

@@ -160,3 +160,15 @@ def test_one_group_made_alone_is_the_group_made_with_the_others() -> None:
     assert [g.id for g in whole.groups] == ["1.1", "1.2", "1.3"]
     assert parse_task_list(text).group("1.4") is None
     assert parse_task_list(text).group("1.2.1") is None  # a composite task, not a group
+
+
+def test_parts_inherit_the_clause_of_an_ancestor_task_whose_child_has_no_line() -> None:
+    # 1.1 has no part of its own (1.1.1 has no line), so it is a task, yet 1.1.1.1 is under it
+    text = "1.1.1.1 part of 1.1.1\n1.1 Group again (Dependencies: 1.2)\n1.1.1.A lettered part\n"
+    task_list = parse_task_list(text)
+    assert get(task_list, "1.1").type == "atomic"
+    assert get(task_list, "1.1.1.1").dependencies == ("1.2",)
+    assert get(task_list, "1.1.1.A").dependencies == ("1.1.1", "1.2")
+    selection = select_next(task_list)
+    assert selection.task is None
+    assert [b.reason for b in selection.blocked] == ["unknown dependency 1.2"] * 2
