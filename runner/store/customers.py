@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import trio
 
 if TYPE_CHECKING:
     import builtins
@@ -62,10 +63,23 @@ def write_state(
 
 
 class Customers:
-    """The ``customers`` and ``customer_state`` tables."""
+    """The ``customers`` and ``customer_state`` tables.
+
+    Records are cached, write-through: this store is the database's only writer, and every
+    request and stage looks its customer up. A read that raced with an upsert of the same
+    customer does not fill the cache (``_versions``), so the cache never holds an older record
+    than the table.
+    """
 
     def __init__(self, db: SqliteStore) -> None:
         self._db = db
+        self._cache: dict[str, CustomerRecord] = {}
+        self._versions: dict[str, int] = {}
+
+    def _bump(self, customer_id: str) -> int:
+        self._cache.pop(customer_id, None)
+        version = self._versions[customer_id] = self._versions.get(customer_id, 0) + 1
+        return version
 
     async def upsert(self, record: CustomerRecord) -> CustomerRecord:
         """Insert or update ``record``; an update keeps the stored ``created_at``.
@@ -95,11 +109,25 @@ class Customers:
             ).fetchone()
             return _customer(row)
 
-        return await self._db.write(upsert)
+        version = self._bump(record.customer_id)
+        stored = await self._db.write(upsert)
+        if self._versions[record.customer_id] == version:  # no later upsert since
+            self._cache[record.customer_id] = stored
+        return stored
 
     async def get(self, customer_id: str) -> CustomerRecord | None:
         """Return the customer, or None if it is not registered."""
+        cached = self._cache.get(customer_id)
+        if cached is not None:
+            await trio.lowlevel.checkpoint()
+            return cached
+        version = self._versions.get(customer_id, 0)
+        record = await self._read(customer_id)
+        if record is not None and self._versions.get(customer_id, 0) == version:
+            self._cache[customer_id] = record
+        return record
 
+    async def _read(self, customer_id: str) -> CustomerRecord | None:
         def get(conn: sqlite3.Connection) -> CustomerRecord | None:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM customers WHERE customer_id = ?", (customer_id,)

@@ -6,11 +6,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 import pytest
+import trio
 
 from runner.errors import RunnerError
+from runner.store import open_store
 from tests.store.factories import at, customer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from runner.store import SqliteStore
 
 
@@ -24,6 +28,24 @@ async def test_customers_upsert_inserts_then_updates_keeping_created_at(
     stored = await store.customers.upsert(changed)
     assert stored == attrs.evolve(changed, created_at=at(0))
     assert await store.customers.get("cust-a") == stored
+
+
+async def test_customers_cache_never_holds_an_older_record_than_the_table(
+    db_path: Path,
+) -> None:
+    async with open_store(db_path) as store:
+        await store.customers.upsert(customer("a", "file:///repos/v0"))
+        assert await store.customers.get("a") == customer("a", "file:///repos/v0")
+        for round_ in range(10):
+            with trio.fail_after(30):
+                async with trio.open_nursery() as nursery:  # reads racing with writes
+                    for n in range(20):
+                        url = f"file:///repos/r{round_}-{n}"
+                        nursery.start_soon(store.customers.upsert, customer("a", url))
+                        nursery.start_soon(store.customers.get, "a")
+            (latest,) = await store.customers.list()  # the table (list is not cached)
+            assert latest.repo_url.startswith(f"file:///repos/r{round_}-")
+            assert await store.customers.get("a") == latest
 
 
 async def test_customers_get_unknown_is_none(store: SqliteStore) -> None:
