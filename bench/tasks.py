@@ -44,13 +44,14 @@ made alone for `mark_done`; criterion bullets classified without the phase, fiel
 patterns; the straddling-link search as three one-literal searches; clause resolution moved
 to `runner.tasks.resolve`). The collector now runs ~11 young collections a 10,000-task parse
 instead of ~60. Old (the package at f657ea2, copied aside) and new measured side by side, each
-in its own process, alternated four times on the shared 2-core box (medians of 11 runs,
-mark_done of 5): real list 2.3 -> 2.0 ms (mark_done 2.6 -> 2.0 ms); 1,000 tasks 6.9-7.3 ->
-4.5-4.7 ms (mark_done 8.3-8.5 -> 4.6-4.9 ms); 10,000 tasks 95-103 -> 54-59 ms (mark_done
-112-121 -> 59-62 ms). An equivalence check compared old and new on ~2,000 lists (every
-fixture, every test string, generated, hypothesis-made and mutated lists): every task, group,
-phase, issue, selection and mark_done output the same. The 50 ms goal is still not met on
-this box: without the collector the parse + select is ~50 ms, of which the scan is ~11 ms (a
+in its own process, alternated eight times in two sessions on the shared 2-core box (medians
+of 11 runs, mark_done of 5; new/old 0.54-0.64 in each pair): real list 2.3-2.4 -> 1.9-2.0 ms
+(mark_done 2.6-2.8 -> 2.0 ms); 1,000 tasks 6.8-7.3 -> 4.5-4.7 ms (mark_done 8.1-8.5 -> 4.6-4.9
+ms); 10,000 tasks 83-103 -> 49-59 ms (mark_done 104-121 -> 54-62 ms). An equivalence check
+compared old and new on several thousand lists (every fixture, every test string, generated,
+hypothesis-made and mutated lists): every task, group, phase, issue, selection and mark_done
+output the same. The 50 ms goal is met only on a quiet moment (one run in eight); typically
+it is ~54 ms. Without the collector the parse + select is ~50 ms, of which the scan is ~11 ms (a
 regex match and three appends per plain line, ~2.5 us per criterion bullet), the task pass
 ~9 ms, the 1,000 groups' clauses ~9 ms (read, resolved and inherited, ~8 us a group), the
 backwards-edge check ~4 ms, first lines and containers ~4 ms, SELECT ~6 ms (the open-ids pass,
