@@ -28,7 +28,8 @@ from runner.git.gitdir import (
     read_refs,
     remove_stale_locks,
     remove_tree,
-    take_file,
+    set_flag,
+    take_flag,
 )
 from runner.git.urls import RepoUrl, validate_repo_url, workspace_path
 from runner.git.worktree import WorkTree
@@ -44,7 +45,7 @@ __all__ = ["CLEAN_MARKER", "BranchCheckout", "Workspace"]
 log = structlog.get_logger(__name__)
 
 CLEAN_MARKER = "devteam-runner-clean"
-"""Written into ``.git`` when a stage ends successfully; the next stage trusts it once."""
+"""A flag in ``.git``, set when a stage ends well; the next stage takes (clears) it first."""
 
 _PARTIAL = ".partial-"
 _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
@@ -152,13 +153,13 @@ class Workspace(WorkTree):
         as committed with no git running: :meth:`ensure` then skips the search for stale locks
         and :meth:`repair_unless_clean` the ``git status`` run.
         """
-        self._trusted_clean = take_file(self.git_dir / CLEAN_MARKER)
+        self._trusted_clean = take_flag(self.git_dir / CLEAN_MARKER)
         return self._trusted_clean
 
     def mark_clean(self) -> None:
         """Record that the stage ended well: the tree is as committed (the next stage's mark)."""
         if self.git_dir.is_dir():
-            (self.git_dir / CLEAN_MARKER).touch()
+            set_flag(self.git_dir / CLEAN_MARKER)
 
     async def repair_unless_clean(self) -> list[str]:
         """:meth:`repair`, unless the stage began with the last stage's clean mark."""

@@ -200,7 +200,7 @@ async def test_a_clean_mark_spares_the_repair_of_the_stage_that_takes_it(
         (workspace.git_dir / "index.lock").write_text("")
         workspace.mark_clean()
         assert workspace.take_clean_mark() is True
-        assert not (workspace.git_dir / CLEAN_MARKER).exists()  # a failing stage leaves none
+        assert (workspace.git_dir / CLEAN_MARKER).read_bytes() == b"0"  # a failing stage: clear
         assert await workspace.ensure(repo, base="main") is False  # no search for stale locks
         assert (workspace.git_dir / "index.lock").exists()
         assert await workspace.repair_unless_clean() == []
@@ -211,6 +211,22 @@ async def test_a_clean_mark_spares_the_repair_of_the_stage_that_takes_it(
             "uncommitted or untracked files",
         ]
     assert not (workspace.path / "untracked.txt").exists()
+
+
+async def test_a_clean_mark_left_by_an_older_runner_or_garbled_is_not_trusted(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+    flag = workspace.git_dir / CLEAN_MARKER
+    assert workspace.take_clean_mark() is False  # never marked
+    for content in (b"", b"x", b"01"):
+        flag.write_bytes(content)
+        assert workspace.take_clean_mark() is False
+    workspace.mark_clean()
+    workspace.mark_clean()  # setting twice is setting once
+    assert workspace.take_clean_mark() is True
+    assert workspace.take_clean_mark() is False
 
 
 async def test_repair_aborts_rebase_in_progress(

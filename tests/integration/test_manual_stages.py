@@ -121,7 +121,7 @@ async def _prep_with_mark(client: httpx.AsyncClient, remote: Path) -> tuple[Path
     first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
     workspace = Path(first.json()["repoPath"])
     marker = workspace / ".git" / CLEAN_MARKER
-    assert marker.exists()  # the next stage may skip `git status`
+    assert marker.read_bytes() == b"1"  # set: the next stage may skip `git status`
     return workspace, marker
 
 
@@ -130,7 +130,7 @@ async def test_a_stage_that_did_not_finish_cleanly_is_repaired_by_the_next(
 ) -> None:
     async with service.client() as client:
         workspace, marker = await _prep_with_mark(client, remote)
-        marker.unlink()  # as after a crash or a stop: no marker
+        marker.write_bytes(b"0")  # as after a crash or a stop: clear
         (workspace / "junk.txt").write_text("left behind\n")
         (workspace / "calc" / "ops.py").write_text("broken\n")
         again = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
@@ -147,9 +147,9 @@ async def test_a_failing_stage_takes_the_clean_mark_so_the_next_one_repairs(
         (workspace / "junk.txt").write_text("as if the failing stage had left it\n")
         failed = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "9.9.9"})
         assert failed.status_code == 404
-        assert not marker.exists()  # the failed stage does not vouch for the tree
+        assert marker.read_bytes() == b"0"  # the failed stage does not vouch for the tree
         assert (workspace / "junk.txt").exists()  # trusted: the first stage's mark was there
         again = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
     assert again.status_code == 200
     assert not (workspace / "junk.txt").exists()
-    assert marker.exists()
+    assert marker.read_bytes() == b"1"
