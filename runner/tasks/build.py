@@ -19,7 +19,7 @@ import attrs
 
 from runner.tasks.deps import find_cycles, points_backwards, related
 from runner.tasks.details import TaskMaker
-from runner.tasks.fields import DONE, OPEN, NodeState, criteria_of, node_state
+from runner.tasks.fields import NodeState, criteria_of, node_state, plain_state
 from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
 from runner.tasks.resolve import Resolver
 from runner.tasks.syntax import DONE_MARKS
@@ -157,12 +157,15 @@ class _Builder:
         """The done state and clause of an item (kept in ``states`` unless a bare done mark)."""
         found = self.states.get(item_id)
         if found is None:
-            position = self.first[item_id]
-            text = self.nodes.texts[position]
-            if position not in self.nodes.records and ("(" not in text or ":" not in text):
-                return DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
-            record = self.nodes.record(position, keep=False)
-            found = self.states[item_id] = node_state(record)
+            nodes, position = self.nodes, self.first[item_id]
+            record = nodes.records.get(position)
+            if record is not None:
+                found = node_state(record)
+            else:
+                found = plain_state(nodes.texts[position], nodes.lines[position])
+                if found.clause is None:  # a bare done mark at most: not kept
+                    return found
+            self.states[item_id] = found
         return found
 
     def _done_containers(self) -> set[str]:
@@ -193,41 +196,46 @@ class _Builder:
         return found
 
     def _tasks(self, parents: list[str], done_containers: set[str]) -> None:
-        """Work out every task's type, dependencies and status, in document order."""
-        previous: dict[str, str] = {}  # the last atomic task of each scope
+        """Work out every task's type, dependencies and status, in document order.
+
+        A task's default first dependency is its previous sibling: the last atomic task of
+        its scope (``previous``). Tasks of one parent come together, so what they share
+        (`_Parent`) and the scope's last atomic task are looked up once per run of them.
+        """
+        previous: dict[str, str] = {}  # the last atomic task of each scope, but the current one
         texts, records, containers = self.nodes.texts, self.nodes.records, self.containers
         by_parent = self._by_parent(done_containers)
         table = self.table = TaskTable()
         add_id, add_type, add_status = table.ids.append, table.types.append, table.statuses.append
         add_lead, add_rest = table.leads.append, table.rests.append
         add_prereqs, add_parent = table.prerequisites.append, table.parents.append
+        add_start = table.rest_starts.append
+        shared: _Parent = ("", False, (), ())
+        current, scope, last = None, "", ""  # the parent, its scope, the scope's last atomic
         for (task_id, position), parent in zip(self.first.items(), parents, strict=True):
             kind = containers.get(task_id)
+            if kind == "group":
+                continue
+            if parent != current:
+                previous[scope] = last
+                current, shared = parent, by_parent[parent]
+                scope = shared[0]
+                last = previous.get(scope, "")
+                add_start((len(table.ids), shared[2]))
             if kind is None:
                 kind = "checkpoint" if task_id[-1].isalpha() else "atomic"
-            elif kind == "group":
-                continue
-            text, record = texts[position], records.get(position)
-            bare = record is None and ("(" not in text or ":" not in text)  # a done mark at most
-            state = None if bare else self._state(task_id)
-            done = text.rstrip().endswith(DONE_MARKS) if state is None else state.done
-            # the containers' clauses, after the checkpoint's group, the task's own clause or
-            # (the common case) the task's previous sibling
-            scope, container_done, deps, prereqs = by_parent[parent]
-            lead = ""
-            if kind == "checkpoint":
-                lead = parent
-            elif state is not None and state.clause is not None:
-                deps, prereqs = self.resolver.task_refs(task_id, state)
+            text = texts[position]
+            deps, prereqs = shared[2], shared[3]
+            if position not in records and ("(" not in text or ":" not in text):
+                # the common case, a plain line with a done mark at most
+                lead = parent if kind == "checkpoint" else last
+                done = shared[1] or text.rstrip().endswith(DONE_MARKS)
+                status = "completed" if done else "pending"
             else:
-                lead = previous.get(scope, "")
+                status, lead, deps, prereqs = self._task(task_id, kind, shared, last)
+                add_start((len(table.ids), deps))
             if kind == "atomic":
-                previous[scope] = task_id
-            status = "pending" if record is None else self._declared_status(record, kind)
-            if done or container_done:
-                status = "completed"
-            elif status == "completed":
-                status = "pending"
+                last = task_id
             add_id(task_id)
             add_type(kind)
             add_status(status)
@@ -235,6 +243,31 @@ class _Builder:
             add_rest(deps)
             add_prereqs(prereqs)
             add_parent(parent)
+
+    def _task(
+        self, task_id: str, kind: str, shared: _Parent, last: str
+    ) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+        """Status, lead and other dependencies of a task whose line says more than a done mark.
+
+        ``shared`` is what the tasks of its parent share, ``last`` its scope's last atomic task.
+        """
+        position = self.first[task_id]
+        record = self.nodes.records.get(position)
+        state = self._state(task_id)
+        _, container_done, deps, prereqs = shared
+        lead = ""
+        if kind == "checkpoint":
+            lead = task_id.rpartition(".")[0]
+        elif state.clause is not None:
+            deps, prereqs = self.resolver.task_refs(task_id, state)
+        else:
+            lead = last
+        status = "pending" if record is None else self._declared_status(record, kind)
+        if state.done or container_done:
+            status = "completed"
+        elif status == "completed":
+            status = "pending"
+        return status, lead, deps, prereqs
 
     def _declared_status(self, node: Record, kind: str) -> str:
         """The status of a task's fields (``pending`` without any), after checking them."""

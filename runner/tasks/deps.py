@@ -12,14 +12,14 @@ import itertools
 import operator
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
 from runner.tasks.syntax import link_targets, remove_links
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from runner.tasks.table import TaskTable
 
@@ -44,9 +44,11 @@ _SPLIT_RE = re.compile(r"\s*(?:[,;]|\band\b|&)\s*", re.IGNORECASE)
 _EMPTY = frozenset({"", "none", "n/a", "na", "-", "\u2014", "\u2013", "nil", "null", "tbd"})
 
 
-@attrs.frozen
-class Clause:
-    """A dependency clause read: references, file prerequisites and items not understood."""
+class Clause(NamedTuple):
+    """A dependency clause read: references, file prerequisites and items not understood.
+
+    A named tuple rather than an attrs value: one is made per clause of a long list.
+    """
 
     refs: tuple[tuple[str, str | None], ...]
     """``(start, end)`` pairs; ``end`` is ``None`` unless the item is a range."""
@@ -60,8 +62,12 @@ def parse_clause(items: Iterable[str]) -> Clause:
     prerequisites: list[str] = []
     unparsed: list[str] = []
     for text in items:
-        prerequisites.extend(link_targets(text))
-        rest = remove_links(text).replace("[", " ").replace("]", " ").replace("`", " ").strip()
+        if "[" in text or "]" in text or "`" in text:  # links, brackets or code spans
+            prerequisites.extend(link_targets(text))
+            rest = remove_links(text).replace("[", " ").replace("]", " ").replace("`", " ")
+            rest = rest.strip()
+        else:  # the common case: nothing to remove
+            rest = text.strip()
         for raw in _SPLIT_RE.split(rest) if _may_split(rest) else (rest,):
             item = raw.strip(" .()")
             if item.lower() in _EMPTY:
@@ -196,7 +202,8 @@ def points_backwards(
 
     A task's edges go to its dependencies (other than itself, its containers and its parts)
     and, for a composite, to its atomic parts; a container counts at its last atomic task.
-    ``by_id`` holds the index of every task in the table.
+    ``by_id`` holds the index of every task in the table. Each kind of edge is looked at over
+    whole columns, with built-ins, and one by one only where one may point down.
     """
     ids, types = table.ids, table.types
     where = dict(by_id)
@@ -211,21 +218,32 @@ def points_backwards(
                 last[container] = index
     where.update(last)  # a container counts at its last atomic task
     get = where.get
-    latest: dict[int, int] = {}  # the latest index among a rest's refs, by the rest's id()
-    rows = zip(ids, types, table.leads, table.rests, strict=True)
-    for i, (task_id, kind, lead, rest) in enumerate(rows):
-        if kind == "composite" and get(task_id, -1) > i:  # a composite before a part
+    composites = map(operator.eq, types, itertools.repeat("composite"))
+    for i in itertools.compress(itertools.count(), composites):
+        if get(ids[i], -1) > i:  # a composite before a part
             return False
-        if lead and get(lead, -1) >= i and not related(task_id, lead):
+    leads = table.leads
+    lead_at = map(get, leads, itertools.repeat(-1))
+    for i in itertools.compress(itertools.count(), map(operator.ge, lead_at, itertools.count())):
+        if leads[i] and not related(ids[i], leads[i]):
             return False
-        if not rest:
-            continue
-        # the rests are mostly one tuple per parent: look at its refs one by one only when
-        # one of them comes at or after this task
-        top = latest.get(id(rest))
-        if top is None:
-            top = latest[id(rest)] = max(get(dep, -1) for dep in rest)
-        if top >= i and any(get(d, -1) >= i and not related(task_id, d) for d in rest):
+    return _rests_point_backwards(table, get)
+
+
+def _rests_point_backwards(table: TaskTable, get: Callable[[str, int], int]) -> bool:
+    """The rests' part of `points_backwards`; ``get`` gives where an id counts, else -1.
+
+    A rest whose refs all come before the first task that has it (`TaskTable.rest_starts`)
+    points up for each of its tasks; if some rest does not, the tasks are looked at one by one.
+    """
+    if all(
+        max(map(get, rest, itertools.repeat(-1))) < start
+        for start, rest in table.rest_starts
+        if rest
+    ):
+        return True
+    for i, (task_id, rest) in enumerate(zip(table.ids, table.rests, strict=True)):
+        if any(get(d, -1) >= i and not related(task_id, d) for d in rest):
             return False
     return True
 

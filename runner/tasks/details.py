@@ -8,8 +8,6 @@ the lines that can name the file (see `TaskMaker.full_path`).
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -21,7 +19,7 @@ from runner.tasks.model import Record, Task
 from runner.tasks.table import Nodes, TaskTable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["TaskMaker"]
 
@@ -149,17 +147,18 @@ class _Search:
     """Every item and phase line (the first of each id), searchable by text.
 
     The lines' texts are joined with ``\n`` (which no line holds), so one `str.find` over the
-    joined text finds the lines that hold a name, and one regex search the straddling links.
-    Entry ``i`` is the ``i``-th item line, then the phase lines; its record is made on demand.
+    joined text finds the lines that hold a name, and one regex search the straddling links; a
+    hit's entry is the number of ``\n`` before it. Entry ``i`` is the ``i``-th item line, then
+    the phase lines; its record is made on demand.
     """
 
     nodes: Nodes
     positions: Sequence[int]
     """The position of each item entry in ``nodes``."""
     phases: Sequence[Record]
+    texts: Sequence[str]
+    """Each entry's text."""
     joined: str
-    starts: Sequence[int]
-    """Where each entry's text starts in ``joined`` (and, last, the end of ``joined`` + 1)."""
     with_fields: Sequence[Record]
     straddling: Sequence[int]
     """The entries whose text straddles a link (see `_STRADDLE_RE`)."""
@@ -175,35 +174,30 @@ class _Search:
             texts = [nodes.texts[position] for position in positions]
             texts += [node.text for node in phases.values()]
         joined = "\n".join(texts)
-        # each text and its "\n": built-ins only, it runs over every line
-        starts = list(itertools.accumulate(map((1).__add__, map(len, texts)), initial=0))
         with_fields = [
             record
             for position, record in nodes.records.items()
             if record.extra is not None and first[record.id] == position
         ]
         with_fields += [node for node in phases.values() if node.extra is not None]
-        straddling = _hits(
-            itertools.chain.from_iterable(branch.finditer(joined) for branch in _STRADDLE_BRANCHES),
-            starts,
-        )
+        straddling: dict[int, None] = {}  # in the order found, without repeats
+        for branch in _STRADDLE_BRANCHES:
+            offsets = (m.start() for m in branch.finditer(joined))
+            straddling.update(dict.fromkeys(_entries(joined, offsets)))
         return cls(
-            nodes, positions, tuple(phases.values()), joined, starts, with_fields, straddling
+            nodes, positions, tuple(phases.values()), texts, joined, with_fields, list(straddling)
         )
 
     def may_name(self, name: str) -> list[Record]:
         """The records that hold ``name`` (`_holds`) and the straddling ones, maybe repeated."""
         if name and "\n" not in name:
-            entries = _find_all(self.joined, name, self.starts)
+            entries = _find_all(self.joined, name)
         else:
-            entries = [i for i in range(len(self.starts) - 1) if name in self._text(i)]
+            entries = [i for i, text in enumerate(self.texts) if name in text]
         found = [self._record(i) for i in (*entries, *self.straddling)]
         found += [node for node in self.with_fields if _holds(node, name)]
         found += [node for node in self.with_fields if _straddles_fields(node)]
         return found
-
-    def _text(self, entry: int) -> str:
-        return self.joined[self.starts[entry] : self.starts[entry + 1] - 1]
 
     def _record(self, entry: int) -> Record:
         items = len(self.positions)
@@ -212,23 +206,29 @@ class _Search:
         return self.phases[entry - items]
 
 
-def _hits(matches: Iterable[re.Match[str]], starts: Sequence[int]) -> list[int]:
-    """The indexes of the entries the matches are in, without repeats."""
-    found: dict[int, None] = {}
-    for m in matches:
-        found[bisect.bisect_right(starts, m.start()) - 1] = None
-    return list(found)
+def _entries(joined: str, offsets: Iterable[int]) -> Iterator[int]:
+    """The entries of ascending offsets in ``joined``: the ``\n`` before each, counted once."""
+    entry = counted = 0
+    for offset in offsets:
+        entry += joined.count("\n", counted, offset)
+        counted = offset
+        yield entry
 
 
-def _find_all(joined: str, name: str, starts: Sequence[int]) -> list[int]:
+def _find_all(joined: str, name: str) -> list[int]:
     """The indexes of the entries whose text holds ``name`` (which holds no ``\n``)."""
-    found = []
+    return list(_entries(joined, _offsets(joined, name)))
+
+
+def _offsets(joined: str, name: str) -> Iterator[int]:
+    """Where ``name`` first is in each entry's text that holds it, in ascending order."""
     at = joined.find(name)
     while at != -1:
-        index = bisect.bisect_right(starts, at) - 1
-        found.append(index)
-        at = joined.find(name, starts[index + 1])
-    return found
+        yield at
+        end = joined.find("\n", at)
+        if end == -1:
+            return
+        at = joined.find(name, end + 1)
 
 
 def _holds(node: Record, name: str) -> bool:

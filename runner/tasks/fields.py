@@ -33,6 +33,7 @@ __all__ = [
     "files_of",
     "node_state",
     "node_text",
+    "plain_state",
 ]
 
 
@@ -72,6 +73,19 @@ def _split(text: str) -> tuple[str, bool, str | None]:
     if text.startswith("**") or text.endswith("**"):
         text = text.strip("*").strip()
     return text, done, inline
+
+
+def plain_state(text: str, line: int) -> NodeState:
+    """Read the done state and dependency clause of a plain ``1.1.1 Text`` line.
+
+    What `node_state` reads from the line's record, without making one.
+    """
+    if "(" not in text or ":" not in text:  # no clause: the done mark
+        return DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
+    _, done, inline = _split(text)
+    if inline is None:
+        return DONE if done else OPEN
+    return NodeState(done, parse_clause([inline]), line)
 
 
 def node_state(node: Record) -> NodeState:

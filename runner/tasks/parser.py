@@ -16,7 +16,14 @@ import attrs
 
 from runner.tasks.build import build_task_list
 from runner.tasks.model import DEFAULT_CRITERIA, STATUSES, Issue, Record, TaskList
-from runner.tasks.syntax import PLAIN_LINE_RE, Line, classify, plain_item, requirement_of
+from runner.tasks.syntax import (
+    CRITERION_LINE_RE,
+    PLAIN_LINE_RE,
+    Line,
+    classify,
+    plain_item,
+    requirement_of,
+)
 from runner.tasks.table import Nodes
 
 if TYPE_CHECKING:
@@ -153,8 +160,8 @@ class _Scanner:
         """
         items = self.items
         add_id, add_text, add_line = items.ids.append, items.texts.append, items.lines.append
-        take = self._take
-        plain = PLAIN_LINE_RE.match
+        take, criterion = self._take, self._criterion
+        plain, criterion_line = PLAIN_LINE_RE.match, CRITERION_LINE_RE.match
         for number, line in enumerate(lines, start=1):
             if (m := plain(line)) is not None:
                 self._field = None
@@ -162,10 +169,12 @@ class _Scanner:
                 add_id(item_id)
                 add_text(text)
                 add_line(number)
-            elif line:
-                take(number, classify(line), False)
-            else:  # a blank line ends a field's bullets
+            elif not line:  # a blank line ends a field's bullets
                 self._field = None
+            elif (m := criterion_line(line)) is not None:  # what `classify` would say, sooner
+                criterion(number, m[1])
+            else:
+                take(number, classify(line), False)
 
     def _take(self, number: int, info: Line, commented: bool) -> None:
         """Take a classified line."""
@@ -295,13 +304,17 @@ class _Scanner:
             node.lists()[self._field[0]].append(info.text.strip())
 
     def _on_criterion(self, number: int, info: Line, commented: bool) -> None:
+        self._criterion(number, info.text)
+
+    def _criterion(self, number: int, text: str) -> None:
+        """Take a criterion bullet with this text (after the ``criterion N:``)."""
         self._field = None
         if self._last_is_phase() or not self.items.ids:
             self.warnings.append(Issue(number, "criterion bullet outside any group is ignored"))
             return
         parts = self.items.ids[-1].split(".")
         group = ".".join(parts[:2])
-        self.requirements.setdefault(group, []).append(requirement_of(info.text))
+        self.requirements.setdefault(group, []).append(requirement_of(text))
 
     def _on_orphan_box(self, number: int, info: Line, commented: bool) -> None:
         self._field = None

@@ -8,6 +8,7 @@ checkpoint is marked. An unknown reference is never done.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import attrs
@@ -47,6 +48,10 @@ class Selection:
         return round(self.completed / self.total * 100, 1) if self.total else 0.0
 
 
+_OPEN_STATUSES = frozenset({"pending", "in_progress", "blocked"})
+"""The statuses of a task still to be done (every status but ``completed`` and ``cancelled``)."""
+
+
 def _open_ids(task_list: TaskList) -> set[str]:
     """Return every id, and every container id, with an atomic task under it still to be done.
 
@@ -54,10 +59,9 @@ def _open_ids(task_list: TaskList) -> set[str]:
     """
     open_ids: set[str] = set()
     table = task_list.table()
-    for task_id, kind, status, parent in zip(
-        table.ids, table.types, table.statuses, table.parents, strict=True
-    ):
-        if status in ("completed", "cancelled") or kind == "composite":
+    rows = zip(table.ids, table.types, table.parents, strict=True)
+    for task_id, kind, parent in itertools.compress(rows, map(_is_open, table.statuses)):
+        if kind == "composite":
             continue
         open_ids.add(task_id)
         if kind == "checkpoint":
@@ -67,6 +71,26 @@ def _open_ids(task_list: TaskList) -> set[str]:
             open_ids.add(container)
             container = container.rpartition(".")[0]
     return open_ids
+
+
+_is_open = _OPEN_STATUSES.__contains__
+
+
+def _first_candidate(statuses: list[str], *, exclude_completed: bool) -> int:
+    """The index of the first task that can be selected: without the completed ones, the first
+    task still to be done (the tasks before it are completed or cancelled)."""
+    if not exclude_completed:
+        return 0
+    found = [_index(statuses, status) for status in _OPEN_STATUSES]
+    return min(found)
+
+
+def _index(values: list[str], value: str) -> int:
+    """The index of the first ``value`` in ``values``, else their length."""
+    try:
+        return values.index(value)
+    except ValueError:
+        return len(values)
 
 
 def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selection:
@@ -88,9 +112,9 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
     knows = task_list.knows
     blocked: list[Blocked] = []
     table = task_list.table()
-    for index, (task_id, kind, status) in enumerate(
-        zip(table.ids, table.types, table.statuses, strict=True)
-    ):
+    start = _first_candidate(table.statuses, exclude_completed=exclude_completed)
+    rows = zip(table.ids[start:], table.types[start:], table.statuses[start:], strict=True)
+    for index, (task_id, kind, status) in enumerate(rows, start=start):
         if kind != "atomic" or status == "cancelled":
             continue
         if status == "completed" and exclude_completed:

@@ -10,6 +10,7 @@ import re
 from typing import NamedTuple
 
 __all__ = [
+    "CRITERION_LINE_RE",
     "DONE_MARKS",
     "PLAIN_LINE_RE",
     "Line",
@@ -114,6 +115,9 @@ _PHASE_DONE_RE = re.compile(
 )
 _FIELD_RE = re.compile(r"[-*+][ \t]+\*\*(?P<key>[^*]+?)\*\*[ \t]*:?[ \t]*(?P<value>.*)")
 _CRITERION_RE = re.compile(r"[-*+•][ \t]*<?[ \t]*criterion\b[^:]*:(?P<text>.*)", re.IGNORECASE)
+CRITERION_LINE_RE = re.compile(r"\s*[-*+•][ \t]+<[ \t]*criterion\b[^:]*:(.*)", re.IGNORECASE)
+"""A whole ``- <criterion N: …>`` line, the common criterion bullet: group 1 is the text
+`classify` gives it (kind ``criterion``)."""
 _SUB_RE = re.compile(r"[-*+•][ \t]+(?P<text>.*)")
 _ORPHAN_BOX_RE = re.compile(r"[-*+][ \t]+\[[ xX]\]")
 _LINK_RE = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]*)(?:[ \t]+\"[^\"]*\")?\)")

@@ -159,6 +159,9 @@ class TaskTable:
     prerequisites: list[tuple[str, ...]] = attrs.Factory(list)
     parents: list[str] = attrs.Factory(list)
     """Each task's parent id (``1.1`` for ``1.1.1``)."""
+    rest_starts: list[tuple[int, tuple[str, ...]]] = attrs.Factory(list)
+    """Where each rest is first used: ``(index, rest)``, one entry or more per distinct rest
+    (the same tuple object), the first at or before every task that has it."""
 
     def dependencies(self, index: int) -> tuple[str, ...]:
         """The ``index``-th task's dependency ids: its lead, then the rest without it.

@@ -172,3 +172,58 @@ def test_parts_inherit_the_clause_of_an_ancestor_task_whose_child_has_no_line() 
     selection = select_next(task_list)
     assert selection.task is None
     assert [b.reason for b in selection.blocked] == ["unknown dependency 1.2"] * 2
+
+
+def test_criterion_bullets_with_odd_indents_and_cases_read_the_same_on_both_paths() -> None:
+    text = (
+        "1.1 Setup\n1.1.1 Do it\n"
+        "\t-\t<  CRITERION 1 (main): Works: fully>\n"
+        "\u3000* <criterion: Unnumbered>\n"
+        "- <criteria 2: Plural is no criterion>\n"
+        "-  <criterion2: Glued number>\n"
+    )
+    _reads_as_with_an_inert_comment(text)
+    requirements = get_group(parse_task_list(text), "1.1").requirements
+    assert requirements == ("Works: fully", "Unnumbered")
+
+
+def test_bare_name_named_on_many_lines_and_on_a_phase_line() -> None:
+    text = (
+        "Phase 1 — Core (Dependencies: [lib/app.js](lib/app.js))\n"
+        "1.1 Setup\n1.1.1 Edit app.js\n1.1.2 Test app.js and app.js again\n"
+        "1.1.3 Fix app.js ✅\n1.2 More\n1.2.1 Ship app.js\n"
+    )
+    task_list = parse_task_list(text)
+    assert [get(task_list, f"1.1.{n}").files for n in (1, 2, 3)] == [("lib/app.js",)] * 3
+    assert get(task_list, "1.2.1").files == ("lib/app.js",)
+    two = text + "1.2.2 Read [src/app.js](src/app.js)\n"
+    assert get(parse_task_list(two), "1.1.1").files == ("app.js",)  # two full paths: ambiguous
+
+
+def test_select_starts_after_the_leading_completed_tasks_whatever_the_open_status() -> None:
+    text = (
+        "1.1 A\n1.1.1 a ✅\n1.1.2 b ✅\n1.1.A check\n"
+        "#### 1.1.3 c\n- **Status**: blocked\n"
+        "1.2 B\n#### 1.2.1 d\n- **Status**: in_progress\n1.2.2 e\n"
+    )
+    selection = select_next(parse_task_list(text))
+    assert [b.task_id for b in selection.blocked] == ["1.1.3"]
+    assert selection.task is not None
+    assert selection.task.id == "1.2.1"
+    everything = select_next(parse_task_list(text), exclude_completed=False)
+    assert everything.task is not None
+    assert everything.task.id == "1.1.1"
+    done = select_next(parse_task_list("1.1 A\n1.1.1 a ✅\n1.1.2 b ✅\n"))
+    assert (done.task, done.blocked, done.progress) == (None, (), 100.0)
+
+
+def test_a_task_clause_pointing_forward_is_a_cycle_only_when_it_closes_one() -> None:
+    forward = "1.1 A\n1.1.1 a\n1.1.2 b (Dependencies: 1.2)\n1.1.3 c\n1.2 B\n1.2.1 d\n"
+    assert parse_task_list(forward).errors == ()
+    assert get(parse_task_list(forward), "1.1.3").dependencies == ("1.1.2",)
+    cycle = forward.replace("1.2.1 d", "1.2.1 d (Dependencies: 1.1.3)")
+    messages = [e.message for e in parse_task_list(cycle).errors]
+    assert messages == [
+        "dependency cycle: 1.1.2 (line 3) → 1.2 (line 5) → 1.2.1 (line 6) → 1.1.3 (line 4)"
+        " → 1.1.2 (line 3)"
+    ]
