@@ -21,7 +21,7 @@ from runner.tasks.deps import find_cycles, points_backwards, related
 from runner.tasks.details import TaskMaker
 from runner.tasks.fields import NodeState, criteria_of, node_state, plain_state
 from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
-from runner.tasks.resolve import Resolver
+from runner.tasks.resolve import Refs, Resolver
 from runner.tasks.syntax import DONE_MARKS
 from runner.tasks.table import Nodes, TaskTable
 
@@ -80,9 +80,8 @@ class _Builder:
         self._tasks(parents, self._done_containers())
         if "composite" in self.containers.values():
             _complete_composites(self.table)
-        for group_id, kind in self.containers.items():  # the clauses of groups without tasks
-            if kind == "group":
-                self.resolver.owner_refs(group_id)
+        # every container's clause is resolved by now (`_by_parent`); those of phases without
+        # items are not
         for phase_id in self.phases:
             self.resolver.owner_refs(phase_id)
         table = self.table
@@ -209,52 +208,61 @@ class _Builder:
         add_id, add_type, add_status = table.ids.append, table.types.append, table.statuses.append
         add_lead, add_rest = table.leads.append, table.rests.append
         add_prereqs, add_parent = table.prerequisites.append, table.parents.append
-        add_start = table.rest_starts.append
-        shared: _Parent = ("", False, (), ())
+        add_start, add_run_rest = table.run_starts.append, table.run_rests.append
         current, scope, last = None, "", ""  # the parent, its scope, the scope's last atomic
+        container_done = False  # and the refs that the parent's tasks inherit:
+        deps: tuple[str, ...] = ()
+        prereqs: tuple[str, ...] = ()
         for (task_id, position), parent in zip(self.first.items(), parents, strict=True):
             kind = containers.get(task_id)
             if kind == "group":
                 continue
             if parent != current:
                 previous[scope] = last
-                current, shared = parent, by_parent[parent]
-                scope = shared[0]
+                current = parent
+                scope, container_done, deps, prereqs = by_parent[parent]
                 last = previous.get(scope, "")
-                add_start((len(table.ids), shared[2]))
+                add_start(len(table.ids))
+                add_run_rest(deps)
             if kind is None:
                 kind = "checkpoint" if task_id[-1].isalpha() else "atomic"
             text = texts[position]
-            deps, prereqs = shared[2], shared[3]
-            if position not in records and ("(" not in text or ":" not in text):
-                # the common case, a plain line with a done mark at most
-                lead = parent if kind == "checkpoint" else last
-                done = shared[1] or text.rstrip().endswith(DONE_MARKS)
-                status = "completed" if done else "pending"
-            else:
-                status, lead, deps, prereqs = self._task(task_id, kind, shared, last)
-                add_start((len(table.ids), deps))
-            if kind == "atomic":
-                last = task_id
             add_id(task_id)
             add_type(kind)
-            add_status(status)
-            add_lead(lead)
-            add_rest(deps)
-            add_prereqs(prereqs)
             add_parent(parent)
+            if position not in records and ("(" not in text or ":" not in text):
+                # the common case, a plain line with a done mark at most
+                add_lead(parent if kind == "checkpoint" else last)
+                done = container_done or text.rstrip().endswith(DONE_MARKS)
+                add_status("completed" if done else "pending")
+                add_rest(deps)
+                add_prereqs(prereqs)
+            else:
+                status, lead, own, own_prereqs = self._task(
+                    task_id, kind, container_done, (deps, prereqs), last
+                )
+                add_start(len(table.ids) - 1)
+                add_run_rest(own)
+                add_lead(lead)
+                add_status(status)
+                add_rest(own)
+                add_prereqs(own_prereqs)
+            if kind == "atomic":
+                last = task_id
 
     def _task(
-        self, task_id: str, kind: str, shared: _Parent, last: str
+        self, task_id: str, kind: str, container_done: bool, inherited: Refs, last: str
     ) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-        """Status, lead and other dependencies of a task whose line says more than a done mark.
+        """Status, lead, other dependencies and prerequisites of a task whose line says more
+        than a done mark.
 
-        ``shared`` is what the tasks of its parent share, ``last`` its scope's last atomic task.
+        ``inherited`` are the refs of its containers' clauses, ``last`` its scope's last atomic
+        task.
         """
         position = self.first[task_id]
         record = self.nodes.records.get(position)
         state = self._state(task_id)
-        _, container_done, deps, prereqs = shared
+        deps, prereqs = inherited
         lead = ""
         if kind == "checkpoint":
             lead = task_id.rpartition(".")[0]
@@ -349,17 +357,13 @@ class _Builder:
         """Make the phases in document order (`TaskSource`)."""
         return tuple(self._phase(node) for node in self.phases.values())
 
-    def known_containers(self) -> frozenset[str]:
-        """The ids of groups and phases, and the phase part of every task id (`TaskSource`)."""
-        # Read from the containers of the items (every task's parent, and theirs): an id's phase
-        # part is its parent's, and the group part of an id with two dots or more is the first
-        # two parts of its parent (a group's tasks have the group's phase part).
-        lineage = self.lineage
-        found = {container.partition(".")[0] for container in lineage}
-        found.update(".".join(c.split(".", 2)[:2]) for c in lineage if "." in c)
-        found.update(k for k, kind in self.containers.items() if kind == "group")
-        found.update(self.phases)
-        return frozenset(found)
+    def knows_container(self, ref: str) -> bool:
+        """Whether ``ref`` is a group or phase id, or the phase or group part of a task id
+        (`TaskSource`)."""
+        # The containers of the items (every item's parent, and theirs, down to its phase part)
+        # hold every group, and the phase part and the group part of every item id; the ids of
+        # one or two parts among them are exactly those.
+        return ref.count(".") <= 1 and (ref in self.lineage or ref in self.phases)
 
     def _phase(self, node: Record) -> Phase:
         assert self.maker is not None  # set by run

@@ -233,12 +233,12 @@ def points_backwards(
 def _rests_point_backwards(table: TaskTable, get: Callable[[str, int], int]) -> bool:
     """The rests' part of `points_backwards`; ``get`` gives where an id counts, else -1.
 
-    A rest whose refs all come before the first task that has it (`TaskTable.rest_starts`)
+    A rest whose refs all come before the first task that has it (`TaskTable.run_starts`)
     points up for each of its tasks; if some rest does not, the tasks are looked at one by one.
     """
     if all(
         max(map(get, rest, itertools.repeat(-1))) < start
-        for start, rest in table.rest_starts
+        for start, rest in zip(table.run_starts, table.run_rests, strict=True)
         if rest
     ):
         return True

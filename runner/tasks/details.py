@@ -30,6 +30,8 @@ _STRADDLE_RE = re.compile(r"\[(?<=[\w./@+-]\[)|!\[(?<=[\w./@+-]!\[)|\)(?=[\w./@+
 # The same, one branch each: searching a long text for one literal is far faster than for any of
 # three, so three searches beat one.
 _STRADDLE_BRANCHES = tuple(re.compile(branch) for branch in _STRADDLE_RE.pattern.split("|"))
+_STRADDLE_LITERALS = ("[", "![", ")")
+"""The literal each branch starts with: a text without it needs no search for the branch."""
 
 
 @attrs.define
@@ -181,9 +183,10 @@ class _Search:
         ]
         with_fields += [node for node in phases.values() if node.extra is not None]
         straddling: dict[int, None] = {}  # in the order found, without repeats
-        for branch in _STRADDLE_BRANCHES:
-            offsets = (m.start() for m in branch.finditer(joined))
-            straddling.update(dict.fromkeys(_entries(joined, offsets)))
+        for literal, branch in zip(_STRADDLE_LITERALS, _STRADDLE_BRANCHES, strict=True):
+            if literal in joined:
+                offsets = (m.start() for m in branch.finditer(joined))
+                straddling.update(dict.fromkeys(_entries(joined, offsets)))
         return cls(
             nodes, positions, tuple(phases.values()), texts, joined, with_fields, list(straddling)
         )

@@ -153,8 +153,8 @@ class TaskSource(Protocol):
     def make_phases(self) -> tuple[Phase, ...]:
         """Make the phases in document order."""
 
-    def known_containers(self) -> frozenset[str]:
-        """The ids of groups and phases, and the phase part of every task id."""
+    def knows_container(self, ref: str) -> bool:
+        """Whether ``ref`` is a group or phase id, or the phase or group part of a task id."""
 
 
 @attrs.frozen(eq=False)
@@ -237,12 +237,7 @@ class TaskList:
 
     def knows(self, ref: str) -> bool:
         """Whether an id names a task, group or phase of the list (or a task id's phase)."""
-        if ref in self._by_id:
-            return True
-        made = self._made
-        if made.containers is None:
-            made.containers = self._source.known_containers()
-        return ref in made.containers
+        return ref in self._by_id or self._source.knows_container(ref)
 
     def get(self, task_id: str) -> Task | None:
         """Return the task (of any type) with this id, or ``None``."""
@@ -299,5 +294,4 @@ class _Made:
     phases: tuple[Phase, ...] | None = None
     group_index: dict[str, Group] | None = None
     some_groups: dict[str, Group | None] = attrs.Factory(dict)
-    containers: frozenset[str] | None = None
     counts: Counter[str] | None = None

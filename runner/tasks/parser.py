@@ -156,25 +156,28 @@ class _Scanner:
         What `feed` does line by line, in short: without markers and fences no line is
         commented or fenced, so a plain ``1.1.1 Text`` line is an item, kept as three column
         entries (a line whose id has non-ASCII digits too: `feed` would read it into a record
-        that says the same), and any other line is what `classify` says.
+        that says the same), and any other line is what `classify` says. A plain or blank
+        line ends a field's bullets: the field is dropped before the next other line.
         """
         items = self.items
         add_id, add_text, add_line = items.ids.append, items.texts.append, items.lines.append
         take, criterion = self._take, self._criterion
         plain, criterion_line = PLAIN_LINE_RE.match, CRITERION_LINE_RE.match
+        taken = 0  # the last line taken by a handler
         for number, line in enumerate(lines, start=1):
             if (m := plain(line)) is not None:
-                self._field = None
                 item_id, text = m.groups()
                 add_id(item_id)
                 add_text(text)
                 add_line(number)
-            elif not line:  # a blank line ends a field's bullets
-                self._field = None
-            elif (m := criterion_line(line)) is not None:  # what `classify` would say, sooner
-                criterion(number, m[1])
-            else:
-                take(number, classify(line), False)
+            elif line:
+                if number != taken + 1:  # plain or blank lines came between: the field ends
+                    self._field = None
+                taken = number
+                if (m := criterion_line(line)) is not None:  # what `classify` would say, sooner
+                    criterion(number, m[1])
+                else:
+                    take(number, classify(line), False)
 
     def _take(self, number: int, info: Line, commented: bool) -> None:
         """Take a classified line."""

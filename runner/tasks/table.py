@@ -159,9 +159,11 @@ class TaskTable:
     prerequisites: list[tuple[str, ...]] = attrs.Factory(list)
     parents: list[str] = attrs.Factory(list)
     """Each task's parent id (``1.1`` for ``1.1.1``)."""
-    rest_starts: list[tuple[int, tuple[str, ...]]] = attrs.Factory(list)
-    """Where each rest is first used: ``(index, rest)``, one entry or more per distinct rest
-    (the same tuple object), the first at or before every task that has it."""
+    run_starts: list[int] = attrs.Factory(list)
+    """Where runs of tasks with one rest (the same tuple object) start: the first task of
+    each parent's run, and each task with a clause of its own (its rest in `run_rests`).
+    Every task's rest is that of a run started at or before it."""
+    run_rests: list[tuple[str, ...]] = attrs.Factory(list)
 
     def dependencies(self, index: int) -> tuple[str, ...]:
         """The ``index``-th task's dependency ids: its lead, then the rest without it.

@@ -227,3 +227,10 @@ def test_a_task_clause_pointing_forward_is_a_cycle_only_when_it_closes_one() -> 
         "dependency cycle: 1.1.2 (line 3) → 1.2 (line 5) → 1.2.1 (line 6) → 1.1.3 (line 4)"
         " → 1.1.2 (line 3)"
     ]
+
+
+def test_known_containers_are_the_phase_and_group_parts_of_the_items() -> None:
+    task_list = parse_task_list("Phase 3 — Empty\n1.1.5.1 Part\n1.1.5.A Check\n2.4 Lone item\n")
+    known = ["1", "1.1", "1.1.5.1", "1.1.5.A", "2", "2.4", "3"]
+    unknown = ["1.1.5", "4", "1.1.5.1.1", "1.2", "2.4.1", ""]
+    assert [ref for ref in known + unknown if task_list.knows(ref)] == known
