@@ -29,6 +29,7 @@ __all__ = [
     "find_cycles",
     "id_key",
     "parse_clause",
+    "parse_clause_text",
     "points_backwards",
     "related",
 ]
@@ -39,6 +40,12 @@ _ITEM_RE = re.compile(
     rf"(?:\s*[\u2013\u2014-]\s*(?:(?:phase|task|group|step)\s+)?(?P<end>{_REF})(?![\d]))?",
     re.IGNORECASE,
 )
+_LONE_REF_RE = re.compile(
+    rf"\s*(?:(?:phase|task|group|step)\s+)?(?P<start>{_REF})(?![\d])[^\u2013\u2014,;&`\[\]-]*",
+    re.IGNORECASE,
+)
+"""A clause that is one reference and words (no link, bracket, code, range or separator);
+``and`` is looked for apart. `parse_clause` reads it as its one item's `_ITEM_RE` start."""
 _ANY_ID_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\w)")
 _SPLIT_RE = re.compile(r"\s*(?:[,;]|\band\b|&)\s*", re.IGNORECASE)
 _EMPTY = frozenset({"", "none", "n/a", "na", "-", "\u2014", "\u2013", "nil", "null", "tbd"})
@@ -82,6 +89,14 @@ def parse_clause(items: Iterable[str]) -> Clause:
             else:
                 unparsed.append(item)
     return Clause(tuple(refs), tuple(prerequisites), tuple(unparsed))
+
+
+def parse_clause_text(text: str) -> Clause:
+    """`parse_clause` of one piece of text; a lone reference (``1.2 Setup``) is read at once."""
+    m = _LONE_REF_RE.fullmatch(text)
+    if m is None or "and" in text.lower():
+        return parse_clause([text])
+    return Clause(((m["start"], None),), (), ())
 
 
 def _may_split(text: str) -> bool:

@@ -6,9 +6,10 @@ the files the text names) is only read when a `Task` is made.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, NamedTuple
 
-from runner.tasks.deps import Clause, parse_clause
+from runner.tasks.deps import Clause, parse_clause, parse_clause_text
 from runner.tasks.model import Issue, Record
 from runner.tasks.syntax import (
     DONE_MARKS,
@@ -55,6 +56,14 @@ class NodeState(NamedTuple):
     clause_line: int
 
 
+# A text whose only parentheses are a dependency clause that ends it: what `_split` reads from
+# it is the clause's content, and the done mark before the clause (the text after the
+# clause is blank, so no done mark can end the text).
+_TAIL_CLAUSE_RE = re.compile(
+    r"(?P<head>[^()]*)\(\s*(?:dependencies|depends on|deps)\s*:(?P<clause>[^()]*)\)\s*",
+    re.IGNORECASE,
+)
+
 OPEN = NodeState(False, None, 0)
 DONE = NodeState(True, None, 0)
 """The states of nodes without a clause (``clause_line`` only matters with a clause)."""
@@ -82,10 +91,13 @@ def plain_state(text: str, line: int) -> NodeState:
     """
     if "(" not in text or ":" not in text:  # no clause: the done mark
         return DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
-    _, done, inline = _split(text)
-    if inline is None:
-        return DONE if done else OPEN
-    return NodeState(done, parse_clause([inline]), line)
+    if (m := _TAIL_CLAUSE_RE.fullmatch(text)) is not None:  # the common shape, at once
+        done, inline = m["head"].rstrip().endswith(DONE_MARKS), m["clause"].strip()
+    else:
+        _, done, inline = _split(text)
+        if inline is None:
+            return DONE if done else OPEN
+    return NodeState(done, parse_clause_text(inline), line)
 
 
 def node_state(node: Record) -> NodeState:
@@ -101,7 +113,7 @@ def node_state(node: Record) -> NodeState:
     if extra is None:  # the common case: a line without fields
         if inline is None:
             return DONE if done else OPEN
-        return NodeState(done, parse_clause([inline]), node.line)
+        return NodeState(done, parse_clause_text(inline), node.line)
     done = done or extra.fields.get("status") == "completed"
     items = [inline] if inline is not None else []
     deps = extra.lists.get("dependencies")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runner.tasks import parse_task_list, select_next
+from runner.tasks.deps import parse_clause, parse_clause_text
 from tests.tasks.conftest import get, get_group
 
 STRADDLING = """\
@@ -234,3 +235,28 @@ def test_known_containers_are_the_phase_and_group_parts_of_the_items() -> None:
     known = ["1", "1.1", "1.1.5.1", "1.1.5.A", "2", "2.4", "3"]
     unknown = ["1.1.5", "4", "1.1.5.1.1", "1.2", "2.4.1", ""]
     assert [ref for ref in known + unknown if task_list.knows(ref)] == known
+
+
+def test_a_clause_of_one_reference_is_read_as_by_the_general_reader() -> None:
+    texts = [
+        "1.2 Setup",
+        "Phase 3 complete",
+        "  task 1.2.A5 thing.",
+        "1.2 Handler",
+        "1.2 and 1.3",
+        "1.2 AND 1.3",
+        "group 1.2 \u2013 1.4",
+        "1.2-1.4",
+        "1.2, 1.3",
+        "1.2 [x](src/x.py)",
+        "`1.2`",
+        "(1.2)",
+        "1.2 (the build)",
+        "none",
+        "Brandt's 1.1 work",
+        "1.1.A",
+        "\u0661.\u0662 Arabic",
+        "",
+    ]
+    for text in texts:
+        assert parse_clause_text(text) == parse_clause([text]), text
