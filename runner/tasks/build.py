@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.deps import find_cycles, points_backwards, related
+from runner.tasks.deps import dependency_graph, find_cycles, points_backwards
 from runner.tasks.details import TaskMaker
 from runner.tasks.fields import NodeState, criteria_of, node_state, plain_state
 from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
@@ -79,7 +79,7 @@ class _Builder:
         )
         self._tasks(parents, self._done_containers())
         if "composite" in self.containers.values():
-            _complete_composites(self.table)
+            self.table.complete_composites()
         # every container's clause is resolved by now (`_by_parent`); those of phases without
         # items are not
         for phase_id in self.phases:
@@ -253,12 +253,8 @@ class _Builder:
     def _task(
         self, task_id: str, kind: str, container_done: bool, inherited: Refs, last: str
     ) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-        """Status, lead, other dependencies and prerequisites of a task whose line says more
-        than a done mark.
-
-        ``inherited`` are the refs of its containers' clauses, ``last`` its scope's last atomic
-        task.
-        """
+        """Status, lead, rest and prerequisites of a task whose line says more than a done mark
+        (``inherited``: its containers' clauses' refs; ``last``: its scope's last atomic task)."""
         position = self.first[task_id]
         record = self.nodes.records.get(position)
         state = self._state(task_id)
@@ -379,16 +375,7 @@ class _Builder:
 
     def _report_cycles(self) -> None:
         """Build the whole graph and report one cycle per strongly connected component."""
-        table = self.table
-        graph: dict[str, list[str]] = {}
-        for index, (task_id, kind, parent) in enumerate(
-            zip(table.ids, table.types, table.parents, strict=True)
-        ):
-            deps = table.dependencies(index)
-            graph[task_id] = [d for d in deps if not related(task_id, d)]
-            if kind == "atomic":
-                for container in self.lineage[parent]:
-                    graph.setdefault(container, []).append(task_id)
+        graph = dependency_graph(self.table, self.lineage)
         item_lines = self.nodes.lines
         lines = {item_id: item_lines[position] for item_id, position in self.first.items()}
         lines.update({k: n.line for k, n in self.phases.items()})
@@ -397,22 +384,6 @@ class _Builder:
                 f"{node} (line {lines[node]})" if node in lines else node for node in cycle
             )
             self.errors.append(Issue(lines.get(cycle[0], 0), f"dependency cycle: {spelled}"))
-
-
-def _complete_composites(table: TaskTable) -> None:
-    """Give each composite task the done state of its parts (done when all of them are)."""
-    open_parts = {
-        parent
-        for kind, status, parent in zip(table.types, table.statuses, table.parents, strict=True)
-        if kind == "atomic" and status != "completed" and status != "cancelled"
-    }
-    for container in list(open_parts):
-        parts = container.split(".")
-        open_parts.update(".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
-    statuses = table.statuses
-    for index, (task_id, kind) in enumerate(zip(table.ids, table.types, strict=True)):
-        if kind == "composite" and task_id not in open_parts:
-            statuses[index] = "completed"
 
 
 def build_task_list(

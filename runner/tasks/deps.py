@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Clause",
     "RangeIndex",
+    "dependency_graph",
     "find_cycles",
     "id_key",
     "parse_clause",
@@ -208,6 +209,23 @@ def _cycle_in(graph: Mapping[str, Sequence[str]], members: set[str], start: str)
                     following.append(succ)
         frontier = following
     return [start, start]
+
+
+def dependency_graph(
+    table: TaskTable, lineage: Mapping[str, tuple[str, ...]]
+) -> dict[str, list[str]]:
+    """The whole dependency graph: each task's edges to its dependencies (other than itself,
+    its containers and its parts), and each container's edges to its atomic tasks."""
+    graph: dict[str, list[str]] = {}
+    for index, (task_id, kind, parent) in enumerate(
+        zip(table.ids, table.types, table.parents, strict=True)
+    ):
+        deps = table.dependencies(index)
+        graph[task_id] = [d for d in deps if not related(task_id, d)]
+        if kind == "atomic":
+            for container in lineage[parent]:
+                graph.setdefault(container, []).append(task_id)
+    return graph
 
 
 def points_backwards(

@@ -165,6 +165,21 @@ class TaskTable:
     Every task's rest is that of a run started at or before it."""
     run_rests: list[tuple[str, ...]] = attrs.Factory(list)
 
+    def complete_composites(self) -> None:
+        """Give each composite task the done state of its parts (done when all of them are)."""
+        open_parts = {
+            parent
+            for kind, status, parent in zip(self.types, self.statuses, self.parents, strict=True)
+            if kind == "atomic" and status != "completed" and status != "cancelled"
+        }
+        for container in list(open_parts):
+            parts = container.split(".")
+            open_parts.update(".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
+        statuses = self.statuses
+        for index, (task_id, kind) in enumerate(zip(self.ids, self.types, strict=True)):
+            if kind == "composite" and task_id not in open_parts:
+                statuses[index] = "completed"
+
     def dependencies(self, index: int) -> tuple[str, ...]:
         """The ``index``-th task's dependency ids: its lead, then the rest without it.
 
