@@ -58,6 +58,29 @@ backwards-edge check ~4 ms, first lines and containers ~4 ms, SELECT ~6 ms (the 
 the bare-file-name index ~3 ms); the collector adds ~3 ms and freeing the previous parse ~2 ms.
 What is left is about 0.5 us of Python per line per pass; the next steps would be fewer passes
 (the open ids during the task pass, the parents during the scan) and a cheaper clause reader.
+
+Sixth pass (the task pass looks a parent's shared state up once per run of its tasks and
+appends the common plain task at once; a line whose only parentheses are a closing dependency
+clause, and a clause of one reference, read at once; criterion bullets matched by one regex in
+the scan; the backwards-edge check over whole columns with built-ins, a shared rest checked
+once at the first task that has it; SELECT starts at the first task still to be done, and
+knows a container by its lineage instead of gathering them all; the file-name search counts
+newlines instead of indexing every entry, and skips a straddle branch whose literal is absent).
+Old (the package at 48502d7, copied aside) and new, side by side on a box mostly slower than
+this morning's (load average 0.6-1; the old code ran 52-70 ms here against 50.7-54 ms then):
+ten alternated runs of this script, each in its own process, in two sessions: real list
+1.9-2.1 -> 1.8-1.9 ms (two runs 3.0-3.4), 1,000 tasks 4.6-4.9 -> 3.9-4.1 ms (mark_done 4.7-5.3
+-> 4.0-4.5 ms), 10,000 tasks 60-70 (median 66) -> 51-71 (median 55) ms in the first session
+and 52-66 (median 55) -> 45-50 (median 49) ms in the quieter second (mark_done 56-89 -> 52-63
+ms); in one process, old and new alternated call by call (medians of 21, two sessions): real
+list 2.0 -> 1.8 ms, 1,000 tasks 4.7 -> 4.0 ms, 10,000 tasks 62-64 -> 53.5 ms (mark_done 65-68
+-> 58 ms), and minima of 41 calls 50-56 -> 44-49 ms. New/old is 0.84-0.89 for 10,000 tasks,
+so ~43-47 ms at this morning's speed. The equivalence check (every fixture and test string,
+generated, hypothesis-made and mutated lists, ~2,370 in all, against the package at f657ea2)
+found no difference. What is left (minima, collector on, ~44 ms): the scan ~10 ms (~7 ms of it the
+plain lines, a regex match each), the task pass ~6 ms, the clauses ~6.5 ms (containers' lines
+read ~3.5 ms, resolved and inherited ~3 ms), the backwards-edge check ~3 ms, first lines, ids
+and containers ~4 ms, SELECT ~5 ms (the file-name search ~2.5 ms, the open ids ~1 ms).
 """
 
 from __future__ import annotations
