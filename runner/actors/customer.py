@@ -36,7 +36,14 @@ from runner.errors import (
     NotFoundError,
     RunnerError,
 )
-from runner.pipeline import ResumePoint, RunOutcome, StageContext, StepSink, drive
+from runner.pipeline import (
+    ResumePoint,
+    RunOutcome,
+    StageContext,
+    StepSink,
+    TaskListMemo,
+    drive,
+)
 from runner.store import RunRecord, StepRecord
 
 if TYPE_CHECKING:
@@ -72,6 +79,7 @@ class CustomerActor:
     _manual: deque[RunStage] = attrs.field(factory=deque)
     _manual_running: bool = False
     journal: Journal = attrs.field(init=False)
+    _task_lists: TaskListMemo = attrs.field(factory=TaskListMemo)
     _replies: set[Reply] = attrs.field(factory=set)
     idle_since: float = 0.0
 
@@ -380,6 +388,7 @@ class CustomerActor:
             log=self.journal.log,
             now=self.deps.now,
             keep_step=keep_step,
+            task_lists=self._task_lists,
         )
 
     def _now(self) -> str:

@@ -10,6 +10,7 @@ from runner.pipeline.base import (
     StageResult,
     Stages,
     StepSink,
+    TaskListMemo,
     VerifyRequest,
 )
 from runner.pipeline.run import STAGE_ORDER, ResumePoint, RunHooks, RunOutcome, drive
@@ -30,6 +31,7 @@ __all__ = [
     "StageResult",
     "Stages",
     "StepSink",
+    "TaskListMemo",
     "VerifyRequest",
     "drive",
 ]

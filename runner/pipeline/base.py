@@ -11,6 +11,7 @@ import attrs
 from runner.config import Settings
 from runner.redact import Redactor
 from runner.store import CustomerRecord, SqliteStore, StepRecord
+from runner.tasks import TaskList, parse_task_list
 from runner.tools import JobSlots
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ __all__ = [
     "StageResult",
     "Stages",
     "StepSink",
+    "TaskListMemo",
     "VerifyRequest",
 ]
 
@@ -34,6 +36,26 @@ LogSink = Callable[[str, str], None]
 """``log(level, message)``: report a stage log line (redacted and batched by the actor)."""
 StepSink = Callable[[StepRecord], None]
 """Takes a stage's result record to store with the state change that ends the stage."""
+
+
+@attrs.define(eq=False)
+class TaskListMemo:
+    """A customer's last parsed task list, parsed again only when its text or defaults change.
+
+    Every stage reads the list; between two tasks it rarely changes. One memo per customer,
+    used by one stage at a time (the actor runs them one after another).
+    """
+
+    _key: tuple[str, Any] | None = None
+    _parsed: TaskList | None = None
+
+    def parse(self, text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
+        """Return ``parse_task_list(text, default_criteria=...)``, reusing the last result."""
+        key = (text, default_criteria)
+        if self._parsed is None or self._key != key:
+            self._parsed = parse_task_list(text, default_criteria=default_criteria)
+            self._key = key
+        return self._parsed
 
 
 @attrs.frozen
@@ -49,6 +71,8 @@ class StageContext:
     now: Callable[[], datetime]
     keep_step: StepSink | None = None
     """Where a stage's result record goes; None: written to the store at once."""
+    task_lists: TaskListMemo = attrs.Factory(TaskListMemo)
+    """The customer's memo of its parsed task list (the actor keeps one per customer)."""
 
     @property
     def customer_dir(self) -> Path:

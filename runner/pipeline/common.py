@@ -11,7 +11,6 @@ from runner.clock import iso_utc
 from runner.errors import NotFoundError, TaskListError
 from runner.git import GitAuth, Workspace, branch_name, validate_repo_url
 from runner.store import StepRecord
-from runner.tasks import parse_task_list
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,7 +92,7 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> T
     defaults = ctx.customer.settings.get("defaultCriteria")
 
     def parse(text: str | None) -> TaskList | None:
-        return None if text is None else parse_task_list(text, default_criteria=defaults)
+        return None if text is None else ctx.task_lists.parse(text, defaults)
 
     if ref is None:  # the base was just checked out clean: read it from disk, no git run
         task_list = await trio.to_thread.run_sync(lambda: parse(_read_checked_out(ws.path / path)))
