@@ -140,9 +140,16 @@ async def clone(repo: RepoUrl, dest: Path, auth: GitAuth) -> None:
         raise classify_failure(result, auth, f"clone of {repo.display}")
 
 
-async def fetch(workdir: Path, repo: RepoUrl, auth: GitAuth) -> None:
-    """Fetch every branch of ``origin`` into ``refs/remotes/origin/*``, pruning deleted ones."""
-    result = await run_git(["fetch", "--quiet", "--prune", "origin"], auth, cwd=workdir, repo=repo)
+async def fetch(workdir: Path, repo: RepoUrl, auth: GitAuth, *, also: str | None = None) -> None:
+    """Fetch every branch of ``origin`` into ``refs/remotes/origin/*``, pruning deleted ones.
+
+    ``also``: a local branch moved to the remote's in the same run (forced; the caller knows
+    it has no commits of its own and is not checked out). Fails when the remote lacks it.
+    """
+    args = ["fetch", "--quiet", "--prune", "origin"]
+    if also is not None:
+        args += ["+refs/heads/*:refs/remotes/origin/*", f"+refs/heads/{also}:refs/heads/{also}"]
+    result = await run_git(args, auth, cwd=workdir, repo=repo)
     if not result.ok:
         raise classify_failure(result, auth, f"fetch from {repo.display}")
 

@@ -20,7 +20,7 @@ import attrs
 import structlog
 import trio
 
-from runner.errors import GitError
+from runner.errors import GitError, RepoAccessError
 from runner.git import remote
 from runner.git.branch import check_branch_name, check_revision, is_valid_branch_name
 from runner.git.gitdir import (
@@ -73,6 +73,8 @@ class Workspace(WorkTree):
     _repo: RepoUrl | None = None
     _before_fetch: dict[str, str] = attrs.field(factory=dict, init=False)
     _trusted_clean: bool = attrs.field(default=False, init=False)
+    fetched_base: bool = attrs.field(default=False, init=False)
+    """The last :meth:`ensure` also moved the local base to the remote's (no checkout needed)."""
 
     @classmethod
     def for_customer(
@@ -89,7 +91,9 @@ class Workspace(WorkTree):
 
         A directory that is not a clone of ``repo`` (half-cloned, corrupt, other remote) is
         removed and cloned again. ``base``, the branch :meth:`checkout_base` checks out next,
-        narrows what is recorded from before the fetch to that branch's tracking ref.
+        narrows what is recorded from before the fetch to that branch's tracking ref; when the
+        local base has no commits of its own and is not checked out, the fetch moves it too
+        (:attr:`fetched_base`), which spares the caller a checkout of the base.
 
         Raises:
             RepoAccessError: unreachable, missing, credentials refused, or ``git_timeout``.
@@ -104,9 +108,9 @@ class Workspace(WorkTree):
         else:
             known = await trio.to_thread.run_sync(read_refs, self.git_dir, ["refs/remotes/origin/"])
             self._before_fetch = known or {}
+        self.fetched_base = False
         if await self._is_clone_of(repo):
-            with remote.git_deadline(self.timeout_s, "fetch"):
-                await remote.fetch(self.path, repo, self.auth)
+            await self._fetch(repo, base)
             self.touch()
             return False
         if self.path.exists():
@@ -115,6 +119,31 @@ class Workspace(WorkTree):
         await self._clone(repo)
         self.touch()
         return True
+
+    async def _fetch(self, repo: RepoUrl, base: str | None) -> None:
+        with remote.git_deadline(self.timeout_s, "fetch"):
+            if base is not None and await self._follows_origin(base):
+                try:
+                    await remote.fetch(self.path, repo, self.auth, also=base)
+                except RepoAccessError:
+                    raise
+                except GitError:  # e.g. the remote lost the base: checkout_base reports it
+                    log.info("fetch_of_base_failed", base=base)
+                else:
+                    self.fetched_base = True
+                    return
+            await remote.fetch(self.path, repo, self.auth)
+
+    async def _follows_origin(self, base: str) -> bool:
+        """Whether the local ``base`` is its tracking ref before the fetch, and not checked out."""
+        local = f"refs/heads/{base}"
+        known = await self._refs(local)
+        tracking = self._before_fetch.get(f"refs/remotes/origin/{base}")
+        return (
+            tracking is not None
+            and known.get(local) == tracking
+            and (await self.current_branch() != base)
+        )
 
     def _remove_leftovers(self) -> None:
         """Remove partial clones and stale locks a killed git left (we own the path)."""

@@ -51,9 +51,12 @@ async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepRe
         RepoAccessError: the remote is unreachable or refused access (409).
         GitError: any other git failure (500).
     """
-    cloned = await sync_base(ctx, ws)
+    cloned = await sync_base(ctx, ws, checkout=False)
     base = ctx.customer.base_branch
-    task = await load_task(ctx, ws, None, request.task_id)  # sync_base checked out the base
+    # The fetch moved the base (no checkout of it: the task branch's is the one that counts),
+    # or sync_base checked it out.
+    where = f"refs/heads/{base}" if ws.fetched_base else None
+    task = await load_task(ctx, ws, where, request.task_id)
     if task.type != "atomic":
         raise InvalidInputError(
             f"task {task.id} is {task.type}; only atomic tasks are prepared", field="taskId"

@@ -16,13 +16,18 @@ if TYPE_CHECKING:
 __all__ = ["select", "sync_base"]
 
 
-async def sync_base(ctx: StageContext, ws: Workspace) -> bool:
-    """Clone or fetch, repair leftovers, and check out the up-to-date base; return ``cloned``."""
+async def sync_base(ctx: StageContext, ws: Workspace, *, checkout: bool = True) -> bool:
+    """Clone or fetch, repair leftovers, and bring the base up to date; return ``cloned``.
+
+    The base is checked out unless ``checkout`` is False and the fetch moved it already
+    (``ws.fetched_base``: then read it from git, not from the working tree).
+    """
     repo = validate_repo_url(ctx.customer.repo_url, allow_local=ctx.settings.allow_local_repos)
     cloned = await ws.ensure(repo, base=ctx.customer.base_branch)
     if not cloned:
         await repair_unless_clean(ctx, ws)
-    await ws.checkout_base(ctx.customer.base_branch)  # ensure() recorded the use
+    if checkout or not ws.fetched_base:
+        await ws.checkout_base(ctx.customer.base_branch)  # ensure() recorded the use
     return cloned
 
 

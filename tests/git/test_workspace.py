@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import os
 import shutil
 from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from runner.errors import GitError, InvalidInputError
+from runner.errors import GitError, InvalidInputError, RepoAccessError
 from runner.git import (
     CLEAN_MARKER,
     GitAuth,
@@ -64,6 +65,65 @@ async def test_new_branch_starts_from_freshly_fetched_base(
         newer = commit_files(bare, {"later.md": "x\n"}, "remote moved on")
         assert await prepped(workspace, repo, "task/1-1-2-next") is True
     assert await workspace.head_sha() == newer
+
+
+async def test_the_fetch_moves_a_base_with_no_commits_of_its_own_that_is_not_checked_out(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)  # on the task branch
+        newer = commit_files(bare, {"later.md": "x\n"}, "remote moved on")
+        assert await workspace.ensure(repo, base="main") is False
+        assert workspace.fetched_base is True
+        assert await workspace.current_branch() == BRANCH  # nothing checked out
+        assert not (workspace.path / "later.md").exists()
+        assert git("rev-parse", "main", "origin/main", cwd=workspace.path).split() == [newer] * 2
+        checkout = await workspace.create_or_reset_branch("task/1-1-2-next", "main")
+        assert (checkout.created, checkout.sha) == (True, newer)
+
+        await workspace.checkout_base("main")  # the base checked out: the fetch leaves it
+        newest = commit_files(bare, {"later.md": "y\n"}, "and again")
+        await workspace.ensure(repo, base="main")
+        assert workspace.fetched_base is False
+        assert git("rev-parse", "main", cwd=workspace.path) == newer
+        assert await workspace.checkout_base("main") == newest
+
+
+async def test_the_fetch_leaves_a_base_with_commits_of_its_own_or_missing_on_the_remote(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        await workspace.checkout_base("main")
+        (workspace.path / "mine.md").write_text("mine\n")
+        mine = await workspace.commit_all("a merge the runner did not push")
+        await workspace.create_or_reset_branch("task/1-1-2-next", "main")
+        commit_files(bare, {"theirs.md": "theirs\n"}, "remote moved on")
+        await workspace.ensure(repo, base="main")
+        assert workspace.fetched_base is False
+        assert git("rev-parse", "main", cwd=workspace.path) == mine  # kept for checkout_base
+
+        git("branch", "-D", "gone", cwd=bare, check=False)
+        git("branch", "gone", "main", cwd=bare)
+        await workspace.ensure(repo, base="gone")
+        git("branch", "gone", "origin/gone", cwd=workspace.path)  # a local base, like main's
+        git("branch", "-D", "gone", cwd=bare)  # the remote loses it
+        assert await workspace.ensure(repo, base="gone") is False  # a plain fetch instead
+        assert workspace.fetched_base is False
+        with pytest.raises(GitError) as info:
+            await workspace.checkout_base("gone")
+    assert info.value.code == "base_branch_not_found"
+
+
+async def test_a_remote_gone_while_the_base_is_moved_is_an_access_error(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+    os.rename(bare, bare.with_name("moved.git"))  # the remote goes away
+    with trio.fail_after(30), pytest.raises(RepoAccessError):
+        await workspace.ensure(repo, base="main")
+    assert workspace.fetched_base is False
 
 
 async def test_branch_only_on_remote_is_checked_out_not_created(

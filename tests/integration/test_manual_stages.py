@@ -153,3 +153,23 @@ async def test_a_failing_stage_takes_the_clean_mark_so_the_next_one_repairs(
     assert again.status_code == 200
     assert not (workspace / "junk.txt").exists()
     assert marker.read_bytes() == b"1"
+
+
+async def test_prep_reads_the_task_list_of_the_freshly_fetched_base(
+    service: Service, remote: Path
+) -> None:
+    from runner.git import CLEAN_MARKER
+    from tests.helpers.calc_repo import TASKS
+    from tests.helpers.gitrepo import commit_files, git
+
+    async with service.client() as client:
+        first = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+        workspace = Path(first.json()["repoPath"])
+        tasks = TASKS + "1.1.4 Add neg function to [calc/ops.py](calc/ops.py).\n"
+        newer = commit_files(remote, {"docs/DevTeam/tasks_list.md": tasks}, "a new task")
+        second = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.4"})
+    assert second.status_code == 200, second.text
+    assert second.json()["branch"] == "task/1-1-4-add-neg-function"
+    assert git("rev-parse", "HEAD", "main", "origin/main", cwd=workspace).split() == [newer] * 3
+    assert git("status", "--porcelain", cwd=workspace) == ""
+    assert (workspace / ".git" / CLEAN_MARKER).read_bytes() == b"1"
