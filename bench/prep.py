@@ -4,8 +4,9 @@ Builds a bare repository with 1,000 commits (``git fast-import``) and a task lis
 
 * cold: clone + check out the base + create the task branch;
 * warm: fetch (one new upstream commit per round) + check out the base + create the branch,
-  also as /prep runs it (the last stage's clean mark, ``repair_unless_clean``), and a re-prep
-  of an existing branch;
+  also as /prep runs it (the last stage's clean mark, ``repair_unless_clean``, the base moved
+  by the fetch and the task list read from git instead of a checkout of the base), and a
+  re-prep of an existing branch;
 
 end to end through HTTP (``POST /prep`` on the service running as a child process, a new
 customer per cold round, one customer and a new task per warm round), through
@@ -176,7 +177,10 @@ async def run(rounds: int, commits: int, root: Path, client: httpx.AsyncClient) 
             full.take_clean_mark()  # what /prep runs after a stage that ended well
             await full.ensure(repo, base=BASE)
             await full.repair_unless_clean()
-            await full.checkout_base(BASE)
+            if full.fetched_base:  # the fetch moved the base: read the list, no checkout
+                await full.read_file(f"refs/heads/{BASE}", TASKS_FILE)
+            else:
+                await full.checkout_base(BASE)
             await full.create_or_reset_branch(branch, BASE)
             full.mark_clean()
 
