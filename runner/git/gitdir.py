@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-_FLAG_SET, _FLAG_CLEAR = b"1", b"0"
-
 __all__ = [
     "lookup_refs",
     "origin_url_in_config",
@@ -31,6 +29,8 @@ __all__ = [
     "set_flag",
     "take_flag",
 ]
+
+_FLAG_SET, _FLAG_CLEAR = b"1", b"0"
 
 
 def remove_tree(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from runner.pipeline import verify as verify_stage
 from runner.pipeline.common import WorkspaceAccess
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
     from pathlib import Path
 
     from runner.config import Settings
@@ -41,53 +42,48 @@ class PipelineStages:
 
     access: WorkspaceAccess = attrs.field(factory=WorkspaceAccess)
 
-    def _workspace(self, ctx: StageContext) -> Workspace:
-        """The customer's workspace, with the last stage's clean mark taken.
+    @contextlib.contextmanager
+    def _stage_in(self, ctx: StageContext) -> Iterator[Workspace]:
+        """The customer's workspace for one stage, between the two clean marks.
 
-        Taken first thing: a stage that fails or is killed must not leave it behind.
+        The last stage's mark is taken first thing, so a stage that fails or is killed leaves
+        none behind; a stage that ends well sets it for the next one.
         """
         ws = self.access.workspace(ctx)
         ws.take_clean_mark()
-        return ws
+        yield ws
+        ws.mark_clean()
 
     async def select(self, ctx: StageContext, *, exclude_completed: bool = True) -> SelectResult:
         """SELECT the next task."""
-        ws = self._workspace(ctx)
-        result = await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
-        ws.mark_clean()
-        return result
+        with self._stage_in(ctx) as ws:
+            return await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
 
     async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult:
         """PREP the task branch."""
-        ws = self._workspace(ctx)
-        result = await prep_stage.prep(ctx, ws, request)
-        ws.mark_clean()
-        return result
+        with self._stage_in(ctx) as ws:
+            return await prep_stage.prep(ctx, ws, request)
 
     async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult:
         """IMPLEMENT the task with the coding tool."""
-        ws = self._workspace(ctx)
-        result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
-        ws.mark_clean()
-        return result
+        with self._stage_in(ctx) as ws:
+            result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
+            return result
 
     async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult:
         """VERIFY the task branch."""
-        ws = self._workspace(ctx)
-        result = await verify_stage.verify(ctx, ws, request)
-        ws.mark_clean()
-        return result
+        with self._stage_in(ctx) as ws:
+            return await verify_stage.verify(ctx, ws, request)
 
     async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
         """COMPLETE: mark done, merge, push."""
-        ws = self._workspace(ctx)
-        result = await complete_stage.complete(ctx, ws, task_id, branch)
-        ws.mark_clean()
-        return result
+        with self._stage_in(ctx) as ws:
+            return await complete_stage.complete(ctx, ws, task_id, branch)
 
     async def reset(self, ctx: StageContext) -> None:
         """Leave the workspace clean after a stop."""
-        ws = self._workspace(ctx)
+        ws = self.access.workspace(ctx)
+        ws.take_clean_mark()  # the stopped stage took it already; a repaired tree earns none
         if ws.git_dir.is_dir():
             await ws.repair()
 
