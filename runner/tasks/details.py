@@ -16,6 +16,7 @@ import attrs
 
 from runner.tasks.fields import NodeState, NodeText, criteria_of, files_of, node_text
 from runner.tasks.model import Record, Task
+from runner.tasks.syntax import holds
 from runner.tasks.table import Nodes, TaskTable
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class _Search:
         with_fields += [node for node in phases.values() if node.extra is not None]
         straddling: dict[int, None] = {}  # in the order found, without repeats
         for literal, branch in zip(_STRADDLE_LITERALS, _STRADDLE_BRANCHES, strict=True):
-            if literal in joined:
+            if holds(joined, literal, literal[0]):
                 offsets = (m.start() for m in branch.finditer(joined))
                 straddling.update(dict.fromkeys(_entries(joined, offsets)))
         return cls(

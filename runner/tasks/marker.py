@@ -17,7 +17,7 @@ from runner.tasks.fields import node_state
 from runner.tasks.model import Record
 from runner.tasks.parser import parse_task_list, read_status
 from runner.tasks.selection import group_completed_by
-from runner.tasks.syntax import classify
+from runner.tasks.syntax import classify, holds
 
 if TYPE_CHECKING:
     from runner.tasks.model import Task
@@ -80,7 +80,7 @@ def _undone(text: str, marked: str, lines: list[str], targets: list[Task]) -> li
     again is enough. Comment markers change how the lines after them are read (and marking a
     status can drop one), so a text with any is parsed again as a whole.
     """
-    if "<!--" in text or "-->" in text:
+    if holds(text, "<!--", "!") or holds(text, "-->", ">"):
         after = parse_task_list(marked)
         return [t.id for t in targets if not _done(after.get(t.id))]
     numbers = [t.status_line or t.line for t in targets]

@@ -21,6 +21,7 @@ from runner.tasks.syntax import (
     PLAIN_LINE_RE,
     Line,
     classify,
+    holds,
     plain_item,
     requirement_of,
 )
@@ -69,12 +70,23 @@ def parse_task_list(text: str, *, default_criteria: Mapping[str, str] | None = N
     return _parse(text, default_criteria)
 
 
+def _has_markers(text: str) -> bool:
+    """Whether the text holds a comment marker or a code fence (`holds`: a long list's text
+    is searched for their rarest character)."""
+    return (
+        holds(text, "<!--", "!")
+        or holds(text, "-->", ">")
+        or holds(text, "```", "`")
+        or holds(text, "~~~", "~")
+    )
+
+
 def _parse(text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
     scanner = _Scanner()
     lines = text.split("\n")
     if "\r" in text:
         lines = [line.removesuffix("\r") for line in lines]
-    if "<!--" in text or "-->" in text or "```" in text or "~~~" in text:
+    if _has_markers(text):
         feed = scanner.feed
         for number, line in enumerate(lines, start=1):
             feed(number, line)

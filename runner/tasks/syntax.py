@@ -17,6 +17,7 @@ __all__ = [
     "classify",
     "description_of",
     "file_words",
+    "holds",
     "link_targets",
     "plain_item",
     "reduce_links",
@@ -28,6 +29,30 @@ __all__ = [
     "tidy_description",
     "title_of",
 ]
+
+
+def holds(text: str, needle: str, key: str) -> bool:
+    """``needle in text``, sooner for a long text: the occurrences of ``key``, a character of
+    ``needle`` that texts hold few of, are looked at instead.
+
+    ``str``'s search for a short needle steps about one character at a time through a text
+    whose characters share its filter bits (``a`` does ``!``'s), ~0.7 ms a MB; finding one
+    character is ``memchr``, some thirty times faster. After many occurrences of ``key`` the
+    rest of the text gets the plain search.
+    """
+    offset = needle.index(key)
+    at = text.find(key, offset)
+    for _ in range(_KEY_LOOKS):
+        if at == -1:
+            return False
+        if text.startswith(needle, at - offset):
+            return True
+        at = text.find(key, at + 1)
+    return at != -1 and text.find(needle, at - offset) != -1
+
+
+_KEY_LOOKS = 64
+"""How many occurrences of the key `holds` looks at one by one."""
 
 DONE_MARKS = ("✅", "✔️", "✔")
 """Marks that make a line done when they end it (or start its text)."""
