@@ -206,13 +206,14 @@ class _Builder:
         by_parent = self._by_parent(done_containers)
         table = self.table = TaskTable()
         add_id, add_type, add_status = table.ids.append, table.types.append, table.statuses.append
-        add_lead, add_rest = table.leads.append, table.rests.append
-        add_prereqs, add_parent = table.prerequisites.append, table.parents.append
+        add_lead, add_parent = table.leads.append, table.parents.append
         add_start, add_run_rest = table.run_starts.append, table.run_rests.append
+        add_run_prereqs = table.run_prerequisites.append
         current, scope, last = None, "", ""  # the parent, its scope, the scope's last atomic
         container_done = False  # and the refs that the parent's tasks inherit:
         deps: tuple[str, ...] = ()
         prereqs: tuple[str, ...] = ()
+        own = False  # whether the last task's run is its own (a task with a clause)
         for (task_id, position), parent in zip(self.first.items(), parents, strict=True):
             kind = containers.get(task_id)
             if kind == "group":
@@ -224,29 +225,34 @@ class _Builder:
                 last = previous.get(scope, "")
                 add_start(len(table.ids))
                 add_run_rest(deps)
+                add_run_prereqs(prereqs)
+                own = False
             if kind is None:
                 kind = "checkpoint" if task_id[-1].isalpha() else "atomic"
             text = texts[position]
-            add_id(task_id)
-            add_type(kind)
-            add_parent(parent)
             if position not in records and ("(" not in text or ":" not in text):
                 # the common case, a plain line with a done mark at most
+                if own:  # back to the parent's run
+                    add_start(len(table.ids))
+                    add_run_rest(deps)
+                    add_run_prereqs(prereqs)
+                    own = False
                 add_lead(parent if kind == "checkpoint" else last)
                 done = container_done or text.rstrip().endswith(DONE_MARKS)
                 add_status("completed" if done else "pending")
-                add_rest(deps)
-                add_prereqs(prereqs)
             else:
-                status, lead, own, own_prereqs = self._task(
+                status, lead, own_deps, own_prereqs = self._task(
                     task_id, kind, container_done, (deps, prereqs), last
                 )
-                add_start(len(table.ids) - 1)
-                add_run_rest(own)
+                add_start(len(table.ids))
+                add_run_rest(own_deps)
+                add_run_prereqs(own_prereqs)
+                own = True
                 add_lead(lead)
                 add_status(status)
-                add_rest(own)
-                add_prereqs(own_prereqs)
+            add_id(task_id)
+            add_type(kind)
+            add_parent(parent)
             if kind == "atomic":
                 last = task_id
 

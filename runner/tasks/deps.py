@@ -266,7 +266,7 @@ def points_backwards(
 def _rests_point_backwards(table: TaskTable, get: Callable[[str, int], int]) -> bool:
     """The rests' part of `points_backwards`; ``get`` gives where an id counts, else -1.
 
-    A rest whose refs all come before the first task that has it (`TaskTable.run_starts`)
+    A run's rest whose refs all come before the run's first task (`TaskTable.run_starts`)
     points up for each of its tasks; if some rest does not, the tasks are looked at one by one.
     """
     if all(
@@ -275,9 +275,11 @@ def _rests_point_backwards(table: TaskTable, get: Callable[[str, int], int]) -> 
         if rest
     ):
         return True
-    for i, (task_id, rest) in enumerate(zip(table.ids, table.rests, strict=True)):
-        if any(get(d, -1) >= i and not related(task_id, d) for d in rest):
-            return False
+    ids = table.ids
+    for tasks, rest in table.runs():
+        for i in tasks:
+            if any(get(d, -1) >= i and not related(ids[i], d) for d in rest):
+                return False
     return True
 
 

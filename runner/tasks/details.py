@@ -62,7 +62,7 @@ class TaskMaker:
         record = self.nodes.record(self.first[table.ids[index]])
         record.type, record.status = table.types[index], table.statuses[index]
         record.dependencies = table.dependencies(index)
-        record.prerequisites = table.prerequisites[index]
+        record.prerequisites = table.prerequisites(index)
         return record
 
     def task_record(self, task_id: str) -> Record | None:

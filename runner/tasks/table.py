@@ -10,7 +10,14 @@ when they are scanned, and any other on first use (a task whose `Task` is made, 
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from typing import TYPE_CHECKING
+
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["Extra", "Nodes", "Record", "TaskTable"]
 
@@ -154,16 +161,34 @@ class TaskTable:
     leads: list[str] = attrs.Factory(list)
     """Each task's first dependency when the build puts one before the rest (the previous
     sibling, a checkpoint's group), else ``""``; see `dependencies`."""
-    rests: list[tuple[str, ...]] = attrs.Factory(list)
-    """Each task's other dependencies (often one tuple shared by the tasks of a parent)."""
-    prerequisites: list[tuple[str, ...]] = attrs.Factory(list)
     parents: list[str] = attrs.Factory(list)
     """Each task's parent id (``1.1`` for ``1.1.1``)."""
     run_starts: list[int] = attrs.Factory(list)
-    """Where runs of tasks with one rest (the same tuple object) start: the first task of
-    each parent's run, and each task with a clause of its own (its rest in `run_rests`).
-    Every task's rest is that of a run started at or before it."""
+    """Where the runs of tasks with one rest and one set of prerequisites start, ascending: a
+    parent's tasks share theirs (the tuples they inherit), a task with a clause has its own.
+    A task's are those of the run it is in (`rest`, `prerequisites`)."""
     run_rests: list[tuple[str, ...]] = attrs.Factory(list)
+    """Each run's rest: its tasks' other dependencies."""
+    run_prerequisites: list[tuple[str, ...]] = attrs.Factory(list)
+
+    def runs(self) -> Iterator[tuple[range, tuple[str, ...]]]:
+        """The runs: their tasks' indexes and their rest."""
+        if not self.run_starts:
+            return
+        ends = itertools.chain(itertools.islice(self.run_starts, 1, None), (len(self.ids),))
+        for start, end, rest in zip(self.run_starts, ends, self.run_rests, strict=True):
+            yield range(start, end), rest
+
+    def _run(self, index: int) -> int:
+        return bisect.bisect_right(self.run_starts, index) - 1
+
+    def rest(self, index: int) -> tuple[str, ...]:
+        """The ``index``-th task's dependencies other than its lead (maybe with it)."""
+        return self.run_rests[self._run(index)]
+
+    def prerequisites(self, index: int) -> tuple[str, ...]:
+        """The ``index``-th task's prerequisite files."""
+        return self.run_prerequisites[self._run(index)]
 
     def complete_composites(self) -> None:
         """Give each composite task the done state of its parts (done when all of them are)."""
@@ -186,7 +211,7 @@ class TaskTable:
         Made on demand: a tuple per task would cost a long list's parse (and its collector)
         more than the few tasks whose dependencies are read.
         """
-        lead, rest = self.leads[index], self.rests[index]
+        lead, rest = self.leads[index], self.rest(index)
         if not lead:
             return rest
         if lead in rest:
