@@ -161,7 +161,7 @@ class _Builder:
             if record is not None:
                 found = node_state(record)
             else:
-                found = plain_state(nodes.texts[position], nodes.lines[position])
+                found = plain_state(nodes.raws[position], nodes.lines[position])
                 if found.clause is None:  # a bare done mark at most: not kept
                     return found
             self.states[item_id] = found
@@ -202,7 +202,7 @@ class _Builder:
         (`_Parent`) and the scope's last atomic task are looked up once per run of them.
         """
         previous: dict[str, str] = {}  # the last atomic task of each scope, but the current one
-        texts, records, containers = self.nodes.texts, self.nodes.records, self.containers
+        raws, records, containers = self.nodes.raws, self.nodes.records, self.containers
         by_parent = self._by_parent(done_containers)
         table = self.table = TaskTable()
         add_id, add_type, add_status = table.ids.append, table.types.append, table.statuses.append
@@ -229,7 +229,7 @@ class _Builder:
                 own = False
             if kind is None:
                 kind = "checkpoint" if task_id[-1].isalpha() else "atomic"
-            text = texts[position]
+            text = raws[position]
             if position not in records and ("(" not in text or ":" not in text):
                 # the common case, a plain line with a done mark at most
                 if own:  # back to the parent's run

@@ -160,7 +160,7 @@ class _Search:
     """The position of each item entry in ``nodes``."""
     phases: Sequence[Record]
     texts: Sequence[str]
-    """Each entry's text."""
+    """Each entry's text (a plain line's with its id: `Nodes.raws`)."""
     joined: str
     with_fields: Sequence[Record]
     straddling: Sequence[int]
@@ -171,10 +171,10 @@ class _Search:
         """Index the first line of each item and phase id."""
         if len(first) == len(nodes.ids):  # no id repeated: every item line is an entry
             positions: Sequence[int] = range(len(nodes.ids))
-            texts = nodes.texts + [node.text for node in phases.values()]
+            texts = nodes.raws + [node.text for node in phases.values()]
         else:
             positions = list(first.values())
-            texts = [nodes.texts[position] for position in positions]
+            texts = [nodes.raws[position] for position in positions]
             texts += [node.text for node in phases.values()]
         joined = "\n".join(texts)
         with_fields = [

@@ -142,7 +142,7 @@ class _Scanner:
                 self._comment_nodes += 1
                 self.items.add(Record("item", item[0], item[1], number, "plain", commented=True))
             else:
-                self._append_plain(item[0], item[1], number)
+                self._append_plain(item[0], line, number)
             return
         stripped = line.strip()
         if not stripped:  # a blank line ends a field's bullets, and that is all it does
@@ -172,15 +172,14 @@ class _Scanner:
         line ends a field's bullets: the field is dropped before the next other line.
         """
         items = self.items
-        add_id, add_text, add_line = items.ids.append, items.texts.append, items.lines.append
+        add_id, add_raw, add_line = items.ids.append, items.raws.append, items.lines.append
         take, criterion = self._take, self._criterion
         plain, criterion_line = PLAIN_LINE_RE.match, CRITERION_LINE_RE.match
         taken = 0  # the last line taken by a handler
         for number, line in enumerate(lines, start=1):
             if (m := plain(line)) is not None:
-                item_id, text = m.groups()
-                add_id(item_id)
-                add_text(text)
+                add_id(m[1])
+                add_raw(line)
                 add_line(number)
             elif line:
                 if number != taken + 1:  # plain or blank lines came between: the field ends
@@ -198,11 +197,11 @@ class _Scanner:
         else:
             getattr(self, f"_on_{info.kind}")(number, info, commented)
 
-    def _append_plain(self, item_id: str, text: str, number: int) -> None:
+    def _append_plain(self, item_id: str, line: str, number: int) -> None:
         """Append a plain ``1.1.1 Text`` line outside comments (columns only, no record)."""
         items = self.items
         items.ids.append(item_id)
-        items.texts.append(text)
+        items.raws.append(line)
         items.lines.append(number)
 
     def _last_is_phase(self) -> bool:

@@ -1,7 +1,7 @@
 """The scanned lines and the built tasks: records, and column stores (parallel lists).
 
 A long list has one numbered line per task. Keeping those lines, and the tasks built from
-them, as parallel lists (ids, texts, line numbers, types, statuses…) instead of one object
+them, as parallel lists (ids, lines, line numbers, types, statuses…) instead of one object
 each makes a parse several times cheaper: an entry in a list costs a fraction of what an object
 costs to make (and for the collector to walk). A `Record` object is made only for the lines
 that need one: those with more than an id and a text (another style, fields, a comment block)
@@ -120,8 +120,10 @@ class Nodes:
     """
 
     ids: list[str] = attrs.Factory(list)
-    texts: list[str] = attrs.Factory(list)
-    """The text after the id (what `Record.text` holds)."""
+    raws: list[str] = attrs.Factory(list)
+    """A plain ``1.1.1 Text`` line as it is (its text is what follows its first space), the
+    text of a line read into a record (`add`). Either way its parentheses, its colons and its
+    end are the text's: what the build looks for (a clause, the done mark) reads the same."""
     lines: list[int] = attrs.Factory(list)
     records: dict[int, Record] = attrs.Factory(dict)
     """The records made so far, by position: from the scan, every line that is not a plain
@@ -132,7 +134,7 @@ class Nodes:
         """Append a line read into a record (a line of another style, or a commented one)."""
         self.records[len(self.ids)] = record
         self.ids.append(record.id)
-        self.texts.append(record.text)
+        self.raws.append(record.text)
         self.lines.append(record.line)
 
     def record(self, position: int, *, keep: bool = True) -> Record:
@@ -143,9 +145,8 @@ class Nodes:
         """
         found = self.records.get(position)
         if found is None:
-            found = Record(
-                "item", self.ids[position], self.texts[position], self.lines[position], "plain"
-            )
+            text = self.raws[position].partition(" ")[2]
+            found = Record("item", self.ids[position], text, self.lines[position], "plain")
             if keep:
                 self.records[position] = found
         return found
