@@ -178,9 +178,10 @@ class _Builder:
         for phase_id in self.phases:
             if self.states[f"Phase {phase_id}"].done:
                 done.add(phase_id)
-        for item_id in self.lineage.keys() & self.first.keys():
-            self._state(item_id)
-        done.update(item_id for item_id in self.containers if self._state(item_id).done)
+        containers, state = self.containers, self._state
+        for item_id in self.lineage.keys() & self.first.keys():  # the containers among them
+            if state(item_id).done and item_id in containers:
+                done.add(item_id)
         return done
 
     def _by_parent(self, done_containers: set[str]) -> dict[str, _Parent]:

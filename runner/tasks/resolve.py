@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.deps import RangeIndex
+from runner.tasks.deps import RangeIndex, related
 from runner.tasks.fields import NodeState
 from runner.tasks.model import Issue
 from runner.tasks.table import Record
@@ -59,8 +59,18 @@ class Resolver:
 
     def resolve(self, owner: str, line: int, clause: Clause | None) -> Refs:
         """Resolve an owner's clause once: (dependency ids, prerequisite files)."""
-        if owner in self._resolved:
-            return self._resolved[owner]
+        found = self._resolved.get(owner)
+        if found is not None:
+            return found
+        if clause is not None and len(clause.refs) == 1 and not clause.unparsed:
+            start, end = clause.refs[0]  # the common clause: one known reference, not related
+            if (
+                end is None
+                and self.knows(start)
+                and not related(owner.removeprefix("Phase "), start)
+            ):
+                found = self._resolved[owner] = ((start,), clause.prerequisites)
+                return found
         refs: list[str] = []
         if clause is not None:
             for item in clause.unparsed:
@@ -121,11 +131,12 @@ class Resolver:
         """The clauses of a parent and all its containers, nearest first (cached per parent)."""
         cached = self._inherited.get(parent)
         if cached is None:
-            cached = deps, files = self.owner_refs(parent)  # without repeats already
+            deps, files = self.owner_refs(parent)  # without repeats, as the others
             if "." in parent:
                 up, more = self.inherited_refs(_parent(parent))
-                if up or more:
-                    deps, files = (*deps, *up), (*files, *more)
-                    cached = (tuple(dict.fromkeys(deps)), tuple(dict.fromkeys(files)))
-            self._inherited[parent] = cached
+                if up:
+                    deps = tuple(dict.fromkeys((*deps, *up))) if deps else up
+                if more:
+                    files = tuple(dict.fromkeys((*files, *more))) if files else more
+            cached = self._inherited[parent] = (deps, files)
         return cached
