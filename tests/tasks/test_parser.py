@@ -154,6 +154,20 @@ def test_self_dependency_is_an_error() -> None:
     ]
 
 
+def test_one_reference_to_a_container_or_a_part_is_an_error() -> None:
+    text = (
+        "Phase 1 (Dependencies: 1.1)\n"
+        "1.1 A (Dependencies: 1.1.1)\n1.1.1 One (Dependencies: 1.1)\n1.1.2 Two (Dependencies: 1)\n"
+    )
+    task_list = parse_task_list(text)
+    assert [(e.line, e.message) for e in task_list.errors] == [
+        (1, "Phase 1 depends on its own part 1.1"),
+        (2, "1.1 depends on its own part 1.1.1"),
+        (3, "1.1.1 depends on 1.1, which contains it"),
+        (4, "1.1.2 depends on 1, which contains it"),
+    ]
+
+
 def test_cycle_is_spelled_out_with_lines() -> None:
     text = "1.1 A (Dependencies: 1.2)\n1.1.1 One.\n1.2 B (Dependencies: 1.1)\n1.2.1 Two.\n"
     task_list = parse_task_list(text)
