@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.deps import dependency_graph, find_cycles, points_backwards
+from runner.tasks.deps import dependency_graph, find_cycles, last_atomic, points_backwards
 from runner.tasks.details import TaskMaker
 from runner.tasks.fields import NodeState, criteria_of, node_state, plain_state
 from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
@@ -67,6 +67,8 @@ class _Builder:
     """The kind (``group`` or ``composite``) of every item with parts, in document order."""
     lineage: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     """Every container of an item (parent, the parent's parent…) with its containers."""
+    last: dict[str, int] = attrs.Factory(dict)
+    """The index of the last atomic task under each container that has some (`last_atomic`)."""
     resolver: Resolver = attrs.field(init=False)
     table: TaskTable = attrs.Factory(TaskTable)
     maker: TaskMaker | None = None
@@ -86,7 +88,8 @@ class _Builder:
             self.resolver.owner_refs(phase_id)
         table = self.table
         by_id = dict(zip(table.ids, range(len(table.ids)), strict=True))
-        if not points_backwards(table, by_id, self.lineage):
+        self.last = last_atomic(table, self.lineage)
+        if not points_backwards(table, by_id, self.last):
             self._report_cycles()
         self.maker = TaskMaker(
             self.nodes,
@@ -355,6 +358,10 @@ class _Builder:
             requirements=tuple(self.requirements.get(group_id, ())),
             phase=int(group_id.split(".")[0]),
         )
+
+    def last_atomic(self, container: str) -> int:
+        """The index of the last atomic task under a container, else -1 (`TaskSource`)."""
+        return self.last.get(container, -1)
 
     def make_phases(self) -> tuple[Phase, ...]:
         """Make the phases in document order (`TaskSource`)."""

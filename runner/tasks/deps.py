@@ -29,6 +29,7 @@ __all__ = [
     "dependency_graph",
     "find_cycles",
     "id_key",
+    "last_atomic",
     "parse_clause",
     "parse_clause_text",
     "points_backwards",
@@ -228,27 +229,31 @@ def dependency_graph(
     return graph
 
 
-def points_backwards(
-    table: TaskTable, by_id: Mapping[str, int], lineage: Mapping[str, tuple[str, ...]]
-) -> bool:
-    """Whether every edge of the dependency graph points up the document (so it has no cycle).
-
-    A task's edges go to its dependencies (other than itself, its containers and its parts)
-    and, for a composite, to its atomic parts; a container counts at its last atomic task.
-    ``by_id`` holds the index of every task in the table. Each kind of edge is looked at over
-    whole columns, with built-ins, and one by one only where one may point down.
-    """
-    ids, types = table.ids, table.types
-    where = dict(by_id)
+def last_atomic(table: TaskTable, lineage: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """The index of the last atomic task under each container that has some."""
     # the last atomic task under each parent (a later entry of a key wins), then under each
     # container: the last of its parents'
-    atomic = map(operator.eq, types, itertools.repeat("atomic"))
+    atomic = map(operator.eq, table.types, itertools.repeat("atomic"))
     last_under = dict(itertools.compress(zip(table.parents, itertools.count()), atomic))
     last: dict[str, int] = {}
     for parent, index in last_under.items():
         for container in lineage[parent]:
             if last.get(container, -1) < index:
                 last[container] = index
+    return last
+
+
+def points_backwards(table: TaskTable, by_id: Mapping[str, int], last: Mapping[str, int]) -> bool:
+    """Whether every edge of the dependency graph points up the document (so it has no cycle).
+
+    A task's edges go to its dependencies (other than itself, its containers and its parts)
+    and, for a composite, to its atomic parts; a container counts at its last atomic task
+    (``last``: `last_atomic`). ``by_id`` holds the index of every task in the table. Each kind
+    of edge is looked at over whole columns, with built-ins, and one by one only where one may
+    point down.
+    """
+    ids, types = table.ids, table.types
+    where = dict(by_id)
     where.update(last)  # a container counts at its last atomic task
     get = where.get
     composites = map(operator.eq, types, itertools.repeat("composite"))

@@ -156,6 +156,9 @@ class TaskSource(Protocol):
     def knows_container(self, ref: str) -> bool:
         """Whether ``ref`` is a group or phase id, or the phase or group part of a task id."""
 
+    def last_atomic(self, container: str) -> int:
+        """The index of the last atomic task under a container, else -1."""
+
 
 @attrs.frozen(eq=False)
 class TaskList:
@@ -238,6 +241,14 @@ class TaskList:
     def knows(self, ref: str) -> bool:
         """Whether an id names a task, group or phase of the list (or a task id's phase)."""
         return ref in self._by_id or self._source.knows_container(ref)
+
+    def index(self, task_id: str) -> int | None:
+        """The index of the task (of any type) with this id in `table`, or ``None``."""
+        return self._by_id.get(task_id)
+
+    def last_atomic(self, container: str) -> int:
+        """The index in `table` of the last atomic task under a container, else -1."""
+        return self._source.last_atomic(container)
 
     def get(self, task_id: str) -> Task | None:
         """Return the task (of any type) with this id, or ``None``."""

@@ -9,14 +9,16 @@ checkpoint is marked. An unknown reference is never done.
 from __future__ import annotations
 
 import itertools
+import operator
 from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.model import Task
+from runner.tasks.model import Task, TaskList
 
 if TYPE_CHECKING:
-    from runner.tasks.model import Group, TaskList
+    from runner.tasks.model import Group
+    from runner.tasks.table import TaskTable
 
 __all__ = ["Blocked", "Selection", "group_completed_by", "list_tasks", "select_next"]
 
@@ -76,13 +78,52 @@ def _open_ids(task_list: TaskList) -> set[str]:
 _is_open = _OPEN_STATUSES.__contains__
 
 
-def _first_candidate(statuses: list[str], *, exclude_completed: bool) -> int:
-    """The index of the first task that can be selected: without the completed ones, the first
-    task still to be done (the tasks before it are completed or cancelled)."""
-    if not exclude_completed:
-        return 0
-    found = [_index(statuses, status) for status in _OPEN_STATUSES]
-    return min(found)
+@attrs.define
+class _OpenRefs:
+    """Whether a reference is in `_open_ids`, mostly told without gathering them: an open task
+    by its status, a container (or a done task with parts further down) by its last atomic
+    task, which must not come before the first open atomic task."""
+
+    task_list: TaskList
+    first_open_atomic: int | None = None
+    """The index of the first atomic task still to be done, once known (SELECT's loop meets
+    it before it looks at any dependency, unless it looks at completed tasks too)."""
+    _all: set[str] | None = None
+
+    def __call__(self, ref: str) -> bool:
+        task_list = self.task_list
+        index = task_list.index(ref)
+        table = task_list.table()
+        # an open task (a composite is open by its parts, as a container)
+        if (
+            index is not None
+            and _is_open(table.statuses[index])
+            and table.types[index] != "composite"
+        ):
+            return True
+        last = task_list.last_atomic(ref)
+        if last < 0:  # no atomic task under it
+            return False
+        if self.first_open_atomic is None:
+            self.first_open_atomic = _first_open_atomic(table)
+        if last < self.first_open_atomic:  # every atomic task under it is done
+            return False
+        if self._all is None:
+            self._all = _open_ids(task_list)
+        return ref in self._all
+
+
+def _first_open_atomic(table: TaskTable) -> int:
+    """The index of the first atomic task still to be done, else the number of tasks."""
+    atomic = map(operator.eq, table.types, itertools.repeat("atomic"))
+    flags = map(operator.and_, map(_is_open, table.statuses), atomic)
+    return next(itertools.compress(itertools.count(), flags), len(table.ids))
+
+
+def _first_open(statuses: list[str]) -> int:
+    """The index of the first task still to be done (the tasks before it are completed or
+    cancelled), else the number of tasks."""
+    return min(_index(statuses, status) for status in _OPEN_STATUSES)
 
 
 def _index(values: list[str], value: str) -> int:
@@ -108,22 +149,25 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         with the reason, the counts, and whether the returned task's dependencies are done
         (``False`` only when tasks remain but none is ready).
     """
-    open_ids = _open_ids(task_list)
     knows = task_list.knows
     blocked: list[Blocked] = []
     table = task_list.table()
-    start = _first_candidate(table.statuses, exclude_completed=exclude_completed)
+    first_open = _first_open(table.statuses)
+    is_open = _OpenRefs(task_list)
+    start = first_open if exclude_completed else 0
     rows = zip(table.ids[start:], table.types[start:], table.statuses[start:], strict=True)
     for index, (task_id, kind, status) in enumerate(rows, start=start):
         if kind != "atomic" or status == "cancelled":
             continue
+        if is_open.first_open_atomic is None and _is_open(status):
+            is_open.first_open_atomic = index
         if status == "completed" and exclude_completed:
             continue
         if status == "blocked":
             blocked.append(Blocked(task_id, (), "the task's status is blocked"))
             continue
         deps = table.dependencies(index)
-        waiting = tuple(d for d in deps if d in open_ids or not knows(d))
+        waiting = tuple(d for d in deps if is_open(d) or not knows(d))
         if waiting:
             unknown = [d for d in waiting if not knows(d)]
             if unknown:

@@ -260,3 +260,30 @@ def test_a_clause_of_one_reference_is_read_as_by_the_general_reader() -> None:
     ]
     for text in texts:
         assert parse_clause_text(text) == parse_clause([text]), text
+
+
+def test_a_dependency_is_open_while_an_atomic_task_under_it_is() -> None:
+    # 1.1.1 is done, but 1.1.1.1.1 (whose parent 1.1.1.1 has no line) is under it and open
+    text = "1.1 A\n1.1.1 a ✅\n1.1.2 b\n1.1.1.1.1 deep\n1.2 B (Dependencies: 1.1.1)\n1.2.1 c\n"
+    selection = select_next(parse_task_list(text))
+    assert [(b.task_id, b.waiting_for) for b in selection.blocked] == [
+        ("1.1.2", ("1.1.1",)),
+        ("1.1.1.1.1", ("1.1.2",)),
+        ("1.2.1", ("1.1.1",)),
+    ]
+    selection = select_next(parse_task_list(text.replace("deep", "deep ✅")))
+    assert selection.task is not None
+    assert selection.task.id == "1.1.2"
+    # groups whose last atomic task comes after the first open one: open or not by their tasks
+    text = (
+        "1.1 A\n#### 1.1.1 a\n- **Status**: blocked\n1.1.2 b ✅\n"
+        "1.2 B\n1.2.1 c ✅\n1.3 C (Dependencies: 1.1, 1.2)\n1.3.1 d\n"
+    )
+    selection = select_next(parse_task_list(text))
+    assert [(b.task_id, b.waiting_for) for b in selection.blocked] == [
+        ("1.1.1", ()),
+        ("1.3.1", ("1.1",)),
+    ]
+    selection = select_next(parse_task_list(text.replace("1.1, ", "")))
+    assert selection.task is not None
+    assert selection.task.id == "1.3.1"
