@@ -81,6 +81,24 @@ found no difference. What is left (minima, collector on, ~44 ms): the scan ~10 m
 plain lines, a regex match each), the task pass ~6 ms, the clauses ~6.5 ms (containers' lines
 read ~3.5 ms, resolved and inherited ~3 ms), the backwards-edge check ~3 ms, first lines, ids
 and containers ~4 ms, SELECT ~5 ms (the file-name search ~2.5 ms, the open ids ~1 ms).
+
+Seventh pass (``"<!--" in text`` and the like cost ~0.7 ms a MB each, as str's search for a
+short needle steps one character at a time through text whose letters share its filter bits:
+four such tests on the whole text and one on the joined texts of SELECT's file-name search took
+~4 ms, now their rarest character is looked for instead; a plain line is kept whole, its text read
+from it on demand, not cut out; rests and prerequisites kept per run of tasks, not per task; a
+clause of one known reference resolved at once; SELECT tells a dependency open by its status or
+by its container's last atomic task, and gathers every open id only when that cannot tell).
+Old (the package at f48d613, copied aside) and new, each in its own process, alternated five
+times (medians of 11): real list 1.8 -> 1.8 ms, 1,000 tasks 3.8-4.0 -> 3.2-3.5 ms, 10,000 tasks
+46-62 (median 50) -> 38-45 (median 40) ms, mark_done 47-58 -> 41-54 ms. This VM's speed varies
+with its neighbours: in the same hour this script gave 43-44 ms on quiet runs and 57-70 ms on
+loaded ones (old and new slow down alike: 63 vs 52 ms median in one such run). The equivalence
+check (~2,000 lists a run, three runs, against the package at f657ea2) found no difference once a
+first SELECT version was fixed (a done task with an open part deeper down still counts as open:
+tested). What is left (sections, minima, ~40 ms): the scan ~9 ms, the task pass ~6 ms, the
+clauses ~6 ms (a group's line read ~2 us, its refs resolved ~1.5 us), the backwards-edge check
+~3 ms, first lines, ids and containers ~4 ms, SELECT ~4 ms (the file-name search ~1.7 ms).
 """
 
 from __future__ import annotations
