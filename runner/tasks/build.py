@@ -182,7 +182,7 @@ class _Builder:
             if self.states[f"Phase {phase_id}"].done:
                 done.add(phase_id)
         containers, state = self.containers, self._state
-        for item_id in self.lineage.keys() & self.first.keys():  # the containers among them
+        for item_id in self.lineage.keys() & self.first.keys():  # the items holding others
             if state(item_id).done and item_id in containers:
                 done.add(item_id)
         return done

@@ -152,9 +152,8 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
     knows = task_list.knows
     blocked: list[Blocked] = []
     table = task_list.table()
-    first_open = _first_open(table.statuses)
     is_open = _OpenRefs(task_list)
-    start = first_open if exclude_completed else 0
+    start = _first_open(table.statuses) if exclude_completed else 0
     rows = zip(table.ids[start:], table.types[start:], table.statuses[start:], strict=True)
     for index, (task_id, kind, status) in enumerate(rows, start=start):
         if kind != "atomic" or status == "cancelled":

@@ -165,9 +165,10 @@ class TaskTable:
     parents: list[str] = attrs.Factory(list)
     """Each task's parent id (``1.1`` for ``1.1.1``)."""
     run_starts: list[int] = attrs.Factory(list)
-    """Where the runs of tasks with one rest and one set of prerequisites start, ascending: a
-    parent's tasks share theirs (the tuples they inherit), a task with a clause has its own.
-    A task's are those of the run it is in (`rest`, `prerequisites`)."""
+    """Where the runs of tasks with one rest and one set of prerequisites start, in order (a
+    run may be empty): a parent's tasks share theirs (the tuples they inherit), a task with a
+    clause has its own. A task's are those of the last run started at or before it (`rest`,
+    `prerequisites`)."""
     run_rests: list[tuple[str, ...]] = attrs.Factory(list)
     """Each run's rest: its tasks' other dependencies."""
     run_prerequisites: list[tuple[str, ...]] = attrs.Factory(list)
