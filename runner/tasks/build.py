@@ -6,7 +6,7 @@ A done mark on a phase, group or composite line (or a ``PHASE N COMPLETED`` line
 block) makes everything under it done. Everything a task's state needs (type, status,
 dependencies) and every issue is worked out here, at once, into the columns of a `TaskTable`;
 the text fields of the `Task`, `Group` and `Phase` values are made on first access
-(`TaskMaker`, `_Builder.make_groups`).
+(`runner.tasks.source`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import attrs
 from runner.tasks.deps import dependency_graph, find_cycles, last_atomic, points_backwards
 from runner.tasks.details import TaskMaker
 from runner.tasks.fields import NodeState, criteria_of, node_state, plain_state
-from runner.tasks.model import Group, Issue, Phase, Record, Task, TaskList
+from runner.tasks.model import Issue, Record, TaskList
 from runner.tasks.resolve import Refs, Resolver
+from runner.tasks.source import BuiltSource
 from runner.tasks.syntax import DONE_MARKS
 from runner.tasks.table import Nodes, TaskTable
 
@@ -48,7 +49,7 @@ def _lineage(container: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...
 
 @attrs.define
 class _Builder:
-    """The state of one build; `run` returns the `TaskList`, which keeps it as its source."""
+    """The state of one build; `run` returns the `TaskList` (its source: a `BuiltSource`)."""
 
     nodes: Nodes
     phase_lines: list[Record]
@@ -67,11 +68,8 @@ class _Builder:
     """The kind (``group`` or ``composite``) of every item with parts, in document order."""
     lineage: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     """Every container of an item (parent, the parent's parent…) with its containers."""
-    last: dict[str, int] = attrs.Factory(dict)
-    """The index of the last atomic task under each container that has some (`last_atomic`)."""
     resolver: Resolver = attrs.field(init=False)
     table: TaskTable = attrs.Factory(TaskTable)
-    maker: TaskMaker | None = None
 
     def run(self) -> TaskList:
         self._index()
@@ -88,10 +86,10 @@ class _Builder:
             self.resolver.owner_refs(phase_id)
         table = self.table
         by_id = dict(zip(table.ids, range(len(table.ids)), strict=True))
-        self.last = last_atomic(table, self.lineage)
-        if not points_backwards(table, by_id, self.last):
+        last = last_atomic(table, self.lineage)
+        if not points_backwards(table, by_id, last):
             self._report_cycles()
-        self.maker = TaskMaker(
+        maker = TaskMaker(
             self.nodes,
             table,
             by_id,
@@ -101,11 +99,19 @@ class _Builder:
             self.default_criteria,
             self.requirements,
         )
+        source = BuiltSource(
+            maker=maker,
+            resolver=self.resolver,
+            containers=self.containers,
+            lineage=self.lineage,
+            last=last,
+            completed_phases=self.completed_phases,
+        )
         return TaskList(
             table=table,
             warnings=tuple(sorted(self.warnings, key=lambda i: i.line)),
             errors=tuple(sorted(self.errors, key=lambda i: i.line)),
-            source=self,
+            source=source,
             by_id=by_id,
         )
 
@@ -298,94 +304,6 @@ class _Builder:
                 Issue(node.line, f"{node.id} is declared {declared} but is {kind}", node.id)
             )
         criteria_of(node, self.default_criteria, self.warnings)
-
-    def record_of(self, index: int) -> Record:
-        """The record of the ``index``-th task, with its built type and status (`TaskSource`)."""
-        assert self.maker is not None  # set by run
-        return self.maker.record(index)
-
-    def make_task(self, index: int) -> Task:
-        """Make the `Task` of the ``index``-th task (`TaskSource`)."""
-        assert self.maker is not None  # set by run
-        return self.maker.task(self.maker.record(index))
-
-    def make_groups(self) -> tuple[Group, ...]:
-        """Make the groups in the order of their first line (`TaskSource`)."""
-        made = [
-            (first_line, self._group(group_id, atomic, checkpoints))
-            for group_id, (atomic, checkpoints, first_line) in self._members().items()
-        ]
-        return tuple(group for _, group in sorted(made, key=lambda pair: pair[0]))
-
-    def make_group(self, group_id: str) -> Group | None:
-        """Make one group, as `make_groups` would (`TaskSource`)."""
-        found = self._members(group_id).get(group_id)
-        return None if found is None else self._group(group_id, found[0], found[1])
-
-    def _members(self, only: str | None = None) -> dict[str, tuple[list[str], list[str], int]]:
-        """The atomic tasks and the checkpoints of every group (or of ``only``), and its line.
-
-        The line is the group's own, else that of its first task.
-        """
-        members: dict[str, tuple[list[str], list[str], int]] = {}
-        lines, lineage = self.nodes.lines, self.lineage
-        for group_id, kind in self.containers.items():
-            if kind == "group" and only in (None, group_id):
-                members[group_id] = ([], [], lines[self.first[group_id]])
-        # the parents in a group: (nearly) every parent, or those of the one group
-        in_groups = {p for p, up in lineage.items() if len(up) >= 2 and only in (None, up[-2])}
-        table = self.table
-        for task_id, kind, parent in zip(table.ids, table.types, table.parents, strict=True):
-            if kind in ("atomic", "checkpoint") and parent in in_groups:
-                line = lines[self.first[task_id]]
-                atomic, checkpoints, _ = members.setdefault(lineage[parent][-2], ([], [], line))
-                (atomic if kind == "atomic" else checkpoints).append(task_id)
-        return members
-
-    def _group(self, group_id: str, atomic: list[str], checkpoints: list[str]) -> Group:
-        assert self.maker is not None  # set by run
-        at = self.first.get(group_id)
-        node = None if at is None else self.nodes.record(at)
-        refs, prereqs = self.resolver.owner_refs(group_id)
-        return Group(
-            id=group_id,
-            title="" if node is None else self.maker.text(node).title,
-            line=None if node is None else node.line,
-            dependencies=refs,
-            prerequisites=prereqs,
-            tasks=tuple(atomic),
-            checkpoints=tuple(checkpoints),
-            requirements=tuple(self.requirements.get(group_id, ())),
-            phase=int(group_id.split(".")[0]),
-        )
-
-    def last_atomic(self, container: str) -> int:
-        """The index of the last atomic task under a container, else -1 (`TaskSource`)."""
-        return self.last.get(container, -1)
-
-    def make_phases(self) -> tuple[Phase, ...]:
-        """Make the phases in document order (`TaskSource`)."""
-        return tuple(self._phase(node) for node in self.phases.values())
-
-    def knows_container(self, ref: str) -> bool:
-        """Whether ``ref`` is a group or phase id, or the phase or group part of a task id
-        (`TaskSource`)."""
-        # The containers of the items (every item's parent, and theirs, down to its phase part)
-        # hold every group, and the phase part and the group part of every item id; the ids of
-        # one or two parts among them are exactly those.
-        return ref.count(".") <= 1 and (ref in self.lineage or ref in self.phases)
-
-    def _phase(self, node: Record) -> Phase:
-        assert self.maker is not None  # set by run
-        refs, prereqs = self.resolver.owner_refs(node.id)
-        return Phase(
-            id=node.id,
-            title=self.maker.text(node).title,
-            line=node.line,
-            dependencies=refs,
-            prerequisites=prereqs,
-            completed=self.states[f"Phase {node.id}"].done or node.id in self.completed_phases,
-        )
 
     def _report_cycles(self) -> None:
         """Build the whole graph and report one cycle per strongly connected component."""

@@ -47,7 +47,8 @@ class TaskMaker:
     """The position of every item id's first line."""
     phases: Mapping[str, Record]
     states: Mapping[str, NodeState]
-    """The states with a clause: phases (by ``Phase N``), items (by id); see `_Builder`."""
+    """The states with a clause: phases (by ``Phase N``), items (by id); see
+    `runner.tasks.build`."""
     default_criteria: Mapping[str, str]
     requirements: Mapping[str, Sequence[str]]
     """The criterion bullets of each group."""
