@@ -24,6 +24,7 @@ from runner.api import (
     DevteamSocket,
     HealthProbe,
     Idempotency,
+    OpenAPI,
     Services,
     blueprints,
     error_response,
@@ -65,6 +66,7 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         security=[{"bearer": []}] if settings.auth_enabled else None,
+        openapi_provider_class=OpenAPI,
     )
     for blueprint in blueprints():
         app.register_blueprint(blueprint)

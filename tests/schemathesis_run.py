@@ -2,8 +2,9 @@
 
 The service runs on 127.0.0.1 with its real HTTP layer (validation, errors, idempotency,
 customers, audit, health, OpenAPI) and scripted stages, so that generated repo URLs never
-make the service clone from anywhere. Checks: no 5xx, and every response conforms to the
-schema. Exit status is schemathesis's.
+make the service clone from anywhere. A registered customer is offered for customer ids (half
+of them; the others are generated), so that the customer routes are reached past the 404.
+Checks: no 5xx, and every response conforms to the schema. Exit status is schemathesis's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tests.helpers.fake_stages import FakeStages
 from tests.helpers.service import running_service, service_settings
 
 MAX_EXAMPLES = "40"
+CUSTOMER = "acme"
+"""Registered before the run; `schemathesis.toml` offers it for half of the customer ids."""
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
@@ -30,6 +33,9 @@ async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = service_settings(Path(tmp), max_body_bytes=64 * 1024)
         async with running_service(settings, FakeStages()) as service:
+            async with service.client() as client:  # the customer the dictionary names
+                registered = await client.put(f"/customers/{CUSTOMER}", json={"repoUrl": tmp})
+                registered.raise_for_status()
             result = await trio.run_process(
                 [
                     st, "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from runner.api.errors import error_response, install_error_handlers
 from runner.api.health import HealthProbe
 from runner.api.idempotency import Idempotency
+from runner.api.openapi import OpenAPI
 from runner.api.services import Services
 from runner.api.ws import DevteamSocket
 
@@ -17,6 +18,7 @@ __all__ = [
     "DevteamSocket",
     "HealthProbe",
     "Idempotency",
+    "OpenAPI",
     "Services",
     "blueprints",
     "error_response",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runner.actors import GetState
+from runner.api.models import TOOLS
 from runner.api.services import services
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.git import validate_repo_url
@@ -19,7 +20,7 @@ __all__ = [
     "resolve_for_task",
 ]
 
-KNOWN_TOOLS = ("aider", "command")
+KNOWN_TOOLS = TOOLS
 DEFAULT_CUSTOMER = "default"
 
 

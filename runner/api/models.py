@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "TOOLS",
     "AuditPage",
     "CustomerBody",
     "CustomerList",
@@ -33,6 +34,29 @@ CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TASK_ID = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,5}$"
 BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
 KEY = Field(default=None, min_length=1, max_length=200, description="Idempotency key (CONTRACT §7)")
+TOOLS = ("aider", "command")
+"""The coding tools a request may name (any other is a 400 naming the field)."""
+_TOOL_DOC = "The coding tool: aider (the default) or command (the configured command line)."
+_REPO_URL_DOC = (
+    "The repository: an https or ssh URL (``ssh://…`` or ``user@host:path``), or, when "
+    "ALLOW_LOCAL_REPOS is on, a ``file://`` URL or an absolute path. No credentials, query "
+    "string, whitespace or control characters (GIT_USERNAME and GIT_TOKEN carry credentials)."
+)
+
+
+def _tool(default: str | None) -> Any:
+    """The ``tool`` field: any string is read, `TOOLS` are accepted (the route checks)."""
+    names: list[JsonValue] = [*TOOLS] if default is not None else [*TOOLS, None]
+    return Field(
+        default=default, max_length=64, description=_TOOL_DOC, json_schema_extra={"enum": names}
+    )
+
+
+def _repo_url(*, required: bool = True) -> Any:
+    """The ``repoUrl`` field (`runner.git.validate_repo_url` checks it in the route)."""
+    if required:
+        return Field(min_length=1, max_length=2048, description=_REPO_URL_DOC)
+    return Field(default=None, max_length=2048, description=_REPO_URL_DOC)
 
 
 class ApiModel(BaseModel):
@@ -53,7 +77,7 @@ class ViewModel(BaseModel):
 class PrepBody(ApiModel):
     """``POST /prep``."""
 
-    repo_url: str = Field(min_length=1, max_length=2048)
+    repo_url: str = _repo_url()
     task_id: str = Field(pattern=TASK_ID)
     customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
     idempotency_key: str | None = KEY
@@ -73,7 +97,7 @@ class ImplementBody(ApiModel):
 
     task_id: str = Field(pattern=TASK_ID)
     branch: str | None = Field(default=None, pattern=BRANCH)
-    tool: str | None = Field(default=None, max_length=64)
+    tool: str | None = _tool(None)
     criteria: ImplementCriteria | None = None
     customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
     idempotency_key: str | None = KEY
@@ -94,10 +118,10 @@ class VerifyBody(ApiModel):
 class CustomerBody(ApiModel):
     """``PUT /customers/{customerId}``."""
 
-    repo_url: str = Field(min_length=1, max_length=2048)
+    repo_url: str = _repo_url()
     base_branch: str = Field(default="main", pattern=BRANCH)
     tasks_file: str = Field(default="docs/DevTeam/tasks_list.md", min_length=1, max_length=512)
-    tool: str = Field(default="aider", max_length=64)
+    tool: str = _tool("aider")
     push: bool = False
     default_criteria: dict[str, str] | None = None
     scope_policy: Literal["warn", "reject"] = "warn"
@@ -106,7 +130,7 @@ class CustomerBody(ApiModel):
 class RunBody(ApiModel):
     """``POST /customers/{customerId}/run``."""
 
-    tool: str | None = Field(default=None, max_length=64)
+    tool: str | None = _tool(None)
     stop_after_task: str | None = Field(default=None, pattern=TASK_ID)
     idempotency_key: str | None = KEY
 
@@ -120,8 +144,12 @@ class TransitionBody(ApiModel):
 class TaskNextQuery(ApiModel):
     """``GET /tasks/next`` query."""
 
-    customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
-    repo_url: str | None = Field(default=None, max_length=2048)
+    customer_id: str | None = Field(
+        default=None,
+        pattern=CUSTOMER_ID,
+        description="The customer; give it, or repoUrl (a repoUrl given with it must be its own).",
+    )
+    repo_url: str | None = _repo_url(required=False)
     exclude_completed: bool = True
 
 

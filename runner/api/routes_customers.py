@@ -35,7 +35,7 @@ _ID = re.compile(CUSTOMER_ID)
 
 def _customer_id(value: str) -> str:
     if not _ID.match(value):
-        raise InvalidInputError("must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", field="customerId")
+        raise InvalidInputError(f"must match {CUSTOMER_ID}", field="customerId")
     authorize(value)
     return value
 
@@ -66,6 +66,7 @@ async def put_customer(customer_id: str) -> Response:
 
 @blueprint.get("/customers/<customer_id>")
 @document_response(CustomerView, 200)
+@document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
 async def get_customer_route(customer_id: str) -> Response:
     """A customer with its execution state (the spec's Execution State Model)."""
@@ -99,7 +100,10 @@ async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Re
 @blueprint.post("/customers/<customer_id>/run")
 @document_request(RunBody)
 @document_response(ExecutionStateView, 202)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
 async def run(customer_id: str) -> Response:
     """Start the autopilot: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE until done."""
     body = await parse_body(RunBody, optional=True)
@@ -115,7 +119,10 @@ async def run(customer_id: str) -> Response:
 @blueprint.post("/customers/<customer_id>/pause")
 @document_request(TransitionBody)
 @document_response(ExecutionStateView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
 async def pause(customer_id: str) -> Response:
     """Pause after the current stage."""
     body = await parse_body(TransitionBody, optional=True)
@@ -125,7 +132,10 @@ async def pause(customer_id: str) -> Response:
 @blueprint.post("/customers/<customer_id>/resume")
 @document_request(TransitionBody)
 @document_response(ExecutionStateView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
 async def resume(customer_id: str) -> Response:
     """Continue a paused, failed or stopped run where it stopped."""
     body = await parse_body(TransitionBody, optional=True)
@@ -135,7 +145,10 @@ async def resume(customer_id: str) -> Response:
 @blueprint.post("/customers/<customer_id>/stop")
 @document_request(TransitionBody)
 @document_response(ExecutionStateView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
 async def stop(customer_id: str) -> Response:
     """Cancel the run now: kills tool and test processes, leaves the workspace clean."""
     body = await parse_body(TransitionBody, optional=True)

@@ -4,6 +4,8 @@ import contextlib
 import shutil
 from typing import TYPE_CHECKING
 
+from runner.api.models import CUSTOMER_ID
+
 if TYPE_CHECKING:
     import pathlib
 
@@ -142,6 +144,13 @@ async def test_openapi_lists_every_endpoint(service: Service) -> None:
     for path in ["/health", "/prep", "/implement", "/verify", "/tasks/next", "/customers",
                  "/customers/{customer_id}", "/customers/{customer_id}/run", "/audit"]:  # fmt: skip
         assert path in paths, path
+    # the routes accept customer ids only (400 otherwise), and the document says so
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "customer_id":
+                    assert parameter["schema"]["pattern"] == CUSTOMER_ID, path
+                    assert "400" in operation["responses"], path
 
 
 async def test_filesystem_not_writable_is_503(service: Service) -> None:
