@@ -33,8 +33,11 @@ async def sync_base(ctx: StageContext, ws: Workspace, *, checkout: bool = True) 
 
 async def select(ctx: StageContext, ws: Workspace, *, exclude_completed: bool) -> SelectResult:
     """Return the next task whose dependencies are done (or none, with the blocked reasons)."""
-    await sync_base(ctx, ws)
-    task_list = await load_task_list(ctx, ws, None)  # sync_base checked out the base
+    await sync_base(ctx, ws, checkout=False)
+    # the fetch moved the base (read it from git; the checkout stays as it is), or sync_base
+    # checked it out
+    where = f"refs/heads/{ctx.customer.base_branch}" if ws.fetched_base else None
+    task_list = await load_task_list(ctx, ws, where)
     selection = select_next(task_list, exclude_completed=exclude_completed)
     blocked = tuple(
         {"taskId": b.task_id, "waitingFor": list(b.waiting_for), "reason": b.reason}

@@ -173,3 +173,25 @@ async def test_prep_reads_the_task_list_of_the_freshly_fetched_base(
     assert git("rev-parse", "HEAD", "main", "origin/main", cwd=workspace).split() == [newer] * 3
     assert git("status", "--porcelain", cwd=workspace) == ""
     assert (workspace / ".git" / CLEAN_MARKER).read_bytes() == b"1"
+
+
+async def test_select_reads_the_fetched_base_and_leaves_the_task_branch_checked_out(
+    service: Service, remote: Path
+) -> None:
+    from tests.helpers.calc_repo import TASKS
+    from tests.helpers.gitrepo import commit_files, git
+
+    first_done = TASKS.replace("(calc/ops.py).\n", "(calc/ops.py). ✅\n", 1)
+    assert first_done != TASKS
+    async with service.client() as client:
+        prep = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
+        workspace = Path(prep.json()["repoPath"])
+        branch = prep.json()["branch"]
+        newer = commit_files(remote, {"docs/DevTeam/tasks_list.md": first_done}, "1.1.1 done")
+        nxt = await client.get("/tasks/next", params={"repoUrl": str(remote)})
+    assert nxt.status_code == 200, nxt.text
+    assert nxt.json()["task"]["id"] == "1.1.2"  # the list of the fetched base
+    # the fetch moved the base; the task branch is still the one checked out, and clean
+    assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=workspace) == branch
+    assert git("rev-parse", "main", "origin/main", cwd=workspace).split() == [newer] * 2
+    assert git("status", "--porcelain", cwd=workspace) == ""
