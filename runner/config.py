@@ -14,12 +14,15 @@ import attrs
 
 from runner.errors import ConfigError
 
-__all__ = ["ResourceLimits", "Settings", "TokenGrant", "parse_api_tokens"]
+__all__ = ["CUSTOMER_ID", "ResourceLimits", "Settings", "TokenGrant", "parse_api_tokens"]
+
+CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""What a customer id looks like (paths, bodies, tokens' customer lists, workspace names)."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LEVELS = {"debug", "info", "warning", "error", "critical"}
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CUSTOMER_ID = re.compile(CUSTOMER_ID)
 
 
 @attrs.frozen

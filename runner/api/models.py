@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
+from runner.config import CUSTOMER_ID
+
 __all__ = [
     "TOOLS",
     "AuditPage",
@@ -30,7 +32,6 @@ __all__ = [
     "VerifyView",
 ]
 
-CUSTOMER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 TASK_ID = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,5}$"
 BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
 KEY = Field(default=None, min_length=1, max_length=200, description="Idempotency key (CONTRACT §7)")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from quart_schema.openapi import OpenAPIProvider
 
-from runner.api.models import CUSTOMER_ID
+from runner.config import CUSTOMER_ID
 
 if TYPE_CHECKING:
     from werkzeug.routing import BaseConverter

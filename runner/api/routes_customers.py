@@ -13,7 +13,6 @@ from runner.api.customers import check_tool, customer_view, get_customer, regist
 from runner.api.errors import json_response
 from runner.api.http import authorize, idempotent, parse_body
 from runner.api.models import (
-    CUSTOMER_ID,
     AuditPage,
     CustomerBody,
     CustomerList,
@@ -24,6 +23,7 @@ from runner.api.models import (
     TransitionBody,
 )
 from runner.api.services import services
+from runner.config import CUSTOMER_ID
 from runner.errors import InvalidInputError
 
 __all__ = ["blueprint"]

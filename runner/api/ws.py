@@ -18,8 +18,7 @@ import trio
 
 from runner.api.errors import error_body
 from runner.api.json import dumps
-from runner.api.models import CUSTOMER_ID
-from runner.config import TokenGrant
+from runner.config import CUSTOMER_ID, TokenGrant
 from runner.errors import ForbiddenError, InvalidInputError, RunnerError, UnauthorizedError
 
 if TYPE_CHECKING:

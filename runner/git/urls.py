@@ -19,13 +19,14 @@ from pathlib import Path, PurePosixPath
 
 import attrs
 
+from runner.config import CUSTOMER_ID
 from runner.errors import InvalidInputError
 
 __all__ = ["MAX_URL_LENGTH", "RepoUrl", "validate_repo_url", "workspace_path"]
 
 MAX_URL_LENGTH = 2048
 _FIELD = "repoUrl"
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CUSTOMER_ID = re.compile(CUSTOMER_ID)
 _HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 # user@host:path (git's scp-like syntax); the path may not start with "/" + "/".

@@ -4,7 +4,7 @@ import contextlib
 import shutil
 from typing import TYPE_CHECKING
 
-from runner.api.models import CUSTOMER_ID
+from runner.config import CUSTOMER_ID
 
 if TYPE_CHECKING:
     import pathlib
