@@ -12,7 +12,6 @@ from runner.git import validate_repo_url
 from runner.store import CustomerRecord
 
 __all__ = [
-    "KNOWN_TOOLS",
     "customer_view",
     "get_customer",
     "register",
@@ -20,14 +19,13 @@ __all__ = [
     "resolve_for_task",
 ]
 
-KNOWN_TOOLS = TOOLS
 DEFAULT_CUSTOMER = "default"
 
 
 def check_tool(tool: str | None, field: str = "tool") -> None:
     """Raise 400 for an unknown tool name."""
-    if tool is not None and tool not in KNOWN_TOOLS:
-        known = ", ".join(KNOWN_TOOLS)
+    if tool is not None and tool not in TOOLS:
+        known = ", ".join(TOOLS)
         raise InvalidInputError(f"unknown tool {tool!r}; known tools: {known}", field=field)
 
 
