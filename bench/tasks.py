@@ -91,7 +91,9 @@ clause of one known reference resolved at once; SELECT tells a dependency open b
 by its container's last atomic task, and gathers every open id only when that cannot tell).
 Old (the package at f48d613, copied aside) and new, each in its own process, alternated five
 times (medians of 11): real list 1.8 -> 1.8 ms, 1,000 tasks 3.8-4.0 -> 3.2-3.5 ms, 10,000 tasks
-46-62 (median 50) -> 38-45 (median 40) ms, mark_done 47-58 -> 41-54 ms. This VM's speed varies
+46-62 (median 50) -> 38-45 (median 40) ms, mark_done 47-58 -> 41-54 ms; later, on a quieter
+box, five more pairs: 10,000 tasks 42-51 (median 44) -> 34-37 (median 35) ms, and three runs of
+this script 39-40 ms. This VM's speed varies
 with its neighbours: in the same hour this script gave 43-44 ms on quiet runs and 57-70 ms on
 loaded ones (old and new slow down alike: 63 vs 52 ms median in one such run). The equivalence
 check (~2,000 lists a run, three runs, against the package at f657ea2) found no difference once a
