@@ -127,6 +127,26 @@ class _Env:
         return value
 
 
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$|^AIDER_", re.I)
+
+
+def _verify_env(names: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Read the ``VERIFY_ENV`` allowlist: service variables handed to VERIFY's processes."""
+    picked: dict[str, str] = {}
+    for name in (n.strip() for n in names.split(",")):
+        if not name:
+            continue
+        if _SECRET_NAME.search(name) or name.endswith("_API_BASE"):
+            raise ConfigError("VERIFY_ENV", f"{name} looks like a secret; it is never passed on")
+        if name in environ:
+            picked[name] = environ[name]
+    return picked
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
 def _database_path(url: str) -> Path:
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
@@ -159,6 +179,9 @@ class Settings:
     tool_timeout_s: float = 600.0
     tool_retry_limit: int = 3
     verify_timeout_s: float = 900.0
+    verify_test_timeout_s: float = 600.0
+    verify_env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    deps_cache_dir: Path | None = None
     git_timeout_s: float = 300.0
     max_parallel_jobs: int = 5
     idempotency_ttl_hours: float = 24.0
@@ -181,6 +204,13 @@ class Settings:
         """Every configured secret value, for the redactor."""
         values = [self.git_token or "", *self.model_env.values(), *self.api_tokens]
         return tuple(v for v in values if v)
+
+    @property
+    def dependency_cache(self) -> Path:
+        """Where installed dependencies are kept, one directory per lock-file hash."""
+        if self.deps_cache_dir is not None:
+            return self.deps_cache_dir
+        return self.workspace_dir / ".runner" / "deps"
 
     @property
     def auth_enabled(self) -> bool:
@@ -229,6 +259,9 @@ class Settings:
             "tool_timeout_s": env.number("TOOL_TIMEOUT_S", 600.0, minimum=0.1),
             "tool_retry_limit": env.integer("TOOL_RETRY_LIMIT", 3),
             "verify_timeout_s": env.number("VERIFY_TIMEOUT_S", 900.0, minimum=0.1),
+            "verify_test_timeout_s": env.number("VERIFY_TEST_TIMEOUT_S", 600.0, minimum=0.1),
+            "verify_env": _verify_env(env.text("VERIFY_ENV", ""), raw_env),
+            "deps_cache_dir": _optional_path(env.optional("DEPS_CACHE_DIR")),
             "git_timeout_s": env.number("GIT_TIMEOUT_S", 300.0, minimum=0.1),
             "max_parallel_jobs": env.integer("MAX_PARALLEL_JOBS", 5, minimum=1),
             "idempotency_ttl_hours": env.number("IDEMPOTENCY_TTL_HOURS", 24.0),

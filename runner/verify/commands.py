@@ -9,18 +9,26 @@ leaves the working tree as it found it.
 from __future__ import annotations
 
 import configparser
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
 from runner.errors import VerifyError
 from runner.verify.detect import CONFIG_FILE, Command, Toolchain, VerifyConfig
+from runner.verify.results import TestRunner, runner_of
 
-__all__ = ["CheckPlan", "TestPlan", "plan_lint", "plan_setup", "plan_tests", "plan_typecheck"]
+__all__ = [
+    "CheckPlan",
+    "TestPlan",
+    "needs_node_install",
+    "plan_lint",
+    "plan_tests",
+    "plan_typecheck",
+]
 
-TestRunner = Literal["pytest", "vitest", "jest", "custom"]
 _NOT_SOURCE_DIRS = {"tests", "test", "docs", "doc", "examples", "scripts", "build", "dist"}
 _NOT_SOURCE_FILES = {"setup.py", "conftest.py", "noxfile.py", "fabfile.py"}
 
@@ -85,29 +93,35 @@ def _ini_has(repo: Path, files: tuple[str, ...], section: str, option: str | Non
     return False
 
 
-def plan_setup(repo: Path, chain: Toolchain, config: VerifyConfig) -> Command | None:
-    """Return the setup command: configured, else ``npm ci`` for Node without node_modules."""
-    if config.setup is not None:
-        return config.setup
-    if chain.language == "node" and not (repo / "node_modules").exists():
-        verb = "ci" if (repo / "package-lock.json").is_file() else "install"
-        return (chain.require_npm(), verb, "--no-audit", "--no-fund")
-    return None
+def needs_node_install(repo: Path, chain: Toolchain, config: VerifyConfig, cache: Path) -> bool:
+    """Whether VERIFY installs ``node_modules``: Node, no configured setup, and none in place.
+
+    A ``node_modules`` the repository brings (a directory, or a link elsewhere) is used as
+    it is; a link into the dependency ``cache`` is ours and is checked against the lock file.
+    """
+    if config.setup is not None or chain.language != "node":
+        return False
+    modules = repo / "node_modules"
+    if modules.is_symlink():
+        return modules.resolve().is_relative_to(cache.resolve())
+    return not modules.exists()
 
 
 def _python_source_args(repo: Path) -> tuple[str, ...]:
+    """Where the product's sources live: configured, else the ``src/`` layout, else ``.``."""
     run = (_tool(repo, "coverage") or {}).get("run", {})
     configured = (
         (isinstance(run, dict) and "source" in run)
         or (repo / ".coveragerc").is_file()
         or _ini_has(repo, ("setup.cfg", "tox.ini"), "coverage:run", "source")
     )
-    return () if configured else ("--source=.",)
+    if configured:
+        return ()
+    return ("--source=src",) if (repo / "src").is_dir() else ("--source=.",)
 
 
 def _node_runner(chain: Toolchain) -> TestRunner:
-    script = chain.test_script or ""
-    return "vitest" if "vitest" in script else "jest" if "jest" in script else "custom"
+    return runner_of(chain.test_script or "")
 
 
 def _node_coverage_args(repo: Path, runner: TestRunner, work: Path) -> tuple[str, ...]:
@@ -142,13 +156,13 @@ def _node_test_plan(repo: Path, chain: Toolchain, work: Path, coverage: bool) ->
         raise _missing("no test command: package.json has no test script (set [verify].test)")
     npm = chain.require_npm()
     runner = _node_runner(chain)
-    if runner == "custom":
+    if runner not in ("jest", "vitest"):
         if coverage:
             raise _missing(
                 f"cannot measure coverage of test script {chain.test_script!r}: "
                 f"set [verify].test and [verify].coverage_report in {CONFIG_FILE}"
             )
-        return TestPlan((npm, "test"), "custom")
+        return TestPlan((npm, "test"), runner)
     args = _node_coverage_args(repo, runner, work)
     if not coverage:  # keep the results file, drop the coverage flags
         args = tuple(a for a in args if "overage" not in a)
@@ -175,7 +189,8 @@ def plan_tests(
                 f"[verify].test is set but [verify].coverage_report is not: "
                 f"cannot measure coverage ({CONFIG_FILE})"
             )
-        return TestPlan(config.test, "custom", coverage_report=report if coverage else None)
+        runner = runner_of(" ".join(config.test))
+        return TestPlan(config.test, runner, coverage_report=report if coverage else None)
     if chain.language == "node":
         return _node_test_plan(repo, chain, work, coverage)
     if chain.language == "unknown":
@@ -242,12 +257,32 @@ def plan_typecheck(
         return _python_typecheck(repo, chain, cache_dir)
     if chain.language == "unknown":
         raise _missing("no type checker: unknown toolchain and no [verify].typecheck")
-    if not (repo / "tsconfig.json").is_file():
-        return CheckPlan(None, "tsc", skipped="no tsconfig.json: not a TypeScript project")
+    project = _ts_project(repo)
+    if project is None:
+        return CheckPlan(
+            None,
+            "tsc",
+            skipped="plain JavaScript: no tsconfig.json, and no jsconfig.json with checkJs",
+        )
     tsc = repo / "node_modules" / "typescript" / "bin" / "tsc"
     if not tsc.is_file():
-        raise _missing("TypeScript is not installed (node_modules/typescript/bin/tsc missing)")
-    return CheckPlan((chain.require_node(), str(tsc), "--noEmit", "--pretty", "false"), "tsc")
+        raise _missing(
+            f"{project} asks for type checking but TypeScript is not installed after setup "
+            "(add typescript to devDependencies)"
+        )
+    command = (chain.require_node(), str(tsc), "--noEmit", "--pretty", "false", "-p", project)
+    return CheckPlan(command, "tsc")
+
+
+def _ts_project(repo: Path) -> str | None:
+    """The project file tsc checks: ``tsconfig.json``, or a ``jsconfig.json`` with checkJs."""
+    if (repo / "tsconfig.json").is_file():
+        return "tsconfig.json"
+    try:
+        text = (repo / "jsconfig.json").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return "jsconfig.json" if re.search(r'"checkJs"\s*:\s*true', text) else None
 
 
 def plan_lint(repo: Path, chain: Toolchain, config: VerifyConfig) -> CheckPlan:

@@ -2,12 +2,14 @@
 
 Reads coverage.py JSON (``coverage json``) and istanbul JSON (``coverage-final.json`` from
 vitest or jest). The touched scope is the set of SOURCE files the branch changed (tests,
-docs and non-source files excluded) that the report measured; when the branch changed no
-measured source file, it is every measured source file.
+docs and non-source files excluded) and that still exist; a touched file the report did not
+measure (no test imported it) counts as 0 % covered, never as "unmeasured". Only when the
+branch touched no source file at all is the scope every measured source file.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Mapping
@@ -19,19 +21,19 @@ import attrs
 
 from runner.errors import VerifyError
 from runner.verify.criteria import Criterion, CriterionResult, format_percent
+from runner.verify.results import TestReport, failure_details, new_failures
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Collection, Sequence
 
 __all__ = [
     "CoverageData",
     "FileCoverage",
-    "TestReport",
     "coverage_result",
     "coverage_table",
+    "estimated_lines",
     "is_source_file",
     "parse_coverage",
-    "tests_result",
 ]
 
 _SOURCE_SUFFIXES = {".py", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".mts", ".cts", ".vue"}
@@ -41,9 +43,7 @@ _TEST_NAME = re.compile(
     r"^(?:test_.*\.py|.*_test\.py|conftest\.py|.*\.(?:test|spec)\.[cm]?[jt]sx?)$"
 )
 _CONFIG_NAME = re.compile(r"^(?:setup\.py|noxfile\.py|.*\.config\.[cm]?[jt]s|.*\.d\.[cm]?ts)$")
-_PYTEST_FAILURE = re.compile(r"^(?:FAILED|ERROR) (?P<id>.+?)(?: - .*)?$", re.MULTILINE)
-_PYTEST_PASSED = re.compile(r"\b(?P<n>\d+) passed\b")
-_LISTED_FAILURES = 10
+_JS_CODE_LINE = re.compile(r"^\s*(?!//|/\*|\*|[\]\)}\s;,]*$)\S")
 
 
 def is_source_file(path: str) -> bool:
@@ -71,20 +71,6 @@ class CoverageData:
     """Per-file line coverage keyed by repository-relative POSIX path."""
 
     files: Mapping[str, FileCoverage]
-
-    def select(self, changed: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Return ``(scope, unmeasured)``: the touched scope and changed sources not measured."""
-        sources = sorted({p.removeprefix("./") for p in changed if is_source_file(p)})
-        touched = tuple(p for p in sources if p in self.files)
-        unmeasured = tuple(p for p in sources if p not in self.files)
-        if touched:
-            return touched, unmeasured
-        return tuple(sorted(p for p in self.files if is_source_file(p))), unmeasured
-
-    def summary(self, paths: Iterable[str]) -> FileCoverage:
-        """Return the summed counts over ``paths``."""
-        picked = [self.files[p] for p in paths]
-        return FileCoverage(sum(f.covered for f in picked), sum(f.total for f in picked))
 
 
 def _relative(path: str, repo: Path) -> str:
@@ -135,64 +121,52 @@ def parse_coverage(text: str, repo: Path) -> CoverageData:
     return CoverageData(files)
 
 
-@attrs.frozen
-class TestReport:
-    """What a test run said: exit status, failing test names, passed count if known."""
+def estimated_lines(path: Path) -> int:
+    """Count the executable lines of a file no test loaded (an estimate, for 0 % coverage).
 
-    __test__ = False  # not a pytest test class despite the name
-
-    returncode: int
-    failures: tuple[str, ...] = ()
-    passed_count: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether every test passed."""
-        return self.returncode == 0 and not self.failures
-
-    @classmethod
-    def from_pytest(cls, returncode: int, output: str) -> TestReport:
-        """Read failures from pytest's ``-rfE`` short summary."""
-        failures = tuple(dict.fromkeys(m["id"].strip() for m in _PYTEST_FAILURE.finditer(output)))
-        counts = _PYTEST_PASSED.findall(output)
-        return cls(returncode, failures, int(counts[-1]) if counts else None)
-
-    @classmethod
-    def from_jest_json(cls, returncode: int, text: str, repo: Path) -> TestReport:
-        """Read failures from a jest-style JSON report (jest ``--json``, vitest ``json``)."""
-        data = json.loads(text)
-        failures: list[str] = []
-        for suite in data.get("testResults", []):
-            file = _relative(str(suite.get("name", "")), repo)
-            results = suite.get("assertionResults", [])
-            failures.extend(
-                " > ".join([file, *a.get("ancestorTitles", []), str(a.get("title", ""))])
-                for a in results
-                if a.get("status") == "failed"
-            )
-            if not results and suite.get("status") == "failed":  # the file did not load
-                failures.append(file)
-        return cls(returncode, tuple(failures), data.get("numPassedTests"))
-
-    def describe(self) -> str:
-        """Summarise the run: ``3 passed`` or ``2 failed: a, b``."""
-        if self.ok:
-            return "all passed" if self.passed_count is None else f"{self.passed_count} passed"
-        if not self.failures:
-            if self.returncode == 5:  # pytest: no tests were collected
-                return "no tests collected"
-            return f"test run failed (exit {self.returncode})"
-        listed = ", ".join(self.failures[:_LISTED_FAILURES])
-        more = len(self.failures) - _LISTED_FAILURES
-        return f"{len(self.failures)} failed: {listed}" + (f" (+{more} more)" if more > 0 else "")
+    Python: the lines where a statement starts (what coverage.py counts). Other sources: the
+    lines that are not blank, not only a comment and not only closing brackets.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0
+    if path.suffix == ".py":
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            pass
+        else:
+            return len({node.lineno for node in ast.walk(tree) if isinstance(node, ast.stmt)})
+    return sum(1 for line in text.splitlines() if _JS_CODE_LINE.match(line))
 
 
-def tests_result(criterion: Criterion, report: TestReport) -> CriterionResult:
-    """Judge ``tests.pass``."""
-    details = {"failures": list(report.failures)} if report.failures else {}
-    return CriterionResult(
-        criterion.name, report.ok, report.describe(), criterion.required, details=details
+def _scope(data: CoverageData, changed: Sequence[str], repo: Path) -> tuple[str, ...]:
+    """The touched source files that still exist; every measured source if there are none."""
+    touched = sorted(
+        {p.removeprefix("./") for p in changed if is_source_file(p) and (repo / p).is_file()}
     )
+    if touched:
+        return tuple(touched)
+    return tuple(sorted(p for p in data.files if is_source_file(p)))
+
+
+def _file_rows(data: CoverageData, scope: Sequence[str], repo: Path) -> list[dict[str, Any]]:
+    rows = []
+    for path in scope:
+        measured = data.files.get(path)
+        item = measured or FileCoverage(0, estimated_lines(repo / path))
+        percent = Fraction(100 * item.covered, item.total) if item.total else Fraction(100)
+        row: dict[str, Any] = {
+            "path": path,
+            "coveredLines": item.covered,
+            "totalLines": item.total,
+            "percent": format_percent(float(percent)),
+        }
+        if measured is None:
+            row["note"] = "no test loaded this file: counted as 0% covered (lines estimated)"
+        rows.append(row)
+    return rows
 
 
 def coverage_result(
@@ -200,29 +174,39 @@ def coverage_result(
     data: CoverageData | None,
     changed: Sequence[str],
     report: TestReport,
+    *,
+    repo: Path,
+    pre_existing: Collection[str] = (),
+    strict: bool = False,
 ) -> CriterionResult:
-    """Judge ``test.coverage`` on the touched scope; failing tests fail it outright."""
+    """Judge ``test.coverage`` on the touched files; a crash or new failing test fails it.
+
+    A touched source file absent from the report (no test imported it) counts as 0 %.
+    """
     assert criterion.limit is not None
     details: dict[str, Any] = {}
     measured: Fraction | None = None
     if data is not None:
-        scope, unmeasured = data.select(changed)
-        total = data.summary(scope)
+        scope = _scope(data, changed, repo)
+        rows = _file_rows(data, scope, repo)
+        covered = sum(r["coveredLines"] for r in rows)
+        total = sum(r["totalLines"] for r in rows)
         # an empty scope has nothing left uncovered (coverage.py reports it as 100% too)
-        measured = Fraction(100 * total.covered, total.total) if total.total else Fraction(100)
-        details = {
-            "scope": list(scope),
-            "coveredLines": total.covered,
-            "totalLines": total.total,
-        }
-        if unmeasured:
-            details["unmeasured"] = list(unmeasured)
-    if not report.ok:
+        measured = Fraction(100 * covered, total) if total else Fraction(100)
+        details = {"scope": list(scope), "coveredLines": covered, "totalLines": total}
+        if unmeasured := [r["path"] for r in rows if "note" in r]:
+            details["unmeasured"] = unmeasured
+        details["files"] = rows
+    if report.crashed or new_failures(report, pre_existing, strict=strict):
         if measured is not None:
             details["coverage"] = format_percent(float(measured))
-        details["failures"] = list(report.failures)
+        details.update(failure_details(report, pre_existing))
         return CriterionResult(
-            criterion.name, False, report.describe(), criterion.required, details=details
+            criterion.name,
+            False,
+            report.describe(pre_existing),
+            criterion.required,
+            details=details,
         )
     assert measured is not None
     passed = measured >= Fraction(str(criterion.limit))

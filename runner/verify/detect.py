@@ -8,6 +8,11 @@ The repository's ``.devteam.toml`` ``[verify]`` table wins::
     typecheck = "pyright"
     lint = "ruff check ."
     coverage_report = "coverage.json"      # what a custom ``test`` command writes
+    install_scripts = false                # run npm install scripts (off: --ignore-scripts)
+    strict = false                         # any failing test fails, also one failing on the base
+
+    [verify.env]                           # variables for setup and gate commands
+    NODE_ENV = "test"
 
 Otherwise the toolchain is detected: ``package.json`` (with a ``test`` script, or without
 Python markers) is Node, ``pyproject.toml`` / ``setup.py`` / ``setup.cfg`` /
@@ -18,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +52,9 @@ CONFIG_FILE = ".devteam.toml"
 _PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt")
 _SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 _COMMAND_KEYS = ("setup", "test", "typecheck", "lint")
+_OTHER_KEYS = ("coverage_report", "env", "install_scripts", "strict")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED_ENV = {"PATH", "HOME", "TMPDIR"}  # the runner sets these for its own reasons
 
 Command = tuple[str, ...]
 """An argv; configured strings become ``("sh", "-c", text)``."""
@@ -59,6 +69,9 @@ class VerifyConfig:
     typecheck: Command | None = None
     lint: Command | None = None
     coverage_report: str | None = None
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    install_scripts: bool = False
+    strict: bool = False
 
 
 def _bad_config(message: str) -> VerifyError:
@@ -95,14 +108,39 @@ def load_verify_config(repo: Path) -> VerifyConfig:
     table = data.get("verify", {})
     if not isinstance(table, dict):
         raise _bad_config("[verify] must be a table")
-    unknown = sorted(set(table) - {*_COMMAND_KEYS, "coverage_report"})
+    unknown = sorted(set(table) - {*_COMMAND_KEYS, *_OTHER_KEYS})
     if unknown:
         raise _bad_config(f"unknown [verify] keys: {', '.join(unknown)}")
     commands = {key: _command(key, table[key]) for key in _COMMAND_KEYS if key in table}
     report = table.get("coverage_report")
     if report is not None and (not isinstance(report, str) or not report.strip()):
         raise _bad_config("[verify].coverage_report must be a path")
-    return VerifyConfig(**commands, coverage_report=report)
+    return VerifyConfig(
+        **commands,
+        coverage_report=report,
+        env=_env_table(table.get("env", {})),
+        install_scripts=_flag("install_scripts", table.get("install_scripts", False)),
+        strict=_flag("strict", table.get("strict", False)),
+    )
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad_config(f"[verify].{key} must be true or false")
+    return value
+
+
+def _env_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _bad_config('[verify.env] must be a table of NAME = "value"')
+    env: dict[str, str] = {}
+    for name, item in value.items():
+        if not _ENV_NAME.match(name) or name in _RESERVED_ENV:
+            raise _bad_config(f"[verify.env]: {name!r} cannot be set")
+        if not isinstance(item, str | int | float | bool):
+            raise _bad_config(f"[verify.env].{name} must be a string")
+        env[name] = str(item).lower() if isinstance(item, bool) else str(item)
+    return env
 
 
 @attrs.frozen

@@ -1,13 +1,14 @@
-"""Judge ``doc.updated``: the branch changed each named file.
+"""Judge ``doc.updated``: the branch changed each named file, and left it with content.
 
 A bare name (``task_outcomes.md``) matches any changed file with that basename; a path
 (``docs/DevTeam/task_outcomes.md`` or ``DevTeam/task_outcomes.md``) matches a changed path
-that ends with it on a directory boundary.
+that ends with it on a directory boundary. A file the branch deleted, or left empty (aider
+creates the files it is handed), is not an update.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from runner.verify.criteria import Criterion, CriterionResult
@@ -29,21 +30,32 @@ def matching_files(wanted: str, changed: Sequence[str]) -> list[str]:
     return found
 
 
-def doc_result(criterion: Criterion, changed: Sequence[str]) -> CriterionResult:
-    """Pass when every named file was changed; ``files`` lists the changed matches."""
+def _has_content(path: Path) -> bool:
+    try:
+        return path.is_file() and bool(path.read_bytes().strip())
+    except OSError:
+        return False
+
+
+def doc_result(criterion: Criterion, changed: Sequence[str], repo: Path) -> CriterionResult:
+    """Pass when every named file was changed and has content; ``files`` lists the matches."""
     files: list[str] = []
     missing: list[str] = []
     for wanted in criterion.paths:
         hits = matching_files(wanted, changed)
-        files.extend(h for h in hits if h not in files)
+        useful = [h for h in hits if _has_content(repo / h)]
+        files.extend(h for h in useful if h not in files)
         if not hits:
-            missing.append(wanted)
+            missing.append(f"not changed: {wanted}")
+        elif not useful:
+            gone = all(not (repo / h).exists() for h in hits)
+            missing.append(f"{'deleted' if gone else 'left empty'}: {', '.join(hits)}")
     if not missing:
         return CriterionResult(criterion.name, True, files=tuple(files))
     return CriterionResult(
         criterion.name,
         False,
-        actual=f"not changed: {', '.join(missing)}",
+        actual="; ".join(missing),
         required=criterion.required,
         files=tuple(files),
     )

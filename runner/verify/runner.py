@@ -1,14 +1,18 @@
 """Run the quality gates a task's criteria ask for and collect the verdicts.
 
-:func:`verify` parses the criteria, detects the toolchain, runs the setup command, then the
-test, type-check and lint gates concurrently (only those some criterion needs), each child
-process in its own process group with a minimal environment and the configured rlimits.
-Reports go to a temporary work directory, so the working tree is left as it was.
+:func:`verify` reads ``.devteam.toml`` and the toolchain, installs the dependencies FIRST
+(the configured ``setup``, or ``node_modules`` from the shared cache), then plans the gates
+from what is installed and runs the test, type-check and lint gates concurrently (only those
+some criterion needs), each child process in its own process group with a minimal
+environment and the configured rlimits. When tests fail, the base commit's tests are run too
+(cached), and each failure is ``new`` or ``pre-existing``. Reports go to a temporary work
+directory, so the working tree is left as it was.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -23,23 +27,17 @@ import trio
 from runner.config import ResourceLimits, Settings
 from runner.errors import VerifyError
 from runner.redact import Redactor
-from runner.tools import run_process
+from runner.tools import LineCallback, OutputTail, run_process
+from runner.verify.baseline import Baseline, base_commit, base_failures, command_key, export_tree
 from runner.verify.commands import (
     CheckPlan,
     TestPlan,
+    needs_node_install,
     plan_lint,
-    plan_setup,
     plan_tests,
     plan_typecheck,
 )
-from runner.verify.coverage import (
-    CoverageData,
-    TestReport,
-    coverage_result,
-    coverage_table,
-    parse_coverage,
-    tests_result,
-)
+from runner.verify.coverage import CoverageData, coverage_result, coverage_table, parse_coverage
 from runner.verify.criteria import (
     COVERAGE,
     DOC_UPDATED,
@@ -50,15 +48,19 @@ from runner.verify.criteria import (
     CriterionResult,
     parse_criteria,
 )
+from runner.verify.deps import install_node_modules
 from runner.verify.detect import (
     Command,
     Toolchain,
+    VerifyConfig,
     child_environment,
     detect_toolchain,
     load_verify_config,
     node_limits,
 )
 from runner.verify.docs import doc_result
+from runner.verify.explain import combined, failure, first_errors, tail_lines
+from runner.verify.results import TestReport, judge_tests_pass, read_text_report
 from runner.verify.typecheck import check_result, count_errors, skipped_result
 
 if TYPE_CHECKING:
@@ -70,8 +72,6 @@ __all__ = ["VerifyOutcome", "verify"]
 
 log = structlog.get_logger(__name__)
 
-_TAIL_LINES = 40
-
 
 @attrs.frozen
 class VerifyOutcome:
@@ -79,12 +79,14 @@ class VerifyOutcome:
 
     Attributes:
         results: Criterion name -> result, in the order the criteria were given.
-        artifacts: ``testOutput``, ``coverageReport``, ``typeCheckOutput``, ``lintOutput``
-            (and ``setupOutput``), only for the gates that ran.
+        artifacts: ``setupOutput``, ``testOutput``, ``baseTestOutput``, ``coverageReport``,
+            ``typeCheckOutput``, ``lintOutput``: only for the steps that ran.
         passed: Whether every criterion passed.
         duration: Wall time of the whole verification, in seconds.
-        process_time: Wall time spent waiting on child processes: setup plus the longest
-            of the concurrent gates (each gate's processes run one after another).
+        process_time: Wall time spent waiting on child processes: setup, the longest of
+            the concurrent gates, and the base commit's test run.
+        setup_time: Wall time of the setup step (0 when the dependency cache was reused).
+        notes: What the user should know (a lock file out of sync, a base that could not run).
     """
 
     results: dict[str, CriterionResult]
@@ -92,20 +94,12 @@ class VerifyOutcome:
     passed: bool
     duration: float
     process_time: float
+    setup_time: float = 0.0
+    notes: tuple[str, ...] = ()
 
     def results_wire(self) -> dict[str, dict[str, object]]:
         """Return the results in the spec's wire shape."""
         return {name: result.to_wire() for name, result in self.results.items()}
-
-
-def _tail(text: str, lines: int = _TAIL_LINES) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _combined(result: ProcessResult) -> str:
-    if result.stdout and result.stderr:
-        return result.stdout.rstrip("\n") + "\n" + result.stderr
-    return result.stdout or result.stderr
 
 
 def _tool_module(command: Command) -> list[str]:
@@ -115,36 +109,29 @@ def _tool_module(command: Command) -> list[str]:
 
 @attrs.frozen
 class _Plans:
-    chain: Toolchain
-    setup: Command | None
     test: TestPlan | None
     typecheck: CheckPlan | None
     lint: CheckPlan | None
-    work: Path
 
 
-def _plan(repo: Path, wanted: set[str], settings: Settings) -> _Plans:
-    """Detect and plan (blocking file reads; runs in a thread)."""
-    config = load_verify_config(repo)
-    chain = detect_toolchain(repo, python_path=settings.python_path, node_path=settings.node_path)
-    work = Path(tempfile.mkdtemp(prefix="devteam-verify-"))
-    try:
-        git_dir = repo / ".git"
-        cache = git_dir / "devteam-verify" / "mypy" if git_dir.is_dir() else work / "mypy"
-        needs_tests = bool(wanted & {COVERAGE, TESTS_PASS})
-        return _Plans(
-            chain=chain,
-            setup=plan_setup(repo, chain, config),
-            test=plan_tests(repo, chain, config, work, coverage=COVERAGE in wanted)
-            if needs_tests
-            else None,
-            typecheck=plan_typecheck(repo, chain, config, cache) if TYPE_STRICT in wanted else None,
-            lint=plan_lint(repo, chain, config) if LINT_CLEAN in wanted else None,
-            work=work,
-        )
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+def _plan(
+    tree: Path, wanted: set[str], chain: Toolchain, config: VerifyConfig, work: Path
+) -> _Plans:
+    """Plan the gates from what setup installed (blocking file reads; runs in a thread)."""
+    git_dir = tree / ".git"
+    cache = git_dir / "devteam-verify" / "mypy" if git_dir.is_dir() else work / "mypy"
+    needs_tests = bool(wanted & {COVERAGE, TESTS_PASS})
+    return _Plans(
+        test=plan_tests(tree, chain, config, work, coverage=COVERAGE in wanted)
+        if needs_tests
+        else None,
+        typecheck=plan_typecheck(tree, chain, config, cache) if TYPE_STRICT in wanted else None,
+        lint=plan_lint(tree, chain, config) if LINT_CLEAN in wanted else None,
+    )
+
+
+def _with_details(result: CriterionResult, **extra: Any) -> CriterionResult:
+    return attrs.evolve(result, details={**result.details, **extra})
 
 
 @attrs.define
@@ -156,44 +143,62 @@ class _Verification:
     changed: Sequence[str]
     settings: Settings
     redactor: Redactor
+    base: str | None = None
+    on_line: LineCallback | None = None
+    work: Path = Path()
+    config: VerifyConfig = attrs.field(factory=VerifyConfig)
+    chain: Toolchain | None = None
     env: dict[str, str] = attrs.field(factory=dict)
     limits: ResourceLimits | None = None
     results: dict[str, CriterionResult] = attrs.field(factory=dict)
     artifacts: dict[str, str] = attrs.field(factory=dict)
     gate_time: dict[str, float] = attrs.field(factory=dict)
+    notes: list[str] = attrs.field(factory=list)
 
     def artifact(self, name: str, text: str) -> None:
-        """Store ``text`` redacted and cut to the last ``output_cap_bytes``."""
+        """Store ``text`` redacted, keeping its head and tail within ``output_cap_bytes``."""
         cap = self.settings.output_cap_bytes
         data = self.redactor(text).encode("utf-8")
         if len(data) > cap:
-            kept = data[-cap:].decode("utf-8", errors="ignore")
-            text = f"[... output truncated; last {cap // 1024} KiB follow ...]\n{kept}"
+            head = data[: cap // 4].decode("utf-8", errors="ignore")
+            kept = data[-(cap - cap // 4) :].decode("utf-8", errors="ignore")
+            text = f"{head}\n[... output truncated; the last part follows ...]\n{kept}"
         else:
             text = data.decode("utf-8")
         self.artifacts[name] = text
 
     async def run(
-        self, gate: str, command: Command, extra_env: Mapping[str, str] | None = None
+        self,
+        gate: str,
+        command: Command,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        output: tuple[OutputTail, OutputTail] | None = None,
     ) -> ProcessResult:
         """Run one child process of ``gate`` and account for its time."""
+        started = trio.current_time()
         try:
             result = await run_process(
                 command,
-                cwd=self.repo,
+                cwd=cwd or self.repo,
                 env={**self.env, **(extra_env or {})},
                 limits=self.limits,
                 output_cap=self.settings.output_cap_bytes,
+                output=output,
+                on_line=self.on_line,
             )
         except OSError as exc:
             raise VerifyError(
                 f"{gate}: cannot run {command[0]}: {exc.strerror or exc}", code="verify_failed"
             ) from None
-        self.gate_time[gate] = self.gate_time.get(gate, 0.0) + result.duration
+        finally:
+            spent = trio.current_time() - started
+            self.gate_time[gate] = self.gate_time.get(gate, 0.0) + spent
         if not result.ok:
-            output = _combined(result)
+            output_text = combined(result.stdout, result.stderr)
             for module in _tool_module(command):
-                if re.search(rf"No module named '?{re.escape(module)}'?\s*$", output, re.M):
+                if re.search(rf"No module named '?{re.escape(module)}'?\s*$", output_text, re.M):
                     raise VerifyError(
                         f"{module} is not installed for {command[0]} (PYTHON_PATH)",
                         code="verify_failed",
@@ -204,15 +209,69 @@ class _Verification:
         """Record a criterion's verdict."""
         self.results[result.name] = result
 
-    async def setup(self, command: Command) -> None:
-        """Run the setup command; a failure means verification cannot run."""
-        result = await self.run("setup", command)
-        self.artifact("setupOutput", _combined(result))
-        if not result.ok:
-            tail = self.redactor(_tail(_combined(result)))
-            raise VerifyError(
-                f"setup command failed (exit {result.returncode}): {tail}", code="verify_failed"
-            )
+    async def setup(self, tree: Path, artifact: str) -> bool:
+        """Install ``tree``'s dependencies; return False when setup failed on the base.
+
+        Raises:
+            VerifyError: the branch's setup failed (first error lines, tail, command, exit).
+        """
+        assert self.chain is not None
+        if self.config.setup is not None:
+            result = await self.run("setup", self.config.setup, cwd=tree)
+            output = combined(result.stdout, result.stderr)
+            self.artifact(artifact, output)
+            if result.ok:
+                return True
+            if tree != self.repo:
+                return False
+            raise failure("setup", result.args, result.returncode, output, artifact=artifact)
+        cache = self.settings.dependency_cache
+        if not needs_node_install(tree, self.chain, self.config, cache):
+            return True
+        install = await install_node_modules(
+            tree,
+            self.chain.require_npm(),
+            cache,
+            install_scripts=self.config.install_scripts,
+            run=lambda command: self.run("setup", command, cwd=tree),
+        )
+        output = "\n".join(combined(r.stdout, r.stderr) for r in install.results)
+        if install.results:
+            self.artifact(artifact, output)
+        if install.note and tree == self.repo:
+            self.notes.append(install.note)
+        if install.ok or tree != self.repo:
+            return install.ok
+        last = install.results[-1]
+        what = f"npm {last.args[1]}"
+        if install.note is not None:
+            what = f"package-lock.json is out of sync with package.json; then {what}"
+        raise failure(what, last.args, last.returncode, output, artifact=artifact)
+
+    async def run_tests(self, plan: TestPlan, tree: Path, artifact: str) -> TestReport:
+        """Run the tests in ``tree``; a run past ``verify_test_timeout_s`` is a verdict."""
+        limit = self.settings.verify_test_timeout_s
+        tails = (OutputTail(self.settings.output_cap_bytes), OutputTail(1024 * 1024))
+        result = None
+        with trio.move_on_after(limit):
+            result = await self.run("test", plan.command, plan.env, cwd=tree, output=tails)
+        if result is None:
+            output = combined(tails[0].text(), tails[1].text())
+            self.artifact(artifact, output)
+            note = f"timed out after {limit:g} s in {shlex.join(plan.command)}"
+            return TestReport(-1, timed_out=True, note=note)
+        output = combined(result.stdout, result.stderr)
+        self.artifact(artifact, output)
+        if plan.results_file is not None:
+            results_file = plan.results_file
+
+            def read() -> str | None:
+                return results_file.read_text("utf-8") if results_file.is_file() else None
+
+            text = await trio.to_thread.run_sync(read)
+            if text is not None:
+                return TestReport.from_jest_json(result.returncode, text, tree)
+        return read_text_report(plan.runner, result.returncode, output)
 
     async def _read_coverage(self, plan: TestPlan, started: float) -> CoverageData | None:
         path = plan.coverage_report
@@ -231,50 +290,104 @@ class _Verification:
         if plan.report_command is None:
             return True
         result = await self.run("test", plan.report_command, plan.env)
+        output = combined(result.stdout, result.stderr)
         if result.ok:
             return True
-        if "No data to report" in _combined(result):
+        if "No data to report" in output:
             return False
-        raise VerifyError(
-            f"coverage report failed: {self.redactor(_tail(_combined(result)))}",
-            code="verify_failed",
+        raise failure(
+            "coverage report", result.args, result.returncode, output, artifact="testOutput"
         )
 
-    async def _test_report(self, plan: TestPlan, result: ProcessResult) -> TestReport:
-        output = _combined(result)
-        if plan.results_file is not None:
-            results_file = plan.results_file
+    async def baseline(self, report: TestReport) -> Baseline | None:
+        """The base commit's failures, when the branch has failures and a base is known."""
+        if not report.failures or self.base is None:
+            return None
 
-            def read() -> str | None:
-                return results_file.read_text("utf-8") if results_file.is_file() else None
+        async def git(*args: str) -> tuple[int, str]:
+            result = await run_process(("git", *args), cwd=self.repo, env=self.env)
+            return result.returncode, result.stdout
 
-            text = await trio.to_thread.run_sync(read)
-            if text is not None:
-                return TestReport.from_jest_json(result.returncode, text, self.repo)
-        return TestReport.from_pytest(result.returncode, output)
+        commit = await base_commit(git, self.base)
+        if commit is None:
+            self.notes.append(f"no common ancestor with {self.base}: every failure counts as new")
+            return None
+        tree, base_work = self.work / "base", self.work / "base-work"
+        probe = await trio.to_thread.run_sync(
+            _plan, self.repo, {TESTS_PASS}, self._chain(), self.config, base_work
+        )
+        assert probe.test is not None
+
+        async def run_base() -> TestReport | None:
+            archive = self.work / "base.tar"
+            code, _ = await git("archive", "--format=tar", "-o", str(archive), commit)
+            if code != 0:
+                return None
+            await trio.to_thread.run_sync(export_tree, archive, tree)
+            if not await self.setup(tree, "baseSetupOutput"):
+                return None
+            chain = await trio.to_thread.run_sync(self._detect, tree)
+            plans = await trio.to_thread.run_sync(
+                _plan, tree, {TESTS_PASS}, chain, self.config, base_work
+            )
+            assert plans.test is not None
+            return await self.run_tests(plans.test, tree, "baseTestOutput")
+
+        key = command_key(probe.test.command, base_work)
+        baseline = await base_failures(self.repo, commit, key, run_base)
+        if baseline.note:
+            self.notes.append(baseline.note)
+        return baseline
+
+    def _chain(self) -> Toolchain:
+        assert self.chain is not None
+        return self.chain
+
+    def _detect(self, tree: Path) -> Toolchain:
+        settings = self.settings
+        return detect_toolchain(
+            tree, python_path=settings.python_path, node_path=settings.node_path
+        )
 
     async def tests(self, plan: TestPlan) -> None:
         """Run the tests (under coverage if asked) and judge the test criteria."""
         started = time.time()
-        result = await self.run("test", plan.command, plan.env)
-        self.artifact("testOutput", _combined(result))
-        report = await self._test_report(plan, result)
-        has_data = await self._coverage_report(plan)
-        data = await self._read_coverage(plan, started)
-        if data is None and not has_data:
-            data = CoverageData({})
+        report = await self.run_tests(plan, self.repo, "testOutput")
+        data = None
+        if not report.timed_out:
+            has_data = await self._coverage_report(plan)
+            data = await self._read_coverage(plan, started)
+            if data is None and not has_data:
+                data = CoverageData({})
+        baseline = await self.baseline(report)
+        pre_existing = baseline.failures if baseline is not None else frozenset()
+        strict = self.config.strict
+        evidence = self._evidence(report)
         if (coverage := self.criteria.get(COVERAGE)) is not None:
-            if data is None and report.ok:
+            if data is None and not report.crashed:
                 raise VerifyError(
                     f"the test run produced no coverage report at {plan.coverage_report}",
                     code="verify_failed",
                 )
-            verdict = coverage_result(coverage, data, self.changed, report)
+            verdict = coverage_result(
+                coverage, data, self.changed, report, repo=self.repo,
+                pre_existing=pre_existing, strict=strict,
+            )  # fmt: skip
             if data is not None:
                 self.artifact("coverageReport", coverage_table(data, verdict.details["scope"]))
-            self.judge(verdict)
+            self.judge(_with_details(verdict, **evidence) if report.crashed else verdict)
         if (tests := self.criteria.get(TESTS_PASS)) is not None:
-            self.judge(tests_result(tests, report))
+            verdict = judge_tests_pass(tests, report, pre_existing, strict=strict)
+            if baseline is not None:
+                verdict = _with_details(verdict, base=baseline.to_wire())
+            self.judge(_with_details(verdict, **evidence) if report.crashed else verdict)
+
+    def _evidence(self, report: TestReport) -> dict[str, Any]:
+        """First error lines and tail of a run that crashed or timed out."""
+        if not report.crashed:
+            return {}
+        output = self.artifacts.get("testOutput", "")
+        return {"firstErrors": first_errors(output), "tail": tail_lines(output)}
 
     async def check(self, gate: str, criterion: Criterion, plan: CheckPlan) -> None:
         """Run a type check or lint and judge its error budget."""
@@ -282,25 +395,24 @@ class _Verification:
             self.judge(skipped_result(criterion, plan.skipped or "not applicable"))
             return
         result = await self.run(gate, plan.command)
-        output = _combined(result)
-        self.artifact("typeCheckOutput" if gate == "typecheck" else "lintOutput", output)
+        output = combined(result.stdout, result.stderr)
+        name = "typeCheckOutput" if gate == "typecheck" else "lintOutput"
+        self.artifact(name, output)
         count = count_errors(output, result.returncode)
         if plan.tool != "custom" and not count.recognised:  # the checker itself broke
-            raise VerifyError(
-                f"{plan.tool} failed (exit {result.returncode}): {self.redactor(_tail(output))}",
-                code="verify_failed",
-            )
-        self.judge(check_result(criterion, count))
+            raise failure(plan.tool, result.args, result.returncode, output, artifact=name)
+        verdict = check_result(criterion, count)
+        if not verdict.passed:
+            verdict = _with_details(verdict, firstErrors=first_errors(output))
+        self.judge(verdict)
 
 
 async def _run_gates(verification: _Verification, plans: _Plans) -> None:
-    """Run setup, then the needed gates concurrently; the first VerifyError cancels the rest."""
-    if plans.setup is not None:
-        await verification.setup(plans.setup)
+    """Run the needed gates concurrently; the first VerifyError cancels the rest."""
     errors: list[VerifyError] = []
     async with trio.open_nursery() as nursery:
 
-        async def guarded(gate: str, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        async def guarded(fn: Callable[..., Awaitable[None]], *args: Any) -> None:
             try:
                 await fn(*args)
             except VerifyError as exc:  # reported as a value so the nursery only sees bugs
@@ -309,29 +421,46 @@ async def _run_gates(verification: _Verification, plans: _Plans) -> None:
 
         criteria = verification.criteria
         if plans.test is not None:
-            nursery.start_soon(guarded, "test", verification.tests, plans.test)
+            nursery.start_soon(guarded, verification.tests, plans.test)
         if plans.typecheck is not None:
             args = ("typecheck", criteria[TYPE_STRICT], plans.typecheck)
-            nursery.start_soon(guarded, "typecheck", verification.check, *args)
+            nursery.start_soon(guarded, verification.check, *args)
         if plans.lint is not None:
             args = ("lint", criteria[LINT_CLEAN], plans.lint)
-            nursery.start_soon(guarded, "lint", verification.check, *args)
+            nursery.start_soon(guarded, verification.check, *args)
     if errors:
         raise errors[0]
 
 
+def _prepare(verification: _Verification) -> None:
+    """Read the configuration and the toolchain; make the work directory (in a thread)."""
+    repo, settings = verification.repo, verification.settings
+    verification.config = load_verify_config(repo)
+    verification.chain = verification._detect(repo)
+    verification.work = Path(tempfile.mkdtemp(prefix="devteam-verify-"))
+    env = child_environment(verification.chain.path, verification.work)
+    verification.env = {**env, **settings.verify_env, **verification.config.env}
+    verification.limits = settings.limits
+    if verification.chain.language == "node":
+        verification.limits = node_limits(settings.limits, verification.env)
+
+
 async def _verify_with_processes(verification: _Verification, wanted: set[str]) -> None:
-    settings = verification.settings
-    plans = await trio.to_thread.run_sync(_plan, verification.repo, wanted, settings)
+    await trio.to_thread.run_sync(_prepare, verification)
     try:
-        verification.env = child_environment(plans.chain.path, plans.work)
-        verification.limits = settings.limits
-        if plans.chain.language == "node":
-            verification.limits = node_limits(settings.limits, verification.env)
+        await verification.setup(verification.repo, "setupOutput")
+        plans = await trio.to_thread.run_sync(
+            _plan,
+            verification.repo,
+            wanted,
+            verification._chain(),
+            verification.config,
+            verification.work,
+        )
         await _run_gates(verification, plans)
     finally:
         with trio.move_on_after(10, shield=True):
-            await trio.to_thread.run_sync(shutil.rmtree, plans.work, True)
+            await trio.to_thread.run_sync(shutil.rmtree, verification.work, True)
 
 
 async def verify(
@@ -340,6 +469,8 @@ async def verify(
     *,
     changed_files: Sequence[str],
     settings: Settings,
+    base: str | None = None,
+    on_line: LineCallback | None = None,
 ) -> VerifyOutcome:
     """Evaluate ``criteria`` on the checked-out branch in ``repo``.
 
@@ -347,7 +478,10 @@ async def verify(
         repo: The working tree, on the task branch.
         criteria: Criterion name -> requirement (see :mod:`runner.verify.criteria`).
         changed_files: Repository-relative paths the branch changed against its base.
-        settings: Interpreters, ``verify_timeout_s``, process limits, output cap, secrets.
+        settings: Interpreters, timeouts, process limits, output cap, secrets, caches.
+        base: The base branch; when tests fail, its merge base with ``HEAD`` is tested too
+            and failures it shares are ``pre-existing``. None: every failure is new.
+        on_line: Called with each output line of the setup and gate processes.
 
     Returns:
         Every criterion's result; ``passed`` is False when any criterion failed.
@@ -355,15 +489,17 @@ async def verify(
     Raises:
         InvalidInputError: an unknown criterion or a malformed value (400).
         VerifyError: ``verify_timeout`` after ``settings.verify_timeout_s``; ``verify_failed``
-            when verification cannot run (missing interpreter, checker, test command...).
+            when verification cannot run (setup failed, missing interpreter or checker).
     """
     parsed = {c.name: c for c in parse_criteria(criteria)}
     started = trio.current_time()
+    redactor = Redactor(settings.secrets)
     verification = _Verification(
-        repo, parsed, tuple(changed_files), settings, Redactor(settings.secrets)
+        repo, parsed, tuple(changed_files), settings, redactor, base, on_line
     )
     if (doc := parsed.get(DOC_UPDATED)) is not None:
-        verification.judge(doc_result(doc, verification.changed))
+        judged = await trio.to_thread.run_sync(doc_result, doc, verification.changed, repo)
+        verification.judge(judged)
     wanted = set(parsed) - {DOC_UPDATED}
     if wanted:
         try:
@@ -374,15 +510,23 @@ async def verify(
                 f"verification timed out after {settings.verify_timeout_s:g} s",
                 code="verify_timeout",
             ) from None
+    return _outcome(verification, parsed, trio.current_time() - started)
+
+
+def _outcome(
+    verification: _Verification, parsed: dict[str, Criterion], duration: float
+) -> VerifyOutcome:
     results = {name: verification.results[name] for name in parsed}
-    gate_times = verification.gate_time
+    gate_times = dict(verification.gate_time)
     setup_time = gate_times.pop("setup", 0.0)
     outcome = VerifyOutcome(
         results=results,
         artifacts=verification.artifacts,
         passed=all(r.passed for r in results.values()),
-        duration=trio.current_time() - started,
+        duration=duration,
         process_time=setup_time + max(gate_times.values(), default=0.0),
+        setup_time=setup_time,
+        notes=tuple(verification.notes),
     )
     log.info(
         "verify_finished",

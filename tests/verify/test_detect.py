@@ -11,7 +11,7 @@ import pytest
 
 from runner.errors import VerifyError
 from runner.verify import VerifyConfig, detect_toolchain, load_verify_config
-from runner.verify.commands import plan_lint, plan_setup, plan_tests, plan_typecheck
+from runner.verify.commands import needs_node_install, plan_lint, plan_tests, plan_typecheck
 
 if TYPE_CHECKING:
     from runner.verify import Toolchain
@@ -178,23 +178,39 @@ def test_typecheck_plans_pyright_tsc_and_configured(tmp_path: Path) -> None:
     assert plan_typecheck(tmp_path, _chain(tmp_path), configured, tmp_path).tool == "custom"
     node = _write(tmp_path / "node", {"package.json": json.dumps({"scripts": {"test": "x"}})})
     plan = plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path)
-    assert (plan.command, plan.skipped) == (None, "no tsconfig.json: not a TypeScript project")
-    _write(node, {"tsconfig.json": "{}"})
-    with pytest.raises(VerifyError, match="TypeScript is not installed"):
+    assert plan.command is None
+    assert plan.skipped == "plain JavaScript: no tsconfig.json, and no jsconfig.json with checkJs"
+    _write(node, {"jsconfig.json": '{"compilerOptions": {"checkJs": false}}'})
+    assert plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path).command is None
+    _write(node, {"jsconfig.json": '{"compilerOptions": {"checkJs": true}}'})
+    with pytest.raises(VerifyError, match="jsconfig.json asks for type checking"):
         plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path)
+    _write(node, {"tsconfig.json": "{}"})
+    with pytest.raises(VerifyError, match="TypeScript is not installed after setup"):
+        plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path)
+    (node / "node_modules" / "typescript" / "bin").mkdir(parents=True)
+    (node / "node_modules" / "typescript" / "bin" / "tsc").write_text("")
+    command = plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path).command
+    assert command is not None
+    assert command[-2:] == ("-p", "tsconfig.json")
 
 
 def test_lint_and_setup_plans(tmp_path: Path) -> None:
     _write(tmp_path, {"package.json": '{"scripts": {"test": "x", "lint": "eslint ."}}'})
     chain = _chain(tmp_path)
     assert plan_lint(tmp_path, chain, VerifyConfig()).command == (chain.npm, "run", "lint")
-    assert plan_setup(tmp_path, chain, VerifyConfig()) == (
-        chain.npm, "install", "--no-audit", "--no-fund",
-    )  # fmt: skip
-    _write(tmp_path, {"package-lock.json": "{}"})
-    assert plan_setup(tmp_path, chain, VerifyConfig())[1] == "ci"  # type: ignore[index]
-    (tmp_path / "node_modules").mkdir()
-    assert plan_setup(tmp_path, chain, VerifyConfig()) is None
+    cache = tmp_path / "cache"
+    (cache / "k" / "node_modules").mkdir(parents=True)
+    assert needs_node_install(tmp_path, chain, VerifyConfig(), cache)
+    assert not needs_node_install(tmp_path, chain, VerifyConfig(setup=("make", "deps")), cache)
+    (tmp_path / "node_modules").symlink_to(cache / "k" / "node_modules")  # ours: re-checked
+    assert needs_node_install(tmp_path, chain, VerifyConfig(), cache)
+    (tmp_path / "node_modules").unlink()
+    (tmp_path / "node_modules").symlink_to(tmp_path)  # the repository's own link
+    assert not needs_node_install(tmp_path, chain, VerifyConfig(), cache)
+    (tmp_path / "node_modules").unlink()
+    (tmp_path / "node_modules").mkdir()  # committed: used as it is
+    assert not needs_node_install(tmp_path, chain, VerifyConfig(), cache)
     _write(tmp_path, {"package.json": '{"scripts": {"test": "x"}}'})
     with pytest.raises(VerifyError, match="no linter"):
         plan_lint(tmp_path, _chain(tmp_path), VerifyConfig())

@@ -11,13 +11,14 @@ from runner.errors import VerifyError
 from runner.verify.coverage import (
     CoverageData,
     FileCoverage,
-    TestReport,
     coverage_result,
+    estimated_lines,
     is_source_file,
     parse_coverage,
 )
 from runner.verify.criteria import parse_criteria
 from runner.verify.docs import doc_result, matching_files
+from runner.verify.results import TestReport, judge_tests_pass, read_text_report, runner_of
 from runner.verify.typecheck import ErrorCount, check_result, count_errors
 
 REPO = Path("/work/repo")
@@ -90,36 +91,145 @@ def _data() -> CoverageData:
     )
 
 
-def test_coverage_select_touched_scope_and_unmeasured() -> None:
-    scope, unmeasured = _data().select(["calc/a.py", "calc/new.py", "tests/test_a.py", "x.md"])
-    assert scope == ("calc/a.py",)
-    assert unmeasured == ("calc/new.py",)
+def _sources(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
 
 
-def test_coverage_select_everything_when_no_source_changed() -> None:
-    scope, unmeasured = _data().select(["docs/x.md", "tests/test_a.py"])
-    assert scope == ("calc/a.py", "calc/b.py")
-    assert unmeasured == ()
-
-
-def test_coverage_result_all_files_when_branch_touched_none() -> None:
-    [criterion] = parse_criteria({"test.coverage": "≥50%"})
-    result = coverage_result(criterion, _data(), ["README.md"], TestReport(0, passed_count=3))
+def test_coverage_result_counts_an_untested_touched_file_as_zero(tmp_path: Path) -> None:
+    repo = _sources(
+        tmp_path,
+        {
+            "calc/a.py": "x = 1\n",
+            # never imported by a test: 3 statements (def, assignment, return), 0 covered
+            "calc/new.py": "def f() -> int:\n    # why\n    y = 2\n\n    return y\n",
+            "tests/test_a.py": "",
+        },
+    )
+    [criterion] = parse_criteria({"test.coverage": "≥80%"})
+    changed = ["calc/a.py", "calc/new.py", "calc/gone.py", "tests/test_a.py", "x.md"]
+    result = coverage_result(criterion, _data(), changed, TestReport(0), repo=repo)
+    note = "no test loaded this file: counted as 0% covered (lines estimated)"
     assert result.to_wire() == {
-        "passed": True,
-        "actual": "50%",
-        "required": "≥50%",
-        "details": {"scope": ["calc/a.py", "calc/b.py"], "coveredLines": 10, "totalLines": 20},
+        "passed": False,
+        "actual": "69.2%",  # 9 of 13, never "unmeasured" and never widened to all files
+        "required": "≥80%",
+        "details": {
+            "scope": ["calc/a.py", "calc/new.py"],
+            "coveredLines": 9,
+            "totalLines": 13,
+            "unmeasured": ["calc/new.py"],
+            "files": [
+                {"path": "calc/a.py", "coveredLines": 9, "totalLines": 10, "percent": "90%"},
+                {
+                    "path": "calc/new.py",
+                    "coveredLines": 0,
+                    "totalLines": 3,
+                    "percent": "0%",
+                    "note": note,
+                },
+            ],
+        },
     }
 
 
-def test_coverage_result_exact_boundary_and_empty_scope() -> None:
+def test_estimated_lines_of_javascript_skip_comments_and_brackets(tmp_path: Path) -> None:
+    source = "// a comment\nexport function f(a) {\n  /* block */\n  return a + 1;\n}\n\n"
+    (tmp_path / "a.js").write_text(source)
+    assert estimated_lines(tmp_path / "a.js") == 2
+
+
+def test_coverage_result_all_files_when_branch_touched_none(tmp_path: Path) -> None:
+    [criterion] = parse_criteria({"test.coverage": "≥50%"})
+    result = coverage_result(
+        criterion, _data(), ["README.md"], TestReport(0, passed_count=3), repo=tmp_path
+    )
+    wire = result.to_wire()
+    assert (wire["passed"], wire["actual"]) == (True, "50%")
+    assert wire["details"]["scope"] == ["calc/a.py", "calc/b.py"]
+    assert (wire["details"]["coveredLines"], wire["details"]["totalLines"]) == (10, 20)
+
+
+def test_coverage_result_exact_boundary_and_empty_scope(tmp_path: Path) -> None:
+    repo = _sources(tmp_path, {"calc/a.py": "", "calc/b.py": ""})
     [criterion] = parse_criteria({"test.coverage": "≥90%"})
     ok = TestReport(0)
-    assert coverage_result(criterion, _data(), ["calc/a.py"], ok).passed
-    assert not coverage_result(criterion, _data(), ["calc/b.py"], ok).passed
-    empty = coverage_result(criterion, CoverageData({}), [], ok)
+    assert coverage_result(criterion, _data(), ["calc/a.py"], ok, repo=repo).passed
+    assert not coverage_result(criterion, _data(), ["calc/b.py"], ok, repo=repo).passed
+    empty = coverage_result(criterion, CoverageData({}), [], ok, repo=repo)
     assert (empty.passed, empty.actual) == (True, "100%")
+
+
+def test_coverage_result_measures_despite_pre_existing_failures(tmp_path: Path) -> None:
+    repo = _sources(tmp_path, {"calc/a.py": ""})
+    [criterion] = parse_criteria({"test.coverage": "≥90%"})
+    report = TestReport(1, ("tests/test_a.py::test_old",))
+    result = coverage_result(
+        criterion, _data(), ["calc/a.py"], report, repo=repo, pre_existing={report.failures[0]}
+    )
+    assert (result.passed, result.actual) == (True, "90%")
+    strict = coverage_result(
+        criterion,
+        _data(),
+        ["calc/a.py"],
+        report,
+        repo=repo,
+        pre_existing={report.failures[0]},
+        strict=True,
+    )
+    assert (strict.passed, strict.details["preExisting"]) == (False, ["tests/test_a.py::test_old"])
+
+
+def test_tests_pass_fails_only_on_new_failures() -> None:
+    [criterion] = parse_criteria({"tests.pass": "true"})
+    report = TestReport(1, ("t::old", "t::new"), {"t::new": "assert 1 == 2"})
+    result = judge_tests_pass(criterion, report, {"t::old"})
+    assert result.to_wire() == {
+        "passed": False,
+        "actual": "1 new failed: t::new; 1 pre-existing",
+        "required": "all tests pass",
+        "details": {
+            "failures": ["t::old", "t::new"],
+            "new": ["t::new"],
+            "preExisting": ["t::old"],
+            "tests": [
+                {"id": "t::old", "status": "pre-existing"},
+                {"id": "t::new", "status": "new", "message": "assert 1 == 2"},
+            ],
+        },
+    }
+    only_old = judge_tests_pass(criterion, TestReport(1, ("t::old",)), {"t::old"})
+    assert (only_old.passed, only_old.actual) == (
+        True,
+        "1 failed, all pre-existing on the base: t::old",
+    )
+    strict = judge_tests_pass(criterion, TestReport(1, ("t::old",)), {"t::old"}, strict=True)
+    assert not strict.passed
+    timed_out = TestReport(-1, timed_out=True, note="timed out after 5 s in npm test")
+    hung = judge_tests_pass(criterion, timed_out, ())
+    assert (hung.passed, hung.actual) == (False, "timed out after 5 s in npm test")
+
+
+def test_jest_and_vitest_text_output_name_the_failing_tests() -> None:
+    jest = (
+        " PASS  tests/add.test.js\n FAIL  tests/ops.test.js\n  \u25cf ops \u203a subtracts\n\n"
+        "    expect(received).toBe(expected)\n\n FAIL  tests/broken.test.js\n"
+        "  \u25cf Test suite failed to run\n\nTests:       1 failed, 3 passed, 4 total\n"
+    )
+    report = read_text_report(runner_of("npx jest --ci"), 1, jest)
+    assert report.failures == ("tests/ops.test.js > ops > subtracts", "tests/broken.test.js")
+    assert report.passed_count == 3
+    vitest = (
+        " \u2713 tests/add.test.ts (1 test)\n FAIL  tests/ops.test.ts > ops > subtracts\n"
+        "AssertionError: expected 8 to be 2\n      Tests  1 failed | 2 passed (3)\n"
+    )
+    report = read_text_report(runner_of("vitest run"), 1, vitest)
+    assert report.failures == ("tests/ops.test.ts > ops > subtracts",)
+    assert report.passed_count == 2
+    assert runner_of("react-scripts test") == "jest"
+    assert runner_of("make check") == "custom"
 
 
 def test_test_report_from_pytest_summary() -> None:
@@ -208,12 +318,22 @@ def test_doc_matching_by_basename_and_path_suffix() -> None:
     assert matching_files("./README.md", changed) == ["README.md"]
 
 
-def test_doc_result_needs_every_named_file() -> None:
+def test_doc_result_needs_every_named_file_with_content(tmp_path: Path) -> None:
+    outcomes = tmp_path / "docs" / "DevTeam" / "task_outcomes.md"
+    outcomes.parent.mkdir(parents=True)
+    outcomes.write_text("### 1.1 Done\n")
     [criterion] = parse_criteria({"doc.updated": "task_outcomes.md, CHANGELOG.md"})
-    result = doc_result(criterion, ["docs/DevTeam/task_outcomes.md"])
+    result = doc_result(criterion, ["docs/DevTeam/task_outcomes.md"], tmp_path)
     assert result.to_wire() == {
         "passed": False,
         "actual": "not changed: CHANGELOG.md",
         "required": "task_outcomes.md, CHANGELOG.md",
         "files": ["docs/DevTeam/task_outcomes.md"],
     }
+    [criterion] = parse_criteria({"doc.updated": "task_outcomes.md"})
+    outcomes.write_text("\n")  # created empty (aider creates the files it is handed)
+    empty = doc_result(criterion, ["docs/DevTeam/task_outcomes.md"], tmp_path)
+    assert (empty.passed, empty.actual) == (False, "left empty: docs/DevTeam/task_outcomes.md")
+    outcomes.unlink()
+    gone = doc_result(criterion, ["docs/DevTeam/task_outcomes.md"], tmp_path)
+    assert (gone.passed, gone.actual) == (False, "deleted: docs/DevTeam/task_outcomes.md")

@@ -54,6 +54,8 @@ async def _verify_error(repo: Path, criteria: Mapping[str, str], **settings: Any
 
 
 async def test_verify_doc_only_runs_no_process(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.md").write_text("# Notes\n")
     outcome = await _verify(tmp_path, {"doc.updated": "notes.md"}, ("docs/notes.md",))
     assert outcome.results_wire() == {"doc.updated": {"passed": True, "files": ["docs/notes.md"]}}
     assert outcome.passed
@@ -93,6 +95,7 @@ async def test_verify_custom_failing_command_fails_tests(tmp_path: Path) -> None
         "passed": False,
         "actual": "test run failed (exit 3)",
         "required": "all tests pass",
+        "details": {"firstErrors": [], "tail": ["boom"]},
     }
     assert not outcome.passed
 
@@ -163,7 +166,9 @@ async def test_verify_javascript_without_tsconfig_skips_type_strict(tmp_path: Pa
             "passed": True,
             "actual": "not applicable",
             "required": "0 errors",
-            "details": {"skipped": "no tsconfig.json: not a TypeScript project"},
+            "details": {
+                "skipped": "plain JavaScript: no tsconfig.json, and no jsconfig.json with checkJs"
+            },
         }
     }
 
@@ -177,7 +182,16 @@ async def test_verify_setup_runs_first_and_its_failure_is_reported(tmp_path: Pat
     failing = "[verify]\nsetup = 'echo missing dependency; exit 1'\ntest = 'true'\n"
     repo = _repo(tmp_path / "bad", {".devteam.toml": failing})
     error = await _verify_error(repo, {"tests.pass": "true"})
-    assert error.message == "setup command failed (exit 1): missing dependency"
+    assert error.message == "setup failed (exit 1): missing dependency"
+    assert error.details == [
+        {
+            "command": "sh -c 'echo missing dependency; exit 1'",
+            "exitCode": 1,
+            "firstErrors": [],
+            "tail": ["missing dependency"],
+            "artifact": "setupOutput",
+        }
+    ]
 
 
 def _coverage_writer(report: Mapping[str, object]) -> str:
@@ -194,7 +208,12 @@ async def test_verify_custom_test_with_coverage_report(tmp_path: Path) -> None:
         "passed": False,
         "actual": "87.5%",
         "required": "≥90%",
-        "details": {"scope": ["pkg/a.py"], "coveredLines": 7, "totalLines": 8},
+        "details": {
+            "scope": ["pkg/a.py"],
+            "coveredLines": 7,
+            "totalLines": 8,
+            "files": [{"path": "pkg/a.py", "coveredLines": 7, "totalLines": 8, "percent": "87.5%"}],
+        },
     }
 
 
