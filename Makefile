@@ -27,7 +27,13 @@ TS_TOOLCHAIN := tests/fixtures/ts-toolchain
 $(TS_TOOLCHAIN)/node_modules/.package-lock.json: $(TS_TOOLCHAIN)/package-lock.json
 	npm ci --prefix $(TS_TOOLCHAIN) --no-audit --no-fund --loglevel=error
 
-node-toolchain: $(TS_TOOLCHAIN)/node_modules/.package-lock.json
+# The jest + babel toolchain of the field fixtures: installing it fills npm's cache, so the
+# runner's own installs in the tests (fresh clones, no node_modules) need no download.
+JEST_TOOLCHAIN := tests/fixtures/jest-toolchain
+$(JEST_TOOLCHAIN)/node_modules/.package-lock.json: $(JEST_TOOLCHAIN)/package-lock.json
+	npm ci --prefix $(JEST_TOOLCHAIN) --no-audit --no-fund --loglevel=error --ignore-scripts
+
+node-toolchain: $(TS_TOOLCHAIN)/node_modules/.package-lock.json $(JEST_TOOLCHAIN)/node_modules/.package-lock.json
 
 run: install aider
 	mkdir -p var
@@ -53,4 +59,4 @@ bench: install aider
 	for b in bench/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(AIDER_VENV) $(TS_TOOLCHAIN)/node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(AIDER_VENV) $(TS_TOOLCHAIN)/node_modules $(JEST_TOOLCHAIN)/node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -11,7 +11,10 @@ from runner.verify import parse_criteria
 from runner.verify import verify as run_gates
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from runner.git import Workspace
+    from runner.verify import CriterionResult
     from runner.pipeline.base import StageContext, VerifyRequest
 
 __all__ = ["verify"]
@@ -35,16 +38,38 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Re
     changed = await ws.changed_files(ctx.customer.base_branch, "HEAD")
     async with ctx.slots.acquire(ctx.customer.customer_id):
         ctx.log("info", f"verifying task {task.id}: {', '.join(criteria)}")
-        outcome = await run_gates(ws.path, criteria, changed_files=changed, settings=ctx.settings)
+        outcome = await run_gates(
+            ws.path,
+            criteria,
+            changed_files=changed,
+            settings=ctx.settings,
+            base=ctx.customer.base_branch,
+            on_line=lambda _stream, line: ctx.log("info", line),
+        )
+    for note in outcome.notes:
+        ctx.log("warning", note)
     results = {name: result.to_wire() for name, result in outcome.results.items()}
     artifacts = {k: ctx.redactor(v) for k, v in outcome.artifacts.items()}
+    extra: dict[str, object] = {"results": results, "artifacts": artifacts}
+    if outcome.notes:
+        extra["notes"] = [ctx.redactor(n) for n in outcome.notes]
     if not outcome.passed:
         failed = [name for name, r in outcome.results.items() if not r.passed]
         raise CriteriaNotMetError(
-            f"criteria not met: {', '.join(failed)}",
+            f"criteria not met: {', '.join(failed)}: {_first_reason(outcome.results)}",
             task_id=task.id,
-            extra={"results": results, "artifacts": artifacts},
+            extra=extra,
         )
-    body = {"success": True, "taskId": task.id, "results": results, "artifacts": artifacts}
+    body = {"success": True, "taskId": task.id, **extra}
     await record_step(ctx, stage, task.id, branch, head, body)
     return Recorded(body)
+
+
+def _first_reason(results: Mapping[str, CriterionResult]) -> str:
+    """The first unmet criterion's actual value, so a one-line message says why."""
+    for name, result in results.items():
+        if not result.passed:
+            return f"{name} {result.actual or 'failed'}" + (
+                f" (required {result.required})" if result.required else ""
+            )
+    return ""

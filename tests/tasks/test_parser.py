@@ -62,7 +62,7 @@ def test_field_style_reads_fields() -> None:
     assert dict(second.criteria) == {
         "test.coverage": "≥80%",
         "type.strict": "0 errors",
-        "doc.updated": "task_outcomes.md",
+        "tests.pass": "true",
     }
     assert get(task_list, "1.1.3").status == "blocked"
     assert get(task_list, "1.1.4").status == "cancelled"

@@ -54,7 +54,7 @@ def test_real_list_select_returns_1_1_1() -> None:
     assert dict(task.criteria) == {
         "test.coverage": "≥80%",
         "type.strict": "0 errors",
-        "doc.updated": "task_outcomes.md",
+        "tests.pass": "true",
     }
     assert len(task.requirements) == 5
     assert task.requirements[2] == "Feature flag default is false for production builds"

@@ -197,9 +197,7 @@ def _core(outcome: VerifyOutcome) -> dict[str, Any]:
         if "tests" in details:
             assert details.pop("new") == details["failures"]
             assert details.pop("preExisting") == []
-            assert [t["status"] for t in details.pop("tests")] == ["new"] * len(
-                details["failures"]
-            )
+            assert [t["status"] for t in details.pop("tests")] == ["new"] * len(details["failures"])
         if "details" in result and not details:
             del result["details"]
     return wire
