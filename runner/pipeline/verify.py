@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from runner.git import Workspace
-    from runner.verify import CriterionResult
     from runner.pipeline.base import StageContext, VerifyRequest
+    from runner.verify import CriterionResult
 
 __all__ = ["verify"]
 

@@ -85,10 +85,13 @@ _JS_MAIN: Files = {
     ".gitignore": "node_modules/\ncoverage/\n",
     "src/add.js": _JS_ADD,
     "tests/add.test.js": (
-        "import { add } from '../src/add';\n\ntest('adds', () => {\n  expect(add(2, 3)).toBe(5);\n});\n"
+        "import { add } from '../src/add';\n\n"
+        "test('adds', () => {\n  expect(add(2, 3)).toBe(5);\n});\n"
     ),
     # red on the base already: the team knows, the task is not to blame
-    "tests/legacy.test.js": "test('legacy rounding', () => {\n  expect(0.1 + 0.2).toBe(0.3);\n});\n",
+    "tests/legacy.test.js": (
+        "test('legacy rounding', () => {\n  expect(0.1 + 0.2).toBe(0.3);\n});\n"
+    ),
 }
 _JS_SUB = "export function sub(a, b) {\n  return a - b;\n}\n"
 _JS_SUB_TEST = "import { sub } from '../src/sub';\n\ntest('subtracts', () => {\n  expect(sub(5, 3)).toBe(2);\n});\n"

@@ -183,7 +183,7 @@ def test_typecheck_plans_pyright_tsc_and_configured(tmp_path: Path) -> None:
     _write(node, {"jsconfig.json": '{"compilerOptions": {"checkJs": false}}'})
     assert plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path).command is None
     _write(node, {"jsconfig.json": '{"compilerOptions": {"checkJs": true}}'})
-    with pytest.raises(VerifyError, match="jsconfig.json asks for type checking"):
+    with pytest.raises(VerifyError, match=r"jsconfig\.json asks for type checking"):
         plan_typecheck(node, _chain(node), VerifyConfig(), tmp_path)
     _write(node, {"tsconfig.json": "{}"})
     with pytest.raises(VerifyError, match="TypeScript is not installed after setup"):

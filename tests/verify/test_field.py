@@ -8,7 +8,6 @@ the install). Each test asserts one branch's exact verdicts.
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -227,7 +226,7 @@ async def test_failed_npm_install_quotes_npm_errors_first(tmp_path: Path) -> Non
         '{"name": "app", "scripts": {"test": "jest"},'
         ' "devDependencies": {"missing-dep": "file:vendor/nope.tgz"}}'
     )
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    git("init", "-q", cwd=repo)
     settings = attrs.evolve(Settings(), deps_cache_dir=tmp_path / "deps")
     with trio.fail_after(120), pytest.raises(VerifyError) as info:
         await verify(repo, {"tests.pass": "true"}, changed_files=[], settings=settings)
