@@ -94,7 +94,10 @@ _JS_MAIN: Files = {
     ),
 }
 _JS_SUB = "export function sub(a, b) {\n  return a - b;\n}\n"
-_JS_SUB_TEST = "import { sub } from '../src/sub';\n\ntest('subtracts', () => {\n  expect(sub(5, 3)).toBe(2);\n});\n"
+_JS_SUB_TEST = (
+    "import { sub } from '../src/sub';\n\n"
+    "test('subtracts', () => {\n  expect(sub(5, 3)).toBe(2);\n});\n"
+)
 _JS_BRANCHES: dict[str, Files] = {
     "good": {"src/sub.js": _JS_SUB, "tests/sub.test.js": _JS_SUB_TEST},
     "untested": {"src/sub.js": _JS_SUB, "src/discount.js": _JS_SUB.replace("sub", "discount")},
