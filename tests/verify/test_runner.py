@@ -12,9 +12,10 @@ import pytest
 import trio
 
 from runner.config import ResourceLimits, Settings
-from runner.errors import InvalidInputError, VerifyError
+from runner.errors import ConfigError, InvalidInputError, VerifyError
 from runner.verify import child_environment, verify
 from runner.verify.detect import node_limits
+from tests.helpers.gitrepo import git
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -256,3 +257,73 @@ def test_node_limits_trade_address_space_for_heap_cap() -> None:
     env.clear()
     node_limits(ResourceLimits(address_space_mb=0), env)
     assert env == {}
+
+
+async def test_verify_env_reaches_setup_and_gates_but_secrets_never_do(tmp_path: Path) -> None:
+    script = "echo setup=$APP_MODE > seen; echo test=$APP_MODE/$REGION/$GIT_TOKEN >> seen"
+    config = (
+        f"[verify]\nsetup = 'echo setup=$APP_MODE > seen'\ntest = 'cat seen; {script}'\n"
+        "[verify.env]\nAPP_MODE = 'ci'\nDEBUG = true\n"
+    )
+    repo = _repo(tmp_path, {".devteam.toml": config})
+    settings = Settings.from_env(
+        {"VERIFY_ENV": "REGION, UNSET_NAME", "REGION": "eu-1", "GIT_TOKEN": SECRET}
+    )
+    assert dict(settings.verify_env) == {"REGION": "eu-1"}
+    with trio.fail_after(60):
+        outcome = await verify(repo, {"tests.pass": "true"}, changed_files=(), settings=settings)
+    assert outcome.passed
+    assert (repo / "seen").read_text() == "setup=ci\ntest=ci/eu-1/\n"
+
+
+@pytest.mark.parametrize("name", ["GIT_TOKEN", "OPENAI_API_KEY", "DB_PASSWORD", "AIDER_MODEL"])
+def test_verify_env_refuses_secret_names(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"VERIFY_ENV": f"REGION,{name}"})
+    assert info.value.variable == "VERIFY_ENV"
+    assert name in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[verify.env]\nPATH = '/tmp'\n", "'PATH' cannot be set"),
+        ("[verify.env]\nA = [1]\n", "[verify.env].A must be a string"),
+        ("[verify]\nenv = 3\n", "[verify.env] must be a table"),
+        ("[verify]\nstrict = 'yes'\n", "[verify].strict must be true or false"),
+    ],
+)
+async def test_verify_config_env_and_flags_are_validated(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    repo = _repo(tmp_path, {".devteam.toml": table + "[verify]\n" * ("[verify]" not in table)})
+    error = await _verify_error(repo, {"tests.pass": "true"})
+    assert message in error.message
+
+
+async def test_verify_strict_fails_on_a_pre_existing_failure(tmp_path: Path) -> None:
+    report = "printf 'FAILED tests/test_a.py::test_old - assert 0\\n'; exit 1"
+    base = _repo(tmp_path / "repo", {".devteam.toml": f'[verify]\ntest = "{report}"\n'})
+    await trio.to_thread.run_sync(_git_init, base)
+    lenient = await _verify_with_base(base)
+    assert lenient.results_wire()["tests.pass"]["passed"] is True
+    (base / ".devteam.toml").write_text(f'[verify]\ntest = "{report}"\nstrict = true\n')
+    strict = await _verify_with_base(base)
+    wire = strict.results_wire()["tests.pass"]
+    assert wire["passed"] is False
+    assert wire["details"]["strict"] is True
+    assert wire["details"]["preExisting"] == ["tests/test_a.py::test_old"]
+
+
+def _git_init(repo: Path) -> None:
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "base", cwd=repo)
+    git("checkout", "-q", "-b", "task/x", cwd=repo)
+
+
+async def _verify_with_base(repo: Path) -> VerifyOutcome:
+    with trio.fail_after(60):
+        return await verify(
+            repo, {"tests.pass": "true"}, changed_files=(), settings=Settings(), base="main"
+        )
