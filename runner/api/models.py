@@ -228,12 +228,19 @@ class ImplementView(ViewModel):
 
 
 class VerifyView(ViewModel):
-    """``POST /verify`` result (422 carries the same ``results`` in the error body)."""
+    """``POST /verify`` result (422 carries the same ``results`` in the error body).
+
+    ``results`` maps each criterion to ``{passed, actual?, required?, files?, details?}``;
+    ``tests.pass`` details list each failing test as ``new`` or ``pre-existing``.
+    ``notes`` says what the user should know (a lock file out of sync, a base that could not
+    be tested).
+    """
 
     success: bool
     task_id: str
     results: dict[str, dict[str, Any]]
     artifacts: dict[str, str]
+    notes: list[str] | None = None
 
 
 class TaskView(ViewModel):
