@@ -88,6 +88,10 @@ _JS_MAIN: Files = {
         "import { add } from '../src/add';\n\n"
         "test('adds', () => {\n  expect(add(2, 3)).toBe(5);\n});\n"
     ),
+    "docs/DevTeam/tasks_list.md": (
+        "# Tasks\n\nPhase 1 — Shop (Dependencies: none)\n\n1.1 Prices (Dependencies: none)\n"
+        "1.1.1 Add sub function to [src/sub.js](src/sub.js).\n"
+    ),
     # red on the base already: the team knows, the task is not to blame
     "tests/legacy.test.js": (
         "test('legacy rounding', () => {\n  expect(0.1 + 0.2).toBe(0.3);\n});\n"
