@@ -20,7 +20,8 @@ from runner.verify.baseline import Baseline, base_commit, base_failures, command
 from runner.verify.coverage import CoverageData, coverage_result, coverage_table, parse_coverage
 from runner.verify.criteria import COVERAGE, TESTS_PASS
 from runner.verify.explain import combined, failure, first_errors, tail_lines
-from runner.verify.results import TestReport, judge_tests_pass, read_text_report
+from runner.verify.related import plan_related
+from runner.verify.results import TestReport, judge_tests_pass, new_failures, read_text_report
 from runner.verify.session import Session, plan_gates, with_details
 
 if TYPE_CHECKING:
@@ -125,7 +126,11 @@ async def _baseline(session: Session, report: TestReport) -> Baseline | None:
 
 
 async def judge_tests(session: Session, plan: TestPlan) -> None:
-    """Run the tests (under coverage if asked) and judge the test criteria."""
+    """Run the related tests, then (unless one failed anew) the full suite; judge both criteria."""
+    if (early := await _related_first(session, plan)) is not None:
+        report, baseline = early
+        _judge(session, plan, report, baseline, None, stopped_early=True)
+        return
     started = time.time()
     report = await run_tests(session, plan, session.repo, "testOutput")
     data = None
@@ -134,12 +139,52 @@ async def judge_tests(session: Session, plan: TestPlan) -> None:
         data = await _read_coverage(session, plan, started)
         if data is None and not has_data:
             data = CoverageData({})
+    _judge(session, plan, report, await _baseline(session, report), data)
+
+
+async def _related_first(
+    session: Session, plan: TestPlan
+) -> tuple[TestReport, Baseline | None] | None:
+    """Run the tests related to the touched files; return them if one failed anew."""
+    related = await trio.to_thread.run_sync(
+        plan_related,
+        session.repo,
+        session.toolchain(),
+        session.config,
+        session.work,
+        session.changed,
+        plan,
+    )
+    if related is None:
+        return None
+    report = await run_tests(session, related, session.repo, "relatedTestOutput")
+    if report.crashed or not report.failures:
+        return None
     baseline = await _baseline(session, report)
     pre_existing = baseline.failures if baseline is not None else frozenset()
+    if not new_failures(report, pre_existing, strict=session.config.strict):
+        return None
+    return report, baseline
+
+
+def _judge(
+    session: Session,
+    plan: TestPlan,
+    report: TestReport,
+    baseline: Baseline | None,
+    data: CoverageData | None,
+    *,
+    stopped_early: bool = False,
+) -> None:
+    pre_existing = baseline.failures if baseline is not None else frozenset()
     strict = session.config.strict
-    evidence = _evidence(session, report)
+    extra = _evidence(session, report)
+    if stopped_early:
+        extra["stoppedEarly"] = "a test related to the touched files failed anew: " + (
+            "the full suite did not run"
+        )
     if (coverage := session.criteria.get(COVERAGE)) is not None:
-        if data is None and not report.crashed:
+        if data is None and not report.crashed and not stopped_early:
             raise VerifyError(
                 f"the test run produced no coverage report at {plan.coverage_report}",
                 code="verify_failed",
@@ -150,12 +195,12 @@ async def judge_tests(session: Session, plan: TestPlan) -> None:
         )  # fmt: skip
         if data is not None:
             session.artifact("coverageReport", coverage_table(data, verdict.details["scope"]))
-        session.judge(with_details(verdict, **evidence) if report.crashed else verdict)
+        session.judge(with_details(verdict, **extra))
     if (tests := session.criteria.get(TESTS_PASS)) is not None:
         verdict = judge_tests_pass(tests, report, pre_existing, strict=strict)
         if baseline is not None:
             verdict = with_details(verdict, base=baseline.to_wire())
-        session.judge(with_details(verdict, **evidence) if report.crashed else verdict)
+        session.judge(with_details(verdict, **extra))
 
 
 def _evidence(session: Session, report: TestReport) -> dict[str, Any]:

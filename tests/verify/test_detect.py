@@ -11,7 +11,14 @@ import pytest
 
 from runner.errors import VerifyError
 from runner.verify import VerifyConfig, detect_toolchain, load_verify_config
-from runner.verify.commands import needs_node_install, plan_lint, plan_tests, plan_typecheck
+from runner.verify.commands import (
+    TestPlan,
+    needs_node_install,
+    plan_lint,
+    plan_tests,
+    plan_typecheck,
+)
+from runner.verify.related import plan_related
 
 if TYPE_CHECKING:
     from runner.verify import Toolchain
@@ -218,3 +225,31 @@ def test_lint_and_setup_plans(tmp_path: Path) -> None:
     ruff = plan_lint(python, _chain(python), VerifyConfig()).command
     assert ruff is not None
     assert ruff[1:] == ("-m", "ruff", "check", "--output-format=concise", "--no-cache", ".")
+
+
+def test_plan_related_finds_python_tests_by_their_imports(tmp_path: Path) -> None:
+    repo = _write(
+        tmp_path,
+        {
+            "pyproject.toml": "",
+            "src/shop/__init__.py": "",
+            "src/shop/cart.py": "",
+            "src/shop/price.py": "",
+            "tests/test_cart.py": "from shop.cart import Cart\n",
+            "tests/test_pkg.py": "from shop import price\n",
+            "tests/test_other.py": "import json\n",
+            "tests/test_broken.py": "def (:\n",
+        },
+    )
+    chain = _chain(repo)
+    full = TestPlan(("python", "-m", "pytest"), "pytest")
+    plan = plan_related(repo, chain, VerifyConfig(), tmp_path, ["src/shop/price.py"], full)
+    assert plan is not None
+    assert plan.command[-1:] == ("tests/test_pkg.py",)
+    cart = plan_related(repo, chain, VerifyConfig(), tmp_path, ["src/shop/cart.py"], full)
+    assert cart is not None
+    # `from shop import price` imports the package too: kept, related runs err on the safe side
+    assert cart.command[-2:] == ("tests/test_cart.py", "tests/test_pkg.py")
+    assert plan_related(repo, chain, VerifyConfig(), tmp_path, ["README.md"], full) is None
+    configured = VerifyConfig(test=("make", "test"))
+    assert plan_related(repo, chain, configured, tmp_path, ["src/shop/cart.py"], full) is None

@@ -142,8 +142,13 @@ def test_js_change_that_breaks_a_test_is_a_new_failure(js: Verified) -> None:
     _, outcome = js["breaks"]
     tests = _wire(outcome, "tests.pass")
     assert tests["passed"] is False
-    assert tests["actual"] == "1 new failed: tests/add.test.js > adds; 1 pre-existing"
+    # jest --findRelatedTests ran tests/add.test.js first: a new failure ends VERIFY early
+    assert tests["actual"] == "1 failed: tests/add.test.js > adds"
     assert tests["details"]["new"] == ["tests/add.test.js > adds"]
+    assert tests["details"]["stoppedEarly"].startswith("a test related to the touched files")
+    assert tests["details"]["base"]["failures"] == [JS_LEGACY]
+    assert "relatedTestOutput" in outcome.artifacts
+    assert "testOutput" not in outcome.artifacts
     [added] = [t for t in tests["details"]["tests"] if t["status"] == "new"]
     assert added["message"].startswith("Error: expect(received).toBe(expected)")
     assert _wire(outcome, "test.coverage")["passed"] is False
@@ -169,6 +174,10 @@ def test_ts_fresh_clone_installs_then_type_checks(ts: Verified) -> None:
     tests = _wire(outcome, "tests.pass")
     assert tests["details"]["preExisting"] == ["tests/legacy.test.ts > legacy"]
     assert git("status", "--porcelain", cwd=repo) == ""
+    # vitest related ran the touched file's test first (and only it), then the full suite
+    related = outcome.artifacts["relatedTestOutput"]
+    assert "sub.test.ts" in related
+    assert "legacy.test.ts" not in related
 
 
 @pytest.mark.node
@@ -201,7 +210,9 @@ def test_py_breaking_change_names_the_new_failure_and_its_message(py: Verified) 
     tests = _wire(outcome, "tests.pass")
     assert tests["passed"] is False
     assert tests["details"]["new"] == ["tests/test_ops.py::test_add"]
-    assert tests["details"]["preExisting"] == ["tests/test_legacy.py::test_legacy"]
+    # only tests/test_ops.py imports calc.ops: it ran first, and its failure ended VERIFY
+    assert "stoppedEarly" in tests["details"]
+    assert "tests/test_legacy.py" not in outcome.artifacts["relatedTestOutput"]
     [new] = [t for t in tests["details"]["tests"] if t["status"] == "new"]
     assert new["message"].startswith("assert -1 == 5")
 
