@@ -37,6 +37,7 @@ from runner.errors import (
     RunnerError,
 )
 from runner.pipeline import (
+    DEFAULT_MAX_ATTEMPTS,
     ResumePoint,
     RunOutcome,
     StageContext,
@@ -180,7 +181,12 @@ class CustomerActor:
         s.start_time = self._now()
         s.error, s.pause_requested, s.current_task, s.branch = None, False, None, None
         s.stop_after_task, s.tool = command.stop_after_task, command.tool
-        params = {"tool": command.tool, "stopAfterTask": command.stop_after_task}
+        s.max_attempts, s.attempt = command.max_attempts, None
+        params = {
+            "tool": command.tool,
+            "stopAfterTask": command.stop_after_task,
+            "maxAttempts": command.max_attempts,
+        }
         await self.deps.store.runs.create(
             RunRecord(
                 run_id=s.run_id,
@@ -248,7 +254,12 @@ class CustomerActor:
                 with scope:
                     ctx = await self._context()
                     result = await drive(
-                        self.deps.stages, ctx, _Hooks(self), tool=self.state.tool, resume=resume
+                        self.deps.stages,
+                        ctx,
+                        _Hooks(self),
+                        tool=self.state.tool,
+                        resume=resume,
+                        max_attempts=self._max_attempts(ctx),
                     )
             except Exception as exc:
                 log.exception("run_crashed")
@@ -394,6 +405,13 @@ class CustomerActor:
     def _now(self) -> str:
         return self.journal.now()
 
+    def _max_attempts(self, ctx: StageContext) -> int:
+        """The run's ``maxAttempts``, else the customer's, else the default (3)."""
+        configured = ctx.customer.settings.get("maxAttempts")
+        chosen = self.state.max_attempts or configured or DEFAULT_MAX_ATTEMPTS
+        self.state.max_attempts = int(chosen)
+        return int(chosen)
+
 
 @attrs.define
 class _Hooks:
@@ -414,8 +432,17 @@ class _Hooks:
         if status != state.status:  # a run's start or resume already announced it
             await self.actor.journal.change(status)
 
+    async def attempt_started(self, task_id: str, attempt: int, max_attempts: int) -> None:
+        state = self.actor.state
+        state.current_task, state.attempt, state.max_attempts = task_id, attempt, max_attempts
+        if attempt > 1:
+            self.actor.journal.log(
+                "warning", f"task {task_id}: attempt {attempt} of {max_attempts} (repairing)"
+            )
+
     async def task_completed(self, task_id: str) -> None:
         state = self.actor.state
+        state.attempt = None
         state.completed_tasks = min(state.total_tasks, state.completed_tasks + 1)
         state.current_task = None  # the next update (SELECTING, PAUSED) carries the new progress
         self.actor.journal.log("info", f"task {task_id} completed")

@@ -38,6 +38,7 @@ class StartRun:
     tool: str | None
     stop_after_task: str | None
     reply: Reply
+    max_attempts: int | None = None
 
 
 @attrs.frozen

@@ -73,11 +73,13 @@ class ExecutionState:
     last_update: str | None = None
     repo_path: str | None = None
     logs: list[str] = attrs.field(factory=list)
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
     pause_requested: bool = False
     stop_after_task: str | None = None
     tool: str | None = None
     resume_stage: str | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """Return the spec's Execution State Model (camelCase) plus our extra fields."""
@@ -96,6 +98,8 @@ class ExecutionState:
             "pauseRequested": self.pause_requested,
             "stopAfterTask": self.stop_after_task,
         }
+        if self.attempt is not None:
+            body["attempt"], body["maxAttempts"] = self.attempt, self.max_attempts
         if self.error is not None:
             body["error"] = dict(self.error)
         return body
@@ -112,6 +116,8 @@ class ExecutionState:
             "runId": self.run_id,
             "branch": self.branch,
         }
+        if self.attempt is not None:
+            frame["attempt"], frame["maxAttempts"] = self.attempt, self.max_attempts
         if self.error is not None:
             frame["error"] = dict(self.error)
         return frame

@@ -133,6 +133,7 @@ async def customer_view(record: CustomerRecord) -> dict[str, Any]:
         "push": record.push,
         "defaultCriteria": record.settings.get("defaultCriteria"),
         "scopePolicy": record.settings.get("scopePolicy", "warn"),
+        "maxAttempts": record.settings.get("maxAttempts"),
         "createdAt": record.created_at,
         "updatedAt": record.updated_at,
         "state": state,

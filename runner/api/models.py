@@ -60,6 +60,15 @@ def _repo_url(*, required: bool = True) -> Any:
     return Field(default=None, max_length=2048, description=_REPO_URL_DOC)
 
 
+MAX_ATTEMPTS = Field(
+    default=None,
+    ge=1,
+    le=10,
+    description="Attempts per task: an unmet VERIFY or an IMPLEMENT without change is retried "
+    "with a repair prompt carrying the evidence (1 = stop on the first error; default 3).",
+)
+
+
 class ApiModel(BaseModel):
     """Request models: camelCase aliases, unknown fields rejected."""
 
@@ -126,6 +135,7 @@ class CustomerBody(ApiModel):
     push: bool = False
     default_criteria: dict[str, str] | None = None
     scope_policy: Literal["warn", "reject"] = "warn"
+    max_attempts: int | None = MAX_ATTEMPTS
 
 
 class RunBody(ApiModel):
@@ -133,6 +143,7 @@ class RunBody(ApiModel):
 
     tool: str | None = _tool(None)
     stop_after_task: str | None = Field(default=None, pattern=TASK_ID)
+    max_attempts: int | None = MAX_ATTEMPTS
     idempotency_key: str | None = KEY
 
 
@@ -277,7 +288,9 @@ class ExecutionStateView(ViewModel):
     start_time: str | None
     last_update: str | None
     artifacts: dict[str, Any]
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
 
 
 class CustomerView(ViewModel):
@@ -289,6 +302,7 @@ class CustomerView(ViewModel):
     tasks_file: str
     tool: str
     push: bool
+    max_attempts: int | None = None
     created_at: str
     updated_at: str
     state: ExecutionStateView

@@ -52,6 +52,8 @@ async def put_customer(customer_id: str) -> Response:
     settings: dict[str, Any] = {"scopePolicy": body.scope_policy}
     if body.default_criteria is not None:
         settings["defaultCriteria"] = body.default_criteria
+    if body.max_attempts is not None:
+        settings["maxAttempts"] = body.max_attempts
     record = await register(
         customer_id,
         body.repo_url,
@@ -111,7 +113,12 @@ async def run(customer_id: str) -> Response:
     return await _transition(
         customer_id,
         "run",
-        lambda reply: StartRun(tool=body.tool, stop_after_task=body.stop_after_task, reply=reply),
+        lambda reply: StartRun(
+            tool=body.tool,
+            stop_after_task=body.stop_after_task,
+            reply=reply,
+            max_attempts=body.max_attempts,
+        ),
         body,
     )
 

@@ -13,10 +13,12 @@ from runner.pipeline.base import (
     TaskListMemo,
     VerifyRequest,
 )
+from runner.pipeline.repair import DEFAULT_MAX_ATTEMPTS
 from runner.pipeline.run import STAGE_ORDER, ResumePoint, RunHooks, RunOutcome, drive
 from runner.pipeline.stages import PipelineStages
 
 __all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
     "STAGE_ORDER",
     "CompleteResult",
     "ImplementRequest",

@@ -96,7 +96,11 @@ class PrepRequest:
 
 @attrs.frozen
 class ImplementRequest:
-    """``POST /implement``; the optional fields override the task list's."""
+    """``POST /implement``; the optional fields override the task list's.
+
+    ``repair`` (the autopilot's repair loop) is what the previous attempt got wrong; it is
+    added to the prompt, and ``attempt`` numbers the commit.
+    """
 
     task_id: str
     branch: str | None = None
@@ -105,6 +109,8 @@ class ImplementRequest:
     files: tuple[str, ...] | None = None
     requirements: tuple[str, ...] | None = None
     force: bool = False
+    repair: str | None = None
+    attempt: int = 1
 
 
 @attrs.frozen

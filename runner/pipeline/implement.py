@@ -17,16 +17,54 @@ from runner.pipeline.common import (
     repair_unless_clean,
     task_branch,
 )
-from runner.tools import ToolRequest, make_tool
+from runner.tools import ToolRequest, build_prompt, make_tool
 
 if TYPE_CHECKING:
     from runner.git import Workspace
     from runner.pipeline.base import ImplementRequest, StageContext
     from runner.tasks import Task
 
-__all__ = ["checkout_task_branch", "implement", "safe_paths"]
+__all__ = [
+    "CONVENTIONS_FILES",
+    "checkout_task_branch",
+    "conventions_files",
+    "implement",
+    "safe_paths",
+]
 
 _DIFF_CAP = 1024 * 1024
+CONVENTIONS_FILES = ("AGENTS.md", "CLAUDE.md", "CONVENTIONS.md", ".cursorrules")
+"""The repo's own instructions for coding agents, handed to the tool read-only."""
+_CONVENTIONS_CAP = 256 * 1024
+
+
+def conventions_files(repo: Path) -> tuple[str, ...]:
+    """The conventions files at the repo root that are plain files inside it (read-only)."""
+    root = repo.resolve()
+    found = []
+    for name in CONVENTIONS_FILES:
+        path = repo / name
+        if path.is_symlink() or not path.is_file():
+            continue  # a link could hand the model a file from outside the repo
+        if path.resolve().is_relative_to(root) and path.stat().st_size <= _CONVENTIONS_CAP:
+            found.append(name)
+    return tuple(found)
+
+
+def _absent(repo: Path, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if not (repo / n).exists() and not (repo / n).is_symlink())
+
+
+def _drop_empty_creations(repo: Path, absent: tuple[str, ...]) -> None:
+    """Remove the files the runner handed the tool that it only created, empty.
+
+    Aider creates every ``--file`` it is given; an empty file the runner itself named is no
+    change, and must not turn a run where the model did nothing into a commit.
+    """
+    for name in absent:
+        path = repo / name
+        if path.is_file() and not path.is_symlink() and not path.read_bytes().strip():
+            path.unlink()
 
 
 def safe_paths(repo: Path, paths: tuple[str, ...], field: str) -> tuple[str, ...]:
@@ -105,19 +143,25 @@ async def implement(
     files = safe_paths(ws.path, request.files or task.files, "criteria.files")
     tool = make_tool(request.tool or ctx.customer.tool, ctx.settings,
                      home=access.tool_home(ctx.settings))  # fmt: skip
+    handed = _tool_files(ctx, task, files)
     tool_request = ToolRequest(
         task_id=task.id,
         title=task.title,
         description=request.description or task.description,
-        files=_tool_files(ctx, task, files),
+        files=handed,
         requirements=request.requirements or task.requirements,
         repo=ws.path,
         customer_id=ctx.customer.customer_id,
+        repair=request.repair,
+        read_only=await trio.to_thread.run_sync(conventions_files, ws.path),
     )
+    absent = await trio.to_thread.run_sync(_absent, ws.path, handed)
     async with ctx.slots.acquire(ctx.customer.customer_id):
-        ctx.log("info", f"running {tool.name} for task {task.id}")
+        attempt = f" (attempt {request.attempt})" if request.attempt > 1 else ""
+        ctx.log("info", f"running {tool.name} for task {task.id}{attempt}")
         run = await tool.run(tool_request, on_line=lambda _stream, line: ctx.log("info", line))
-    commit = await ws.commit_all(f"Task {task.id}: {task.title}")
+    await trio.to_thread.run_sync(_drop_empty_creations, ws.path, absent)
+    commit = await ws.commit_all(f"Task {task.id}: {task.title}{attempt}")
     head = await ws.head_sha()
     if commit is None and head == before:
         raise ToolError(
@@ -157,6 +201,8 @@ async def implement(
             "tokens": dict(run.tokens) if run.tokens else None,
             "cost": run.cost,
         },
+        "attempt": request.attempt,
+        "prompt": ctx.redactor(build_prompt(tool_request)),
         "duration": round(trio.current_time() - started, 3),
         "toolDuration": round(run.duration, 3),
     }

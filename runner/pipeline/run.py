@@ -1,16 +1,27 @@
-"""The autopilot's stage loop: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE, stop on error."""
+"""The autopilot's stage loop: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE.
+
+An unmet VERIFY or an IMPLEMENT that changed nothing goes back to IMPLEMENT on the same
+branch with the evidence (:mod:`runner.pipeline.repair`), up to ``max_attempts`` per task;
+the loop gives up early when an attempt changes nothing or repeats the previous diff. Any
+other error, or the last attempt's, stops the run (stop-on-error) with every attempt's
+evidence.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 import attrs
 
-from runner.errors import RunnerError
-from runner.pipeline.base import ImplementRequest, PrepRequest, VerifyRequest
-
-if TYPE_CHECKING:
-    from runner.pipeline.base import StageContext, Stages
+from runner.errors import RunnerError, ToolError
+from runner.pipeline.base import ImplementRequest, PrepRequest, StageContext, Stages, VerifyRequest
+from runner.pipeline.repair import (
+    DEFAULT_MAX_ATTEMPTS,
+    Attempt,
+    diff_digest,
+    is_repairable,
+    repair_prompt,
+)
 
 __all__ = ["STAGE_ORDER", "ResumePoint", "RunHooks", "RunOutcome", "drive"]
 
@@ -31,7 +42,7 @@ class RunOutcome:
     """How :func:`drive` ended: ``DONE``, ``PAUSED`` or ``FAILED`` (with error and resume point)."""
 
     status: str
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
     resume: ResumePoint | None = None
 
 
@@ -47,6 +58,9 @@ class RunHooks(Protocol):
     async def counts(self, completed: int, total: int) -> None:
         """Record the task list's counts after SELECT."""
 
+    async def attempt_started(self, task_id: str, attempt: int, max_attempts: int) -> None:
+        """Persist and publish that attempt ``attempt`` of ``max_attempts`` at a task began."""
+
     def pause_requested(self) -> bool:
         """Whether the run should pause at the next stage boundary."""
 
@@ -61,8 +75,9 @@ async def drive(
     *,
     tool: str | None,
     resume: ResumePoint | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> RunOutcome:
-    """Run tasks until none is left, a stage fails, or a pause point is reached."""
+    """Run tasks until none is left, a stage fails beyond repair, or a pause point is reached."""
     point = resume
     while True:
         if point is None:
@@ -81,7 +96,7 @@ async def drive(
                     return RunOutcome("FAILED", error=error)
                 return RunOutcome("DONE")
             point = ResumePoint(task_id=str(selection.task["id"]), stage="prep")
-        outcome = await _run_task(stages, ctx, hooks, point, tool)
+        outcome = await _Task(stages, ctx, hooks, point, tool, max_attempts).run()
         if outcome is not None:
             return outcome
         if hooks.stop_after() == point.task_id:
@@ -89,33 +104,104 @@ async def drive(
         point = None
 
 
-async def _run_task(
-    stages: Stages, ctx: StageContext, hooks: RunHooks, point: ResumePoint, tool: str | None
-) -> RunOutcome | None:
-    """Run one task's stages from ``point``; return an outcome if the run must end."""
-    task_id, branch = point.task_id, point.branch
-    for stage in STAGE_ORDER[STAGE_ORDER.index(point.stage) :]:
-        here = ResumePoint(task_id, stage, branch)
-        if hooks.pause_requested():
-            return RunOutcome("PAUSED", resume=here)
-        await hooks.stage_started(stage, task_id, branch)
-        try:
-            if stage == "prep":
-                result = await stages.prep(ctx, PrepRequest(task_id=task_id))
-                branch = str(result.to_wire()["branch"])
-            elif stage == "implement":
-                await stages.implement(ctx, ImplementRequest(task_id, branch=branch, tool=tool))
-            elif stage == "verify":
-                await stages.verify(ctx, VerifyRequest(task_id, branch=branch))
-            else:
-                assert branch is not None
-                await stages.complete(ctx, task_id, branch)
-        except RunnerError as exc:
-            return _failed(stage, exc, ResumePoint(task_id, stage, branch))
-    await hooks.task_completed(task_id)
-    return None
+@attrs.define
+class _Task:
+    """One task's stages from a resume point, with its repair attempts."""
+
+    stages: Stages
+    ctx: StageContext
+    hooks: RunHooks
+    point: ResumePoint
+    tool: str | None
+    max_attempts: int
+    attempts: list[Attempt] = attrs.field(factory=list)
+    repair: str | None = None
+    digests: list[str] = attrs.field(factory=list)
+
+    @property
+    def attempt(self) -> int:
+        return len(self.attempts) + 1
+
+    async def run(self) -> RunOutcome | None:
+        """Run the stages; return an outcome if the run must end, None when the task is done."""
+        task_id, branch = self.point.task_id, self.point.branch
+        await self.hooks.attempt_started(task_id, self.attempt, self.max_attempts)
+        index = STAGE_ORDER.index(self.point.stage)
+        while index < len(STAGE_ORDER):
+            stage = STAGE_ORDER[index]
+            if self.hooks.pause_requested():
+                return RunOutcome("PAUSED", resume=ResumePoint(task_id, stage, branch))
+            await self.hooks.stage_started(stage, task_id, branch)
+            try:
+                branch = await self._stage(stage, task_id, branch)
+            except RunnerError as exc:
+                if not await self._retry(stage, exc):
+                    return self._give_up(stage, exc, ResumePoint(task_id, stage, branch))
+                index = STAGE_ORDER.index("implement")
+                continue
+            index += 1
+        await self.hooks.task_completed(task_id)
+        return None
+
+    async def _stage(self, stage: str, task_id: str, branch: str | None) -> str | None:
+        stages, ctx = self.stages, self.ctx
+        if stage == "prep":
+            result = await stages.prep(ctx, PrepRequest(task_id=task_id))
+            return str(result.to_wire()["branch"])
+        if stage == "implement":
+            request = ImplementRequest(
+                task_id,
+                branch=branch,
+                tool=self.tool,
+                repair=self.repair,
+                attempt=self.attempt,
+                force=self.repair is not None,
+            )
+            body = (await stages.implement(ctx, request)).to_wire()
+            self._check_progress(task_id, body)
+        elif stage == "verify":
+            await stages.verify(ctx, VerifyRequest(task_id, branch=branch))
+        else:
+            assert branch is not None
+            await stages.complete(ctx, task_id, branch)
+        return branch
+
+    def _check_progress(self, task_id: str, body: dict[str, Any]) -> None:
+        """Stop repairing when an attempt leaves the branch's diff as the last one left it."""
+        diff = str((body.get("artifacts") or {}).get("diff", ""))
+        digest = diff_digest(diff)
+        if digest in self.digests:
+            raise ToolError(
+                "the attempt repeated a previous attempt's change: no progress",
+                code="repair_no_progress",
+                task_id=task_id,
+            )
+        self.digests.append(digest)
+
+    async def _retry(self, stage: str, exc: RunnerError) -> bool:
+        """Record the failed attempt; return True when another attempt should run."""
+        results = exc.extra.get("results") if stage == "verify" else None
+        self.attempts.append(Attempt(self.attempt, stage, exc.code, exc.message, results))
+        no_change_again = exc.code == "tool_no_change" and len(self.attempts) > 1
+        if not is_repairable(stage, exc) or no_change_again:
+            return False
+        if self.attempt > self.max_attempts:
+            return False
+        self.repair = repair_prompt(exc, self.attempt, self.max_attempts)
+        self.ctx.log("warning", f"attempt {self.attempt - 1} failed at {stage}: {exc.message}")
+        await self.hooks.attempt_started(self.point.task_id, self.attempt, self.max_attempts)
+        return True
+
+    def _give_up(self, stage: str, exc: RunnerError, resume: ResumePoint) -> RunOutcome:
+        outcome = _failed(stage, exc, resume)
+        assert outcome.error is not None
+        if self.attempts and (stage in ("implement", "verify") or len(self.attempts) > 1):
+            outcome.error["attempt"] = self.attempts[-1].number
+            outcome.error["maxAttempts"] = self.max_attempts
+            outcome.error["attempts"] = [a.to_wire() for a in self.attempts]
+        return outcome
 
 
 def _failed(stage: str, exc: RunnerError, resume: ResumePoint | None) -> RunOutcome:
-    error = {"stage": stage, "code": exc.code, "message": exc.message}
+    error: dict[str, Any] = {"stage": stage, "code": exc.code, "message": exc.message}
     return RunOutcome("FAILED", error=error, resume=resume)

@@ -171,6 +171,7 @@ class AiderTool:
         argv += settings.aider_args  # after ours, so an operator's flag wins
         argv.append(f"--message={build_prompt(request)}")
         argv += [f"--file={name}" for name in request.files]
+        argv += [f"--read={name}" for name in request.read_only]
         return argv
 
     def _stop_after_retries(self) -> Callable[[str, str], str | None]:

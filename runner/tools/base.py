@@ -69,6 +69,8 @@ class ToolRequest:
     requirements: tuple[str, ...] = attrs.field(converter=_str_tuple)
     repo: Path
     customer_id: str
+    repair: str | None = None
+    read_only: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -109,7 +111,15 @@ def build_prompt(request: ToolRequest) -> str:
         parts += ["", "Requirements:", *(f"- {r}" for r in request.requirements)]
     if request.files:
         parts += ["", "Files:", *(f"- {f}" for f in request.files)]
+    if request.read_only:
+        parts += [
+            "",
+            "Follow the project's conventions in:",
+            *(f"- {f}" for f in request.read_only),
+        ]
     parts += ["", "Make the change in the repository; keep it minimal and focused on this task."]
+    if request.repair:
+        parts += ["", request.repair.strip()]
     return "\n".join(parts)
 
 

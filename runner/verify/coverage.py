@@ -60,10 +60,11 @@ def is_source_file(path: str) -> bool:
 
 @attrs.frozen
 class FileCoverage:
-    """Covered and measurable line counts of one file."""
+    """Covered and measurable line counts of one file, and the lines not run."""
 
     covered: int
     total: int
+    missing: tuple[int, ...] = ()
 
 
 @attrs.frozen
@@ -90,7 +91,8 @@ def _istanbul_lines(entry: Mapping[str, Any]) -> FileCoverage:
     for key, location in entry.get("statementMap", {}).items():
         line = int(location["start"]["line"])
         hits[line] = max(hits.get(line, 0), int(counts.get(key, 0)))
-    return FileCoverage(sum(1 for n in hits.values() if n > 0), len(hits))
+    missing = tuple(sorted(line for line, n in hits.items() if n == 0))
+    return FileCoverage(len(hits) - len(missing), len(hits), missing)
 
 
 def parse_coverage(text: str, repo: Path) -> CoverageData:
@@ -107,7 +109,10 @@ def parse_coverage(text: str, repo: Path) -> CoverageData:
     if isinstance(data, dict) and isinstance(data.get("files"), dict):  # coverage.py
         for path, entry in data["files"].items():
             summary = entry["summary"]
-            counts = FileCoverage(int(summary["covered_lines"]), int(summary["num_statements"]))
+            missing = tuple(int(n) for n in entry.get("missing_lines", ()))
+            counts = FileCoverage(
+                int(summary["covered_lines"]), int(summary["num_statements"]), missing
+            )
             files[_relative(path, repo)] = counts
     elif isinstance(data, dict) and all(
         isinstance(v, dict) and "statementMap" in v for v in data.values()
@@ -163,6 +168,8 @@ def _file_rows(data: CoverageData, scope: Sequence[str], repo: Path) -> list[dic
             "totalLines": item.total,
             "percent": format_percent(float(percent)),
         }
+        if item.missing:
+            row["missingLines"] = list(item.missing)
         if measured is None:
             row["note"] = "no test loaded this file: counted as 0% covered (lines estimated)"
         rows.append(row)

@@ -64,11 +64,17 @@ async def test_stop_on_error_leaves_later_tasks_untouched(
         async with open_websocket_url(url) as ws, service.client() as client:
             await client.post("/customers/acme/run")
             frames = await frames_until(ws, status_is("FAILED"))
-    assert frames[-1]["error"] == {
+    error = frames[-1]["error"]
+    assert {k: error[k] for k in ("stage", "code", "message")} == {
         "stage": "verify",
         "code": "criteria_not_met",
         "message": "criteria not met: test.coverage",
     }
+    # three attempts, each with its evidence, then stop-on-error
+    assert (error["attempt"], error["maxAttempts"]) == (3, 3)
+    assert [a["attempt"] for a in error["attempts"]] == [1, 2, 3]
+    assert error["attempts"][0]["results"] == {"test.coverage": {"passed": False}}
+    assert [c[1] for c in stages.calls if c[2] == "1.1.2"] == ["prep", *["implement", "verify"] * 3]
     assert not [c for c in stages.calls if c[2] == "1.1.3"]
     assert ("acme", "complete", "1.1.2") not in stages.calls
     state = await _state(service)
@@ -289,3 +295,63 @@ async def test_a_paused_run_stays_paused_across_a_restart(tmp_path: Path) -> Non
                 assert resumed.status_code == 200
                 await frames_until(ws, status_is("DONE"))
     assert [c[2] for c in restarted.calls if c[1] == "prep"] == ["1.1.2", "1.1.3"]
+
+
+async def test_unmet_verify_is_repaired_with_the_evidence(
+    service: Service, stages: FakeStages
+) -> None:
+    stages.fail[("verify", "1.1.1")] = criteria_failure("1.1.1")
+    stages.fail_times[("verify", "1.1.1")] = 1  # the second attempt passes
+    await _register(service)
+    url = f"{service.ws_url}/ws/devteam?customerId=acme"
+    with trio.fail_after(30):
+        async with open_websocket_url(url) as ws, service.client() as client:
+            await client.post("/customers/acme/run", json={})
+            frames = await frames_until(ws, status_is("DONE"))
+    attempts = [
+        (f.get("attempt"), f.get("maxAttempts"), f["status"])
+        for f in frames
+        if f["type"] == "execution-update" and f.get("taskId") == "1.1.1"
+    ]
+    assert (2, 3, "IMPLEMENTING") in attempts
+    assert stages.repairs[0] is None
+    repair = stages.repairs[1]
+    assert repair is not None
+    assert repair.startswith("Attempt 2 of 3. The previous attempt did not pass:")
+    assert "- test.coverage: failed" in repair
+    assert ("acme", "complete", "1.1.1") in stages.calls
+
+
+async def test_max_attempts_one_stops_on_the_first_error(
+    service: Service, stages: FakeStages
+) -> None:
+    stages.fail[("verify", "1.1.1")] = criteria_failure("1.1.1")
+    await _register(service)
+    with trio.fail_after(30):
+        async with service.client() as client:
+            started = await client.post("/customers/acme/run", json={"maxAttempts": 1})
+            assert started.status_code == 202
+            state = await _wait_status(service, "FAILED")
+    assert [c[1] for c in stages.calls if c[2] == "1.1.1"] == ["prep", "implement", "verify"]
+    assert state["maxAttempts"] == 1
+    assert state["error"]["attempts"][0]["code"] == "criteria_not_met"  # type: ignore[index]
+
+
+async def test_customer_max_attempts_and_bad_values(service: Service) -> None:
+    async with service.client() as client:
+        put = await client.put("/customers/acme", json={"repoUrl": "/srv/a", "maxAttempts": 2})
+        assert put.status_code == 200
+        assert put.json()["maxAttempts"] == 2
+        bad = await client.put("/customers/acme", json={"repoUrl": "/srv/a", "maxAttempts": 0})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["details"][0]["field"] == "maxAttempts"
+        run = await client.post("/customers/acme/run", json={"maxAttempts": 11})
+        assert run.status_code == 400
+
+
+async def _wait_status(service: Service, status: str) -> dict[str, object]:
+    while True:
+        state = await _state(service)
+        if state["status"] == status:
+            return state
+        await trio.sleep(0.01)

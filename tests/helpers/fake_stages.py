@@ -42,6 +42,8 @@ class FakeStages:
     done: dict[str, set[str]] = attrs.field(factory=dict)
     calls: list[tuple[str, str, str | None]] = attrs.field(factory=list)
     fail: dict[tuple[str, str], RunnerError] = attrs.field(factory=dict)
+    fail_times: dict[tuple[str, str], int] = attrs.field(factory=dict)
+    repairs: list[str | None] = attrs.field(factory=list)
     crash: set[str] = attrs.field(factory=set)
     gates: dict[str, trio.Event] = attrs.field(factory=dict)
     entered: dict[str, trio.Event] = attrs.field(factory=dict)
@@ -62,8 +64,11 @@ class FakeStages:
             await self.gates[stage].wait()
         if stage in self.crash:
             raise RuntimeError(f"{stage} crashed")
-        error = self.fail.get((stage, task_id or ""))
-        if error is not None:
+        key = (stage, task_id or "")
+        error = self.fail.get(key)
+        if error is not None and self.fail_times.get(key, 1) > 0:
+            if key in self.fail_times:
+                self.fail_times[key] -= 1
             raise error
 
     def _done(self, ctx: StageContext) -> set[str]:
@@ -89,9 +94,11 @@ class FakeStages:
                      "workingDirectory": "/tmp/fake"}})  # fmt: skip
 
     async def implement(self, ctx: StageContext, request: ImplementRequest) -> Body:
+        self.repairs.append(request.repair)
         await self._enter(ctx, "implement", request.task_id)
+        diff = f"+x{len(self.repairs)}"  # every attempt changes the branch a little more
         return Body({"success": True, "taskId": request.task_id, "tool": request.tool or "aider",
-                     "artifacts": {"diff": "+x", "stdout": "", "stderr": "",
+                     "artifacts": {"diff": diff, "stdout": "", "stderr": "",
                                    "filesModified": ["a.py"], "linesChanged": 1},
                      "duration": 0.01})  # fmt: skip
 

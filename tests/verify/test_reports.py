@@ -52,12 +52,18 @@ def test_parse_coverage_reads_coverage_py_json() -> None:
     report = {
         "meta": {"format": 3},
         "files": {
-            "calc/ops.py": {"summary": {"covered_lines": 3, "num_statements": 4}},
+            "calc/ops.py": {
+                "summary": {"covered_lines": 3, "num_statements": 4},
+                "missing_lines": [7],
+            },
             "/work/repo/calc/abs.py": {"summary": {"covered_lines": 0, "num_statements": 2}},
         },
     }
     data = parse_coverage(json.dumps(report), REPO)
-    assert data.files == {"calc/ops.py": FileCoverage(3, 4), "calc/abs.py": FileCoverage(0, 2)}
+    assert data.files == {
+        "calc/ops.py": FileCoverage(3, 4, missing=(7,)),
+        "calc/abs.py": FileCoverage(0, 2),
+    }
 
 
 def test_parse_coverage_reads_istanbul_lines() -> None:
@@ -71,7 +77,7 @@ def test_parse_coverage_reads_istanbul_lines() -> None:
     }
     data = parse_coverage(json.dumps({"/work/repo/src/a.ts": entry}), REPO)
     # line 2 is hit by one of its two statements; line 5 is not: 2 of 3 lines
-    assert data.files == {"src/a.ts": FileCoverage(2, 3)}
+    assert data.files == {"src/a.ts": FileCoverage(2, 3, missing=(5,))}
 
 
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"a": 1}'])
