@@ -166,7 +166,14 @@ TS_EXPECTED: dict[str, dict[str, Any]] = {
         "tests.pass": _passed(3),
     },
     "failing-test": {
+        # vitest related ran tests/ops.test.ts first; its failure ended VERIFY before coverage
         **_failed_tests("tests/ops.test.ts > ops > subtracts", ["src/ops.ts"], 2, 2),
+        "test.coverage": {
+            "passed": False,
+            "actual": "1 failed: tests/ops.test.ts > ops > subtracts",
+            "required": "≥80%",
+            "details": {"failures": ["tests/ops.test.ts > ops > subtracts"]},
+        },
         "type.strict": NO_ERRORS,
         "doc.updated": DOC_OK,
     },
@@ -192,6 +199,8 @@ def _core(outcome: VerifyOutcome) -> dict[str, Any]:
             assert [r["path"] for r in rows] == details["scope"]
             assert sum(r["coveredLines"] for r in rows) == details["coveredLines"]
             assert sum(r["totalLines"] for r in rows) == details["totalLines"]
+        if "stoppedEarly" in details:  # a related test failed anew: the full suite did not run
+            assert details.pop("stoppedEarly").startswith("a test related to the touched files")
         if "firstErrors" in details:
             assert details.pop("firstErrors")
         if "tests" in details:
@@ -223,7 +232,13 @@ def test_verify_python_artifacts_name_the_findings(
     python_outcomes: Scenarios,
 ) -> None:
     artifacts = python_outcomes["type-error"][1].artifacts
-    assert set(artifacts) == {"testOutput", "coverageReport", "typeCheckOutput", "lintOutput"}
+    assert set(artifacts) == {
+        "relatedTestOutput",  # tests/test_convert.py imports calc.convert: it ran first
+        "testOutput",
+        "coverageReport",
+        "typeCheckOutput",
+        "lintOutput",
+    }
     assert (
         "calc/convert.py:5: error: Incompatible return value type" in artifacts["typeCheckOutput"]
     )
