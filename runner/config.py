@@ -127,7 +127,13 @@ class _Env:
         return value
 
 
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$|^AIDER_", re.I)
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$", re.I)
+_RUNNER_AIDER_VARIABLES = {"AIDER_PATH", "AIDER_ARGS", "AIDER_MODEL", "AIDER_EDIT_FORMAT"}
+
+
+def _is_model_variable(name: str) -> bool:
+    """Whether a variable belongs to the model (keys, endpoints, aider's own settings)."""
+    return name.endswith(("_API_KEY", "_API_BASE")) or name.startswith("AIDER_")
 
 
 def _verify_env(names: str, environ: Mapping[str, str]) -> dict[str, str]:
@@ -136,7 +142,7 @@ def _verify_env(names: str, environ: Mapping[str, str]) -> dict[str, str]:
     for name in (n.strip() for n in names.split(",")):
         if not name:
             continue
-        if _SECRET_NAME.search(name) or name.endswith("_API_BASE"):
+        if _SECRET_NAME.search(name) or _is_model_variable(name):
             raise ConfigError("VERIFY_ENV", f"{name} looks like a secret; it is never passed on")
         if name in environ:
             picked[name] = environ[name]
@@ -234,9 +240,7 @@ class Settings:
         model_env = {
             k: v
             for k, v in raw_env.items()
-            if v
-            and (k.endswith(("_API_KEY", "_API_BASE")) or k.startswith("AIDER_"))
-            and k not in {"AIDER_PATH", "AIDER_ARGS", "AIDER_MODEL", "AIDER_EDIT_FORMAT"}
+            if v and _is_model_variable(k) and k not in _RUNNER_AIDER_VARIABLES
         }
         values: dict[str, Any] = {
             "host": env.text("DEVTEAM_RUNNER_HOST", "127.0.0.1"),

@@ -21,7 +21,7 @@ import attrs
 
 from runner.errors import VerifyError
 from runner.verify.criteria import Criterion, CriterionResult, format_percent
-from runner.verify.results import TestReport, failure_details, new_failures
+from runner.verify.results import TestReport, failure_details, new_failures, repo_relative
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -74,16 +74,6 @@ class CoverageData:
     files: Mapping[str, FileCoverage]
 
 
-def _relative(path: str, repo: Path) -> str:
-    candidate = Path(path)
-    if candidate.is_absolute():
-        try:
-            candidate = candidate.resolve().relative_to(repo.resolve())
-        except ValueError:
-            return candidate.as_posix()  # outside the repository: never in scope
-    return candidate.as_posix().removeprefix("./")
-
-
 def _istanbul_lines(entry: Mapping[str, Any]) -> FileCoverage:
     """Line coverage as istanbul-lib-coverage computes it: a line is hit if any statement is."""
     hits: dict[int, int] = {}
@@ -113,12 +103,12 @@ def parse_coverage(text: str, repo: Path) -> CoverageData:
             counts = FileCoverage(
                 int(summary["covered_lines"]), int(summary["num_statements"]), missing
             )
-            files[_relative(path, repo)] = counts
+            files[repo_relative(path, repo)] = counts
     elif isinstance(data, dict) and all(
         isinstance(v, dict) and "statementMap" in v for v in data.values()
     ):
         for path, entry in data.items():
-            files[_relative(str(entry.get("path", path)), repo)] = _istanbul_lines(entry)
+            files[repo_relative(str(entry.get("path", path)), repo)] = _istanbul_lines(entry)
     else:
         raise VerifyError(
             "coverage report is neither coverage.py nor istanbul JSON", code="verify_failed"

@@ -26,6 +26,7 @@ import attrs
 import trio
 
 from runner.tools import ProcessResult
+from runner.verify.explain import combined
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -164,7 +165,9 @@ async def install_node_modules(
     try:
         if saved is not None:
             results.append(await run((npm, "ci", *flags)))
-        if saved is None or (not results[-1].ok and _OUT_OF_SYNC in _output(results[-1])):
+        if saved is None or (
+            not results[-1].ok and _OUT_OF_SYNC in combined(results[-1].stdout, results[-1].stderr)
+        ):
             if saved is not None:
                 note = (
                     "package-lock.json is out of sync with package.json: installed with "
@@ -179,10 +182,6 @@ async def install_node_modules(
     else:  # leave no half-installed tree behind
         await trio.to_thread.run_sync(lambda: shutil.rmtree(link, ignore_errors=True))
     return install
-
-
-def _output(result: ProcessResult) -> str:
-    return result.stdout + "\n" + result.stderr
 
 
 def _restore_lock(lock: Path, saved: bytes | None) -> None:

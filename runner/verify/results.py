@@ -27,6 +27,7 @@ __all__ = [
     "judge_tests_pass",
     "new_failures",
     "read_text_report",
+    "repo_relative",
     "runner_of",
 ]
 
@@ -52,7 +53,8 @@ def runner_of(command_text: str) -> TestRunner:
     return "custom"
 
 
-def _relative(path: str, repo: Path) -> str:
+def repo_relative(path: str, repo: Path) -> str:
+    """A report's path as repo-relative POSIX; a path outside the repo stays absolute."""
     candidate = Path(path)
     if candidate.is_absolute():
         try:
@@ -109,7 +111,7 @@ class TestReport:
         data: dict[str, Any] = json.loads(text)
         messages: dict[str, str] = {}
         for suite in data.get("testResults", []):
-            file = _relative(str(suite.get("name", "")), repo)
+            file = repo_relative(str(suite.get("name", "")), repo)
             results = suite.get("assertionResults", [])
             for item in results:
                 if item.get("status") == "failed":

@@ -180,8 +180,8 @@ def _judge(
     strict = session.config.strict
     extra = _evidence(session, report)
     if stopped_early:
-        extra["stoppedEarly"] = "a test related to the touched files failed anew: " + (
-            "the full suite did not run"
+        extra["stoppedEarly"] = (
+            "a test related to the touched files failed anew: the full suite did not run"
         )
     if (coverage := session.criteria.get(COVERAGE)) is not None:
         if data is None and not report.crashed and not stopped_early:

@@ -17,12 +17,9 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tests.helpers.gitrepo import git
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from tests.helpers.verify_repos import write_files
 
 __all__ = ["FIXTURES", "build_remote", "clone_branch"]
 
@@ -204,20 +201,13 @@ FIXTURES: dict[str, tuple[Files, dict[str, Files]]] = {
 }
 
 
-def _write(root: Path, files: Mapping[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-
 def build_remote(root: Path, kind: str) -> Path:
     """Build the bare remote of fixture ``kind`` (``js``, ``ts``, ``py``) under ``root``."""
     main, branches = FIXTURES[kind]
     work = root / f"{kind}-work"
     work.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=work)
-    _write(work, main)
+    write_files(work, main)
     if kind == "js":
         (work / "vendor").mkdir()
         (work / "vendor" / "fake-browser-1.0.0.tgz").write_bytes(_fake_browser_tgz())
@@ -225,7 +215,7 @@ def build_remote(root: Path, kind: str) -> Path:
     git("commit", "-q", "-m", "Base: one test already red", cwd=work)
     for name, files in branches.items():
         git("checkout", "-q", "-b", f"task/{name}", "main", cwd=work)
-        _write(work, files)
+        write_files(work, files)
         git("add", "-A", cwd=work)
         git("commit", "-q", "-m", f"Task: {name}", cwd=work)
     git("checkout", "-q", "main", cwd=work)

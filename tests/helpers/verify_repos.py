@@ -36,6 +36,7 @@ __all__ = [
     "TS_TOOLCHAIN",
     "Checkout",
     "build_repo",
+    "write_files",
 ]
 
 TS_TOOLCHAIN = Path(__file__).resolve().parent.parent / "fixtures" / "ts-toolchain"
@@ -255,7 +256,8 @@ class Checkout:
     changed_files: tuple[str, ...]
 
 
-def _write(root: Path, files: Mapping[str, str]) -> None:
+def write_files(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` (path -> text) under ``root``."""
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,14 +287,14 @@ def build_repo(
     repo = root / "repo"
     repo.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=repo)
-    _write(repo, main)
+    write_files(repo, main)
     _commit(repo, "Initial package")
     checkouts = {}
     for name, files in branches.items():
         branch = f"task/{name}"
         tree = root / name
         git("worktree", "add", "-q", "-b", branch, str(tree), "main", cwd=repo)
-        _write(tree, files)
+        write_files(tree, files)
         _commit(tree, f"Task: {name}")
         changed = git("diff", "--name-only", f"main...{branch}", cwd=repo).splitlines()
         if node_modules is not None:
