@@ -15,6 +15,7 @@ from runner.tasks.model import (
     Group,
     Issue,
     Phase,
+    Row,
     Task,
     TaskList,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Issue",
     "LineKind",
     "Phase",
+    "Row",
     "Rules",
     "Selection",
     "Task",

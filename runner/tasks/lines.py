@@ -9,6 +9,8 @@ it is warned about.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import attrs
 
 from runner.tasks.model import Issue
@@ -18,9 +20,11 @@ from runner.tasks.text import requirement_of
 __all__ = ["Line", "Node", "Scan", "classify", "scan"]
 
 
-@attrs.frozen
-class Line:
-    """What one line is: a kind of `Rules.line_kinds` (or ``other``) and its parts."""
+class Line(NamedTuple):
+    """What one line is: a kind of `Rules.line_kinds` (or ``other``) and its parts.
+
+    A named tuple: one is made per line, and a frozen attrs instance costs twice as much.
+    """
 
     kind: str
     indent: int = 0

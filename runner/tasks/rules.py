@@ -11,6 +11,8 @@ import re
 
 import attrs
 
+from runner.tasks.model import STATUSES
+
 __all__ = ["RULES", "LineKind", "Rules"]
 
 _ID = r"\d+(?:\.\d+)+(?:\.[A-Za-z])?"
@@ -69,7 +71,7 @@ class Rules:
             alternatives.append(f"(?P<{kind.name}>{flags}{pattern}){end})")
             groups[kind.name] = names
         line_re = re.compile("|".join(alternatives))
-        indexes = {
+        indexes = {  # a kind's own groups come one after the other
             kind: (names, tuple(line_re.groupindex[f"{kind}__{name}"] for name in names))
             for kind, names in groups.items()
         }
@@ -84,7 +86,7 @@ class Rules:
         if m is None or m.lastgroup is None:
             return None
         names, indexes = self._groups[m.lastgroup]
-        values = [m.group(index) for index in indexes]
+        values = m.groups()[indexes[0] - 1 : indexes[-1]] if indexes else ()
         return m.lastgroup, dict(zip(names, values, strict=True))
 
     def find_clause(self, text: str) -> re.Match[str] | None:
@@ -159,7 +161,7 @@ RULES = Rules(
     dependency_forms=(r"dependencies\s*:", r"depends on\s*:", r"deps\s*:"),
     text_fields=frozenset({"description", "type", "status", "title"}),
     list_fields=frozenset({"dependencies", "files", "criteria", "requirements"}),
-    statuses=("pending", "in_progress", "completed", "blocked", "cancelled"),
+    statuses=STATUSES,
     status_aliases=(
         ("done", "completed"),
         ("complete", "completed"),
