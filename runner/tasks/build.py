@@ -181,7 +181,7 @@ class _Build:
             for container in self.lineage[_parent(row.id)]
         }
         return [
-            attrs.evolve(row, status="completed")
+            row._replace(status="completed")
             if row.type == "composite" and row.id not in open_parts
             else row
             for row in rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -21,8 +21,7 @@ __all__ = ["NodeText", "State", "criteria_of", "files_of", "node_text", "read_st
 _NO_FILES = frozenset({"none", "-", "n/a"})
 
 
-@attrs.frozen
-class State:
+class State(NamedTuple):
     """A node's done state and dependency clause, and its text without them."""
 
     done: bool

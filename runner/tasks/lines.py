@@ -9,7 +9,7 @@ it is warned about.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -17,7 +17,10 @@ from runner.tasks.model import Issue
 from runner.tasks.rules import Rules
 from runner.tasks.text import requirement_of
 
-__all__ = ["Line", "Node", "Scan", "classify", "scan"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Fields", "Line", "Node", "Scan", "classify", "scan"]
 
 
 class Line(NamedTuple):
@@ -69,23 +72,56 @@ def _style(head: str | None, bullet: str | None, box: str | None) -> str:
 
 
 @attrs.define
+class Fields:
+    """The field lines below an item or phase line."""
+
+    text: dict[str, str] = attrs.Factory(dict)
+    """The text fields (``description``, ``type``, ``status``, ``title``)."""
+    lists: dict[str, list[str]] = attrs.Factory(dict)
+    """The list fields (``dependencies``, ``files``, ``criteria``, ``requirements``)."""
+    lines: dict[str, int] = attrs.Factory(dict)
+    """The line of each list field."""
+
+
+_NO_FIELDS = Fields()
+
+
+@attrs.define
 class Node:
     """An item or phase line and the field lines that followed it."""
 
     line: Line
     number: int
     commented: bool
-    fields: dict[str, str] = attrs.Factory(dict)
-    """The text fields (``description``, ``type``, ``status``, ``title``)."""
-    lists: dict[str, list[str]] = attrs.Factory(dict)
-    """The list fields (``dependencies``, ``files``, ``criteria``, ``requirements``)."""
-    list_lines: dict[str, int] = attrs.Factory(dict)
     status_line: int | None = None
+    written: Fields | None = None
+    """Made for the first field: most lines have none (and a long list's collector thanks)."""
 
     @property
     def id(self) -> str:
         """The item or phase id."""
         return self.line.id
+
+    @property
+    def fields(self) -> Mapping[str, str]:
+        """The text fields."""
+        return (self.written or _NO_FIELDS).text
+
+    @property
+    def lists(self) -> Mapping[str, list[str]]:
+        """The list fields."""
+        return (self.written or _NO_FIELDS).lists
+
+    @property
+    def list_lines(self) -> Mapping[str, int]:
+        """The line of each list field."""
+        return (self.written or _NO_FIELDS).lines
+
+    def write(self) -> Fields:
+        """The fields to add to, made on first use."""
+        if self.written is None:
+            self.written = Fields()
+        return self.written
 
 
 @attrs.frozen
@@ -194,7 +230,7 @@ class _Scanner:
             self._field(number, info)
         elif kind == "sub":
             if self.field is not None and self.last is not None and info.indent > self.field[1]:
-                self.last.lists[self.field[0]].append(info.text.strip())
+                self.last.write().lists[self.field[0]].append(info.text.strip())
         elif kind == "phase_done":
             self.pending_comment = None
             self.comment_completed = self.comment_completed or commented
@@ -230,12 +266,13 @@ class _Scanner:
                     message = f"unknown status '{value}' is taken as pending"
                     warnings.append(Issue(number, message, node.id))
                 value, node.status_line = status or "pending", number
-            node.fields[name] = value
+            node.write().text[name] = value
         elif name in self.rules.list_fields:
             self.field = (name, info.indent)
-            node.lists.setdefault(name, [])
-            node.list_lines.setdefault(name, number)
+            written = node.write()
+            written.lists.setdefault(name, [])
+            written.lines.setdefault(name, number)
             if info.text.strip():
-                node.lists[name].append(info.text.strip())
+                written.lists[name].append(info.text.strip())
         else:
             warnings.append(Issue(number, f"unknown field '{name}' is ignored", node.id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import attrs
 
@@ -133,9 +133,12 @@ class Phase:
         return int(self.id)
 
 
-@attrs.frozen
-class Row:
-    """What SELECT reads of a task: its id, type, status and dependencies (one per task)."""
+class Row(NamedTuple):
+    """What SELECT reads of a task: its id, type, status and dependencies (one per task).
+
+    A named tuple: one is made per task of a long list, and tuples of strings are
+    untracked by the collector.
+    """
 
     id: str
     type: str
