@@ -165,6 +165,8 @@ class _Build:
 
     def _check_fields(self, node: Node, kind: str) -> tuple[str, Mapping[str, str]]:
         """The declared status and the criteria; warn about a type that is not the task's."""
+        if node.written is None:  # no fields
+            return "pending", self.default_criteria
         declared = node.fields.get("type", "").lower()
         if declared and declared != kind:
             message = f"{node.id} is declared {declared} but is {kind}"
@@ -273,18 +275,21 @@ class _Build:
         edge pointing up the document (a container placed just after its last atomic task),
         which proves there is no cycle without looking for one.
         """
-        graph: dict[str, list[str]] = {}
         place: dict[str, float] = {}
         for index, row in enumerate(rows):
-            task_id = row.id
-            graph[task_id] = [d for d in row.dependencies if not related(task_id, d)]
-            place[task_id] = index
+            place[row.id] = index
             if row.type == "atomic":
-                for container in self.lineage[_parent(task_id)]:
-                    graph.setdefault(container, []).append(task_id)
-                    place[container] = index + 0.5
-        if all(place.get(d, -1) < place[n] for n, edges in graph.items() for d in edges):
+                for container in self.lineage[_parent(row.id)]:
+                    place[container] = index + 0.5  # after its last atomic task: edges up
+        edges = ((row.id, d) for row in rows for d in row.dependencies if not related(row.id, d))
+        if all(place.get(d, -1) < place[task_id] for task_id, d in edges):
             return
+        graph: dict[str, list[str]] = {}
+        for row in rows:
+            graph[row.id] = [d for d in row.dependencies if not related(row.id, d)]
+            if row.type == "atomic":
+                for container in self.lineage[_parent(row.id)]:
+                    graph.setdefault(container, []).append(row.id)
         lines = {item_id: node.number for item_id, node in self.items.items()}
         lines.update({phase_id: node.number for phase_id, node in self.phases.items()})
         for cycle in find_cycles(graph):

@@ -52,13 +52,10 @@ def read_state(node: Node, rules: Rules) -> State:
         done = done or done_before
     if text.startswith("**") or text.endswith("**"):
         text = text.strip("*").strip()
-    done = (
-        done
-        or line.lead_done
-        or line.box in ("x", "X")
-        or node.commented
-        or node.fields.get("status") == "completed"
-    )
+    done = done or line.lead_done or line.box in ("x", "X") or node.commented
+    if node.written is None and inline is None:  # the common line: no fields, no clause
+        return State(done, None, 0, text)
+    done = done or node.fields.get("status") == "completed"
     field = node.lists.get("dependencies")
     if inline is None and field is None:
         return State(done, None, 0, text)
