@@ -263,3 +263,14 @@ def test_a_dependency_is_open_while_an_atomic_task_under_it_is() -> None:
     selection = select_next(parse_task_list(text.replace("1.1, ", "")))
     assert selection.task is not None
     assert selection.task.id == "1.3.1"
+
+
+def test_a_cycle_through_a_task_that_holds_deeper_items_is_reported() -> None:
+    # 1.2 is a task (no 1.2.2 line makes it a group) yet holds 1.2.2.1; it follows 1.3, and
+    # 1.3 waits for it: the previous parser took 1.2 at its deepest item and missed the cycle
+    text = "1.2.2.1 part\n1.3 Ship (Dependencies: 1.2)\n1.2 Later\n"
+    task_list = parse_task_list(text)
+    assert get(task_list, "1.2").dependencies == ("1.3",)
+    assert [(e.line, e.message) for e in task_list.errors] == [
+        (3, "dependency cycle: 1.2 (line 3) → 1.3 (line 2) → 1.2 (line 3)")
+    ]
