@@ -1,4 +1,7 @@
-"""Task lists: parse the four styles, select the next task, mark tasks done (pure: no I/O)."""
+"""Task lists: parse the four styles, select the next task, mark tasks done (pure: no I/O).
+
+What a line says (line kinds, done marks, dependency forms) is one table, `RULES`.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ from runner.tasks.model import (
     Group,
     Issue,
     Phase,
+    Row,
     Task,
     TaskList,
 )
 from runner.tasks.parser import parse_task_list
+from runner.tasks.rules import RULES, LineKind, Rules
 from runner.tasks.selection import (
     Blocked,
     Selection,
@@ -26,13 +31,17 @@ from runner.tasks.selection import (
 
 __all__ = [
     "DEFAULT_CRITERIA",
+    "RULES",
     "STATUSES",
     "STYLES",
     "TASK_TYPES",
     "Blocked",
     "Group",
     "Issue",
+    "LineKind",
     "Phase",
+    "Row",
+    "Rules",
     "Selection",
     "Task",
     "TaskList",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runner.tasks.parser import parse_task_list
+from runner.tasks.rules import RULES, Rules
 from runner.tasks.selection import select_next
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ __all__ = ["check_report"]
 
 
 def check_report(
-    text: str, *, default_criteria: Mapping[str, str] | None = None
+    text: str, *, default_criteria: Mapping[str, str] | None = None, rules: Rules = RULES
 ) -> tuple[str, bool]:
     """Parse ``text`` and describe it for a person; return the report and whether it has errors.
 
@@ -25,7 +26,7 @@ def check_report(
     cancelled), the counts, the next task (or why there is none), then every warning and error
     with its line number.
     """
-    task_list = parse_task_list(text, default_criteria=default_criteria)
+    task_list = parse_task_list(text, default_criteria=default_criteria, rules=rules)
     selection = select_next(task_list)
     out = _tree(task_list)
     out.append("")

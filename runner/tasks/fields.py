@@ -1,188 +1,138 @@
-"""A task's text fields: done mark and dependency clause (cheap), title, description, files.
-
-`node_state` is what every task needs when a list is parsed; `node_text` (title, description,
-the files the text names) is only read when a `Task` is made.
-"""
+"""What one item or phase line and its fields say: done state, clause, title, files, criteria."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, NamedTuple
 
-from runner.tasks.deps import Clause, parse_clause, parse_clause_text
-from runner.tasks.model import Issue, Record
-from runner.tasks.syntax import (
-    DONE_MARKS,
-    file_words,
-    link_targets,
-    split_dependency_clause,
-    split_links,
-    strip_done,
-    tidy_description,
-    title_of,
-)
+import attrs
+
+from runner.tasks.clauses import Clause, parse_clause
+from runner.tasks.model import Issue
+from runner.tasks.text import description_of, file_words, link_targets, split_links, title_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = [
-    "DONE",
-    "OPEN",
-    "NodeState",
-    "NodeText",
-    "criteria_of",
-    "files_of",
-    "node_state",
-    "node_text",
-    "plain_state",
-]
+    from runner.tasks.lines import Node
+    from runner.tasks.rules import Rules
+
+__all__ = ["NodeText", "State", "criteria_of", "files_of", "node_text", "read_state"]
+
+_NO_FILES = frozenset({"none", "-", "n/a"})
 
 
-class NodeText(NamedTuple):
-    """What a node's own text says besides its state: the heavy part, made on demand."""
+class State(NamedTuple):
+    """A node's done state and dependency clause, and its text without them."""
+
+    done: bool
+    clause: Clause | None
+    """The inline clause and the ``**Dependencies**`` field together; ``None`` if neither."""
+    clause_line: int
+    rest: str
+
+
+@attrs.frozen
+class NodeText:
+    """A node's title, description and the files its text names."""
 
     title: str
     description: str
     paths: tuple[str, ...]
-    """Files named by the text: link targets, then path-like words."""
+    """Link targets, then path-like words."""
 
 
-class NodeState(NamedTuple):
-    """The cheap part of a node's text: done mark and dependency clause."""
-
-    done: bool
-    clause: Clause | None
-    """The dependency clause (inline ``(Dependencies: …)`` and/or the field); ``None`` if none."""
-    clause_line: int
-
-
-# A text whose only parentheses are a dependency clause that ends it: what `_split` reads from
-# it is the clause's content, and the done mark before the clause (the text after the
-# clause is blank, so no done mark can end the text).
-_TAIL_CLAUSE_RE = re.compile(
-    r"(?P<head>[^()]*)\(\s*(?:dependencies|depends on|deps)\s*:(?P<clause>[^()]*)\)\s*",
-    re.IGNORECASE,
-)
-
-OPEN = NodeState(False, None, 0)
-DONE = NodeState(True, None, 0)
-"""The states of nodes without a clause (``clause_line`` only matters with a clause)."""
-
-
-def _split(text: str) -> tuple[str, bool, str | None]:
-    """Split a line's text into the rest, whether a done mark ends it, and the inline clause."""
-    text, done = strip_done(text)
-    inline: str | None = None
-    # a dependency clause starts with "(" and holds a ":", so most lines skip the regex
-    if "(" in text and ":" in text:
-        text, inline = split_dependency_clause(text)
-        if inline is not None:
-            text, done_before_clause = strip_done(text)
-            done = done or done_before_clause
+def read_state(node: Node, rules: Rules) -> State:
+    """Read whether a node is done (`Rules.done_marks`, box, status, comment) and its clause."""
+    line = node.line
+    text, done = rules.strip_done(line.text)
+    inline = None
+    if (m := rules.find_clause(text)) is not None:
+        text, inline = _cut_clause(text, m.start(), m.end())
+        text, done_before = rules.strip_done(text)
+        done = done or done_before
     if text.startswith("**") or text.endswith("**"):
         text = text.strip("*").strip()
-    return text, done, inline
-
-
-def plain_state(text: str, line: int) -> NodeState:
-    """Read the done state and dependency clause of a plain ``1.1.1 Text`` line.
-
-    What `node_state` reads from the line's record, without making one.
-    """
-    if "(" not in text or ":" not in text:  # no clause: the done mark
-        return DONE if text.rstrip().endswith(DONE_MARKS) else OPEN
-    if (m := _TAIL_CLAUSE_RE.fullmatch(text)) is not None:  # the common shape, at once
-        done, inline = m["head"].rstrip().endswith(DONE_MARKS), m["clause"].strip()
-    else:
-        _, done, inline = _split(text)
-        if inline is None:
-            return DONE if done else OPEN
-    return NodeState(done, parse_clause_text(inline), line)
-
-
-def node_state(node: Record) -> NodeState:
-    """Read a node's done state and dependency clause (its line and fields)."""
-    text = node.text
-    if node.extra is None and ("(" not in text or ":" not in text):  # no clause: the done mark
-        if text.rstrip().endswith(DONE_MARKS) or node.lead_done or node.commented:
-            return DONE
-        return DONE if node.box in ("x", "X") else OPEN
-    _, done, inline = _split(text)
-    done = done or node.lead_done or node.box in ("x", "X") or node.commented
-    extra = node.extra
-    if extra is None:  # the common case: a line without fields
-        if inline is None:
-            return DONE if done else OPEN
-        return NodeState(done, parse_clause_text(inline), node.line)
-    done = done or extra.fields.get("status") == "completed"
+    done = done or line.lead_done or line.box in ("x", "X") or node.commented
+    if node.written is None and inline is None:  # the common line: no fields, no clause
+        return State(done, None, 0, text)
+    done = done or node.fields.get("status") == "completed"
+    field = node.lists.get("dependencies")
+    if inline is None and field is None:
+        return State(done, None, 0, text)
     items = [inline] if inline is not None else []
-    deps = extra.lists.get("dependencies")
-    if deps is not None:
-        items.extend(deps)
-    elif inline is None:
-        return DONE if done else OPEN
-    clause_line = node.line if inline is not None else extra.list_lines["dependencies"]
-    return NodeState(done, parse_clause(items), clause_line)
+    clause_line = node.number if inline is not None else node.list_lines["dependencies"]
+    return State(done, parse_clause([*items, *(field or ())]), clause_line, text)
 
 
-def node_text(node: Record) -> NodeText:
-    """Read a node's title, description and the files its text names."""
-    rest, _, _ = _split(node.text)
-    fields = node.fields()
-    reduced, paths = split_links(rest)
-    heading = tidy_description(reduced)
-    field = fields.get("description")
+def _cut_clause(text: str, start: int, content: int) -> tuple[str, str]:
+    """Cut the clause opened at ``start`` out of ``text``: (the rest, the clause's content).
+
+    The clause ends at its matching parenthesis, so links inside it are kept whole.
+    """
+    depth = 1
+    for i in range(content, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                rest = (text[:start] + " " + text[i + 1 :]).strip()
+                return " ".join(rest.split()), text[content:i].strip()
+    return text[:start].strip(), text[content:].strip()
+
+
+def node_text(node: Node, state: State) -> NodeText:
+    """Read a node's title, description (its field, else its line) and the files they name."""
+    reduced, paths = split_links(state.rest)
+    heading = description_of(reduced)
+    field = node.fields.get("description")
+    field_reduced = ""
     if field:
         field_reduced, field_targets = split_links(field)
-        description = tidy_description(field_reduced)
+        description = description_of(field_reduced)
         paths += field_targets
     else:
         description = heading
-    title = fields.get("title") or (heading if field and heading else title_of(description))
+    title = node.fields.get("title") or (heading if field and heading else title_of(description))
     paths += file_words(reduced)
     if field:
         paths += file_words(field_reduced)
-    return NodeText(
-        title=title,
-        description=description,
-        paths=tuple(dict.fromkeys(paths)) if len(paths) > 1 else tuple(paths),
-    )
+    return NodeText(title, description, tuple(dict.fromkeys(paths)))
 
 
-def files_of(node: Record, text: NodeText) -> list[str]:
+def files_of(node: Node, text: NodeText) -> list[str]:
     """Return a task's files: the ``**Files**`` field when present, else those its text names."""
-    items = node.lists().get("files")
+    items = node.lists.get("files")
     if items is None:
-        return list(text.paths)  # already without repeats
+        return list(text.paths)
     files: list[str] = []
     for item in items:
-        targets = link_targets(item)
-        if targets:
+        if targets := link_targets(item):
             files.extend(targets)
             continue
         for piece in item.split(","):
             name = piece.strip().strip("`'\"").strip()
-            if name and name.lower() not in ("none", "-", "n/a"):
+            if name and name.lower() not in _NO_FILES:
                 files.append(name.removeprefix("./"))
     return list(dict.fromkeys(files))
 
 
 def criteria_of(
-    node: Record, defaults: Mapping[str, str], warnings: list[Issue]
+    node: Node, defaults: Mapping[str, str], warnings: list[Issue]
 ) -> Mapping[str, str]:
     """Return the ``**Criteria**`` field's ``key: value`` pairs, else the defaults."""
-    extra = node.extra
-    if extra is None or "criteria" not in extra.lists:
+    items = node.lists.get("criteria")
+    if items is None:
         return defaults
     criteria: dict[str, str] = {}
-    for item in extra.lists["criteria"]:
+    for item in items:
         for piece in item.split(","):
             key, sep, value = piece.partition(":")
             key, value = key.strip().strip("`*").strip(), value.strip().strip("`").strip()
             if sep and key and value:
                 criteria[key] = value
     if not criteria:
-        line = extra.list_lines.get("criteria", node.line)
+        line = node.list_lines.get("criteria", node.number)
         warnings.append(Issue(line, "criteria field has no 'key: value' items", node.id))
         return defaults
     return criteria

@@ -8,19 +8,14 @@ checkpoint is marked. An unknown reference is never done.
 
 from __future__ import annotations
 
-import itertools
-import operator
-from typing import TYPE_CHECKING
-
 import attrs
 
-from runner.tasks.model import Task, TaskList
-
-if TYPE_CHECKING:
-    from runner.tasks.model import Group
-    from runner.tasks.table import TaskTable
+from runner.tasks.model import Group, Task, TaskList
 
 __all__ = ["Blocked", "Selection", "group_completed_by", "list_tasks", "select_next"]
+
+_OPEN = frozenset({"pending", "in_progress", "blocked"})
+"""The statuses of a task still to be done (every status but ``completed`` and ``cancelled``)."""
 
 
 @attrs.frozen
@@ -50,88 +45,18 @@ class Selection:
         return round(self.completed / self.total * 100, 1) if self.total else 0.0
 
 
-_OPEN_STATUSES = frozenset({"pending", "in_progress", "blocked"})
-"""The statuses of a task still to be done (every status but ``completed`` and ``cancelled``)."""
-
-
-def _open_ids(task_list: TaskList) -> set[str]:
-    """Return every id, and every container id, with an atomic task under it still to be done.
-
-    A checkpoint that is not marked is open too.
-    """
-    open_ids: set[str] = set()
-    table = task_list.table()
-    rows = zip(table.ids, table.types, table.parents, strict=True)
-    for task_id, kind, parent in itertools.compress(rows, map(_is_open, table.statuses)):
-        if kind == "composite":
+def open_ids(task_list: TaskList) -> set[str]:
+    """Every id still to be done: open atomic tasks and checkpoints, and every container
+    (group, phase, composite, or a task with parts further down) of an open atomic task."""
+    found: set[str] = set()
+    for row in task_list.rows:
+        if row.status not in _OPEN or row.type == "composite":
             continue
-        open_ids.add(task_id)
-        if kind == "checkpoint":
-            continue
-        container = parent
-        while container and container not in open_ids:  # seen: its containers are in too
-            open_ids.add(container)
-            container = container.rpartition(".")[0]
-    return open_ids
-
-
-_is_open = _OPEN_STATUSES.__contains__
-
-
-@attrs.define
-class _OpenRefs:
-    """Whether a reference is in `_open_ids`, mostly told without gathering them: an open task
-    by its status, a container (or a done task with parts further down) by its last atomic
-    task, which must not come before the first open atomic task."""
-
-    task_list: TaskList
-    first_open_atomic: int | None = None
-    """The index of the first atomic task still to be done, once known (SELECT's loop meets
-    it before it looks at any dependency, unless it looks at completed tasks too)."""
-    _all: set[str] | None = None
-
-    def __call__(self, ref: str) -> bool:
-        task_list = self.task_list
-        index = task_list.index(ref)
-        table = task_list.table()
-        # an open task (a composite is open by its parts, as a container)
-        if (
-            index is not None
-            and _is_open(table.statuses[index])
-            and table.types[index] != "composite"
-        ):
-            return True
-        last = task_list.last_atomic(ref)
-        if last < 0:  # no atomic task under it
-            return False
-        if self.first_open_atomic is None:
-            self.first_open_atomic = _first_open_atomic(table)
-        if last < self.first_open_atomic:  # every atomic task under it is done
-            return False
-        if self._all is None:
-            self._all = _open_ids(task_list)
-        return ref in self._all
-
-
-def _first_open_atomic(table: TaskTable) -> int:
-    """The index of the first atomic task still to be done, else the number of tasks."""
-    atomic = map(operator.eq, table.types, itertools.repeat("atomic"))
-    flags = map(operator.and_, map(_is_open, table.statuses), atomic)
-    return next(itertools.compress(itertools.count(), flags), len(table.ids))
-
-
-def _first_open(statuses: list[str]) -> int:
-    """The index of the first task still to be done (the tasks before it are completed or
-    cancelled), else the number of tasks."""
-    return min(_index(statuses, status) for status in _OPEN_STATUSES)
-
-
-def _index(values: list[str], value: str) -> int:
-    """The index of the first ``value`` in ``values``, else their length."""
-    try:
-        return values.index(value)
-    except ValueError:
-        return len(values)
+        found.add(row.id)
+        if row.type == "atomic":
+            parts = row.id.split(".")
+            found.update(".".join(parts[:n]) for n in range(1, len(parts)))
+    return found
 
 
 def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selection:
@@ -149,33 +74,25 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         with the reason, the counts, and whether the returned task's dependencies are done
         (``False`` only when tasks remain but none is ready).
     """
-    knows = task_list.knows
+    still_open = open_ids(task_list)
     blocked: list[Blocked] = []
-    table = task_list.table()
-    is_open = _OpenRefs(task_list)
-    start = _first_open(table.statuses) if exclude_completed else 0
-    rows = zip(table.ids[start:], table.types[start:], table.statuses[start:], strict=True)
-    for index, (task_id, kind, status) in enumerate(rows, start=start):
-        if kind != "atomic" or status == "cancelled":
+    for row in task_list.rows:
+        done = row.status == "completed"
+        if row.type != "atomic" or row.status == "cancelled" or (done and exclude_completed):
             continue
-        if is_open.first_open_atomic is None and _is_open(status):
-            is_open.first_open_atomic = index
-        if status == "completed" and exclude_completed:
+        if row.status == "blocked":
+            blocked.append(Blocked(row.id, (), "the task's status is blocked"))
             continue
-        if status == "blocked":
-            blocked.append(Blocked(task_id, (), "the task's status is blocked"))
-            continue
-        deps = table.dependencies(index)
-        waiting = tuple(d for d in deps if is_open(d) or not knows(d))
-        if waiting:
-            unknown = [d for d in waiting if not knows(d)]
-            if unknown:
-                reason = f"unknown dependency {', '.join(unknown)}"
-            else:
-                reason = f"waiting for {', '.join(waiting)}"
-            blocked.append(Blocked(task_id, waiting, reason))
-            continue
-        return _selection(task_list, task_list.get(task_id), blocked, satisfied=True)
+        deps = row.dependencies
+        waiting = tuple(d for d in deps if d in still_open or not task_list.knows(d))
+        if not waiting:
+            return _selection(task_list, task_list.get(row.id), blocked, satisfied=True)
+        unknown = [d for d in waiting if not task_list.knows(d)]
+        if unknown:
+            reason = f"unknown dependency {', '.join(unknown)}"
+        else:
+            reason = f"waiting for {', '.join(waiting)}"
+        blocked.append(Blocked(row.id, waiting, reason))
     return _selection(task_list, None, blocked, satisfied=not blocked)
 
 
@@ -203,15 +120,18 @@ def group_completed_by(task_list: TaskList, task_id: str) -> Group | None:
     done (or cancelled), so it works on the list parsed before or after marking the task; the
     caller writes the group's entry in ``task_outcomes.md``.
     """
-    task = task_list.record(task_id)
+    task = task_list.row(task_id)
     if task is None or task.type != "atomic" or task_id.count(".") < 2:
         return None
     group = task_list.group(".".join(task_id.split(".", 2)[:2]))
     if group is None:
         return None
     for member in group.tasks:
-        other = task_list.record(member)
-        open_task = other is not None and other.status not in ("completed", "cancelled")
-        if member != task_id and open_task:
+        other = task_list.row(member)
+        if (
+            member != task_id
+            and other is not None
+            and other.status not in ("completed", "cancelled")
+        ):
             return None
     return group

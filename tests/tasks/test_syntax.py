@@ -1,4 +1,4 @@
-"""The line helpers the parser's fast paths rely on, checked against plain reference versions."""
+"""The text helpers (file words, links), checked against plain reference versions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.tasks import mark_done, parse_task_list
-from runner.tasks.syntax import (
+from runner.tasks.text import (
     FILE_EXTENSIONS,
     FILE_NAMES,
     file_words,
-    holds,
     link_targets,
     reduce_links,
     split_links,
@@ -76,27 +75,6 @@ def test_split_links_is_reduce_links_and_link_targets(text: str) -> None:
 def test_split_links_drops_anchors_and_urls() -> None:
     text = "See [a](./src/a.js:77), [b](docs/b.md#part), [c](https://x.y/c.js) and [d](mailto:d)."
     assert split_links(text) == ("See a, b, c and d.", ["src/a.js", "docs/b.md"])
-
-
-_MARKER_TEXT = st.lists(st.sampled_from(["<", "!", "-", ">", "a", "\n", "<!--", "-->"])).map(
-    "".join
-)
-
-
-@given(_MARKER_TEXT, st.sampled_from([("<!--", "!"), ("-->", ">"), ("-->", "-"), ("<!--", "<")]))
-def test_holds_is_in(text: str, marker: tuple[str, str]) -> None:
-    needle, key = marker
-    assert holds(text, needle, key) == (needle in text)
-
-
-def test_holds_past_many_keys() -> None:
-    # more occurrences of the key than `holds` looks at one by one
-    many = "a!" * 200
-    assert holds(many + "<!--", "<!--", "!")
-    assert holds("<!--" + many, "<!--", "!")
-    assert not holds(many + "<!-", "<!--", "!")
-    assert holds("!" * 64 + "<!--", "<!--", "!")
-    assert holds("!" * 63 + "<!--", "<!--", "!")
 
 
 def test_comment_after_many_exclamation_marks_is_still_a_comment() -> None:

@@ -1,9 +1,8 @@
-"""The fast paths of the parser agree with the general ones (bare names, unmarked texts)."""
+"""Edge cases once met by the parser: bare file names, inert comments, clauses, containers."""
 
 from __future__ import annotations
 
 from runner.tasks import parse_task_list, select_next
-from runner.tasks.deps import parse_clause, parse_clause_text
 from tests.tasks.conftest import get, get_group
 
 STRADDLING = """\
@@ -117,18 +116,20 @@ def test_bare_name_is_completed_through_links_glued_either_side() -> None:
     assert get(task_list, "1.2.1").files == ("lib/otherSlice.js",)
 
 
-def test_records_and_containers_agree_with_the_tasks() -> None:
+def test_tasks_and_containers_of_a_composite_with_a_checkpoint() -> None:
     text = "1.1.1 Composite\n1.1.1.1 Part ✅\n1.1.1.2 Part two\n1.1.A Check\n2.1 Later\n2.1.1 x\n"
     _reads_as_with_an_inert_comment(text)
     task_list = parse_task_list(text)
-    records = task_list.records()
-    assert [(r.id, r.type, r.status, r.dependencies) for r in records] == [
-        (t.id, t.type, t.status, t.dependencies) for t in task_list.tasks
+    assert [(t.id, t.type, t.status) for t in task_list.tasks] == [
+        ("1.1.1", "composite", "pending"),
+        ("1.1.1.1", "atomic", "completed"),
+        ("1.1.1.2", "atomic", "pending"),
+        ("1.1.A", "checkpoint", "pending"),
+        ("2.1.1", "atomic", "pending"),
     ]
-    record = task_list.record("1.1.1.2")
-    assert record is not None
-    assert (record.dependencies, record.line) == (("1.1.1.1",), 3)
-    assert task_list.record("2.1") is None  # a group, not a task
+    part = get(task_list, "1.1.1.2")
+    assert (part.dependencies, part.line) == (("1.1.1.1",), 3)
+    assert task_list.get("2.1") is None  # a group, not a task
     assert all(task_list.knows(ref) for ref in ("1", "1.1", "1.1.1", "2", "2.1", "2.1.1"))
     assert not any(task_list.knows(ref) for ref in ("3", "1.2", "1.1.2", "2.1.1.1"))
 
@@ -237,31 +238,6 @@ def test_known_containers_are_the_phase_and_group_parts_of_the_items() -> None:
     assert [ref for ref in known + unknown if task_list.knows(ref)] == known
 
 
-def test_a_clause_of_one_reference_is_read_as_by_the_general_reader() -> None:
-    texts = [
-        "1.2 Setup",
-        "Phase 3 complete",
-        "  task 1.2.A5 thing.",
-        "1.2 Handler",
-        "1.2 and 1.3",
-        "1.2 AND 1.3",
-        "group 1.2 \u2013 1.4",
-        "1.2-1.4",
-        "1.2, 1.3",
-        "1.2 [x](src/x.py)",
-        "`1.2`",
-        "(1.2)",
-        "1.2 (the build)",
-        "none",
-        "Brandt's 1.1 work",
-        "1.1.A",
-        "\u0661.\u0662 Arabic",
-        "",
-    ]
-    for text in texts:
-        assert parse_clause_text(text) == parse_clause([text]), text
-
-
 def test_a_dependency_is_open_while_an_atomic_task_under_it_is() -> None:
     # 1.1.1 is done, but 1.1.1.1.1 (whose parent 1.1.1.1 has no line) is under it and open
     text = "1.1 A\n1.1.1 a ✅\n1.1.2 b\n1.1.1.1.1 deep\n1.2 B (Dependencies: 1.1.1)\n1.2.1 c\n"
@@ -287,3 +263,14 @@ def test_a_dependency_is_open_while_an_atomic_task_under_it_is() -> None:
     selection = select_next(parse_task_list(text.replace("1.1, ", "")))
     assert selection.task is not None
     assert selection.task.id == "1.3.1"
+
+
+def test_a_cycle_through_a_task_that_holds_deeper_items_is_reported() -> None:
+    # 1.2 is a task (no 1.2.2 line makes it a group) yet holds 1.2.2.1; it follows 1.3, and
+    # 1.3 waits for it: the previous parser took 1.2 at its deepest item and missed the cycle
+    text = "1.2.2.1 part\n1.3 Ship (Dependencies: 1.2)\n1.2 Later\n"
+    task_list = parse_task_list(text)
+    assert get(task_list, "1.2").dependencies == ("1.3",)
+    assert [(e.line, e.message) for e in task_list.errors] == [
+        (3, "dependency cycle: 1.2 (line 3) → 1.3 (line 2) → 1.2 (line 3)")
+    ]
