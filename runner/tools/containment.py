@@ -1,0 +1,242 @@
+"""Find and end every process a job started, even the ones that left its process group.
+
+Each child :func:`~runner.tools.process.run_process` starts is a *job*: it leads its own
+process group and carries ``DEVTEAM_RUNNER_JOB=<instance>:<job>`` in its environment, which
+its descendants inherit (Jenkins' process-tree killer uses the same idea). When the job's
+main process exits, :func:`end_job` KILLs its group and every process whose
+``/proc/<pid>/environ`` carries the job's marker, including ones that escaped the group with
+``setsid`` or a double fork, and reaps those that were re-parented to us (the service is a
+child subreaper, :func:`become_subreaper`). A :class:`ProcessJournal` persists each job's
+group and start time so that the next life of the service can end them after a crash
+(:func:`end_previous_life`); the start time guards against a reused pid.
+
+Linux only: elsewhere the group is killed and the rest is not found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ctypes
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "MARKER_VAR",
+    "Containment",
+    "JobRecord",
+    "ProcessJournal",
+    "become_subreaper",
+    "contained",
+    "current_containment",
+    "end_job",
+    "end_previous_life",
+    "marked_processes",
+    "start_time",
+]
+
+MARKER_VAR = "DEVTEAM_RUNNER_JOB"
+"""The environment variable that tags every process a job started: ``<instance>:<job>``."""
+
+_PROC = Path("/proc")
+_PR_SET_CHILD_SUBREAPER = 36
+_END_DEADLINE_S = 5.0
+
+
+@attrs.frozen
+class JobRecord:
+    """A running job as persisted: its marker, leader pid (= pgid) and start time (ticks)."""
+
+    marker: str
+    pid: int
+    start_time: int
+
+
+class ProcessJournal(Protocol):
+    """Where jobs are recorded while they run (the store, in the service)."""
+
+    async def started(self, job: JobRecord) -> None:
+        """Persist ``job`` (called right after it was spawned, before it is used)."""
+
+    async def ended(self, marker: str) -> None:
+        """Forget the job tagged ``marker``; its tree has been ended."""
+
+
+@attrs.frozen
+class Containment:
+    """The instance id put in every marker and the journal jobs are recorded in."""
+
+    instance: str
+    journal: ProcessJournal | None = None
+
+    def new_marker(self) -> str:
+        """Return a fresh ``<instance>:<job>`` marker."""
+        return f"{self.instance}:{uuid.uuid4().hex[:16]}"
+
+
+# A context variable rather than a parameter: run_process is called from git, tools, verify
+# and health, and every call made inside the service's nursery inherits the service's value.
+_CONTAINMENT: contextvars.ContextVar[Containment | None] = contextvars.ContextVar(
+    "devteam_containment", default=None
+)
+
+
+def current_containment() -> Containment:
+    """Return the containment set by :func:`contained`, or an unjournaled one for this pid."""
+    found = _CONTAINMENT.get()
+    return found if found is not None else Containment(instance=f"pid{os.getpid()}")
+
+
+@contextlib.contextmanager
+def contained(containment: Containment) -> Iterator[None]:
+    """Tag and journal every process started in this context (and tasks started from it)."""
+    token = _CONTAINMENT.set(containment)
+    try:
+        yield
+    finally:
+        _CONTAINMENT.reset(token)
+
+
+def become_subreaper(enable: bool = True) -> bool:
+    """Make this process the reaper of its orphaned descendants; False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(enable), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+@attrs.frozen
+class _Proc:
+    pid: int
+    ppid: int
+    pgid: int
+    state: str
+    start_time: int
+
+
+def _stat(pid: int) -> _Proc | None:
+    try:
+        raw = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ")"
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return _Proc(pid, int(fields[1]), int(fields[2]), fields[0], int(fields[19]))
+
+
+def start_time(pid: int) -> int | None:
+    """Return the start time of ``pid`` (``/proc/<pid>/stat`` field 22), None if gone."""
+    found = _stat(pid)
+    return None if found is None else found.start_time
+
+
+def _marker_of(pid: int) -> str | None:
+    try:
+        raw = (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return None
+    prefix = MARKER_VAR.encode() + b"="
+    for entry in raw.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir(_PROC) if name.isdigit()]
+    except OSError:
+        return []
+
+
+def marked_processes(prefix: str) -> list[int]:
+    """Return the live pids whose marker starts with ``prefix`` (``""``: any marker)."""
+    found = []
+    for pid in _pids():
+        marker = _marker_of(pid)
+        if marker is not None and marker.startswith(prefix):
+            found.append(pid)
+    return found
+
+
+def _matches(pids: list[int], pgid: int | None, prefix: str) -> list[_Proc]:
+    me = os.getpid()
+    hits = []
+    for pid in pids:
+        proc = _stat(pid)
+        if proc is None or pid in (me, pgid):  # the leader is its owner's to wait for
+            continue
+        if pgid is not None and proc.pgid == pgid:
+            hits.append(proc)
+            continue
+        marker = _marker_of(pid)
+        if marker is not None and marker.startswith(prefix):
+            hits.append(proc)
+    return hits
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def end_job(pgid: int | None, prefix: str) -> int:
+    """KILL the group ``pgid`` and every process whose marker starts with ``prefix``.
+
+    Blocking (scans ``/proc``): call it in a thread. Loops until none is left alive, since
+    killing a parent re-parents its children, and reaps the ones re-parented to us. The
+    group's leader (pid ``pgid``) is never reaped here: its owner waits for it.
+
+    Returns:
+        How many processes were killed.
+    """
+    if pgid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    me, seen = os.getpid(), set[int]()
+    deadline = time.monotonic() + _END_DEADLINE_S
+    while time.monotonic() < deadline:
+        alive = [p for p in _matches(_pids(), pgid, prefix) if p.state not in "ZX"]
+        for proc in alive:
+            seen.add(proc.pid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(proc.pid, signal.SIGKILL)
+        for pid in seen:
+            found = _stat(pid)
+            if found is not None and found.ppid == me and found.state in "ZX":
+                _reap(pid)
+        if not alive:
+            break
+        time.sleep(0.005)  # a KILLed process exits once the kernel schedules it
+    return len(seen)
+
+
+def end_previous_life(jobs: list[JobRecord], instances: list[str]) -> int:
+    """End what an earlier life of the service left running; blocking (use a thread).
+
+    A recorded leader is killed (with its group) only if its start time is the recorded
+    one, so a pid the kernel has since given to another process is never touched; then
+    every process carrying a marker of one of ``instances`` is killed.
+
+    Returns:
+        How many processes were killed.
+    """
+    killed = 0
+    for job in jobs:
+        if job.start_time and start_time(job.pid) == job.start_time:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pid, signal.SIGKILL)
+                killed += 1
+    for instance in instances:
+        killed += end_job(None, f"{instance}:")
+    return killed
