@@ -22,7 +22,6 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -47,7 +46,6 @@ __all__ = [
 MARKER_VAR = "DEVTEAM_RUNNER_JOB"
 """The environment variable that tags every process a job started: ``<instance>:<job>``."""
 
-_PROC = Path("/proc")
 _PR_SET_CHILD_SUBREAPER = 36
 _END_DEADLINE_S = 5.0
 
@@ -124,11 +122,27 @@ class _Proc:
     start_time: int
 
 
-def _stat(pid: int) -> _Proc | None:
+def _read(path: str) -> bytes | None:
     try:
-        raw = (_PROC / str(pid) / "stat").read_text()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _stat(pid: int) -> _Proc | None:
+    data = _read(f"/proc/{pid}/stat")
+    if data is None:
+        return None
+    raw = data.decode(errors="replace")
     # the command name (field 2) may hold spaces and parentheses: split after the last ")"
     fields = raw[raw.rfind(")") + 2 :].split()
     return _Proc(pid, int(fields[1]), int(fields[2]), fields[0], int(fields[19]))
@@ -141,9 +155,8 @@ def start_time(pid: int) -> int | None:
 
 
 def _marker_of(pid: int) -> str | None:
-    try:
-        raw = (_PROC / str(pid) / "environ").read_bytes()
-    except OSError:
+    raw = _read(f"/proc/{pid}/environ")
+    if raw is None:
         return None
     prefix = MARKER_VAR.encode() + b"="
     for entry in raw.split(b"\0"):
@@ -154,7 +167,7 @@ def _marker_of(pid: int) -> str | None:
 
 def _pids() -> list[int]:
     try:
-        return [int(name) for name in os.listdir(_PROC) if name.isdigit()]
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
     except OSError:
         return []
 
@@ -169,7 +182,7 @@ def marked_processes(prefix: str) -> list[int]:
     return found
 
 
-def _matches(pids: list[int], pgid: int | None, prefix: str) -> list[_Proc]:
+def _matches(pids: list[int], pgid: int | None, prefix: str, since: int) -> list[_Proc]:
     me = os.getpid()
     hits = []
     for pid in pids:
@@ -178,6 +191,8 @@ def _matches(pids: list[int], pgid: int | None, prefix: str) -> list[_Proc]:
             continue
         if pgid is not None and proc.pgid == pgid:
             hits.append(proc)
+            continue
+        if proc.start_time < since:  # older than the job: not one of its descendants
             continue
         marker = _marker_of(pid)
         if marker is not None and marker.startswith(prefix):
@@ -190,8 +205,11 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def end_job(pgid: int | None, prefix: str) -> int:
+def end_job(pgid: int | None, prefix: str, since: int = 0) -> int:
     """KILL the group ``pgid`` and every process whose marker starts with ``prefix``.
+
+    Only processes started at or after ``since`` (clock ticks, the job leader's start time)
+    can be the job's descendants; older ones are not read.
 
     Blocking (scans ``/proc``): call it in a thread. Loops until none is left alive, since
     killing a parent re-parents its children, and reaps the ones re-parented to us. The
@@ -206,7 +224,7 @@ def end_job(pgid: int | None, prefix: str) -> int:
     me, seen = os.getpid(), set[int]()
     deadline = time.monotonic() + _END_DEADLINE_S
     while time.monotonic() < deadline:
-        alive = [p for p in _matches(_pids(), pgid, prefix) if p.state not in "ZX"]
+        alive = [p for p in _matches(_pids(), pgid, prefix, since) if p.state not in "ZX"]
         for proc in alive:
             seen.add(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -171,15 +171,16 @@ async def run_process(
         preexec_fn=_limit_setter(limits),
     )
     journal = containment.journal
+    job = JobRecord(marker, process.pid, start_time(process.pid) or 0)
     try:
         if journal is not None:
-            await journal.started(JobRecord(marker, process.pid, start_time(process.pid) or 0))
-        await _communicate(process, stdin, out, err, on_line, marker)
+            await journal.started(job)
+        await _communicate(process, stdin, out, err, on_line, job)
     except BaseException:
         with trio.CancelScope(shield=True):
             await kill_group(process)
             await process.wait()
-            await trio.to_thread.run_sync(end_job, process.pid, marker)
+            await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time)
         raise
     finally:
         with trio.CancelScope(shield=True):
@@ -204,7 +205,7 @@ async def _communicate(
     out: OutputTail,
     err: OutputTail,
     on_line: LineCallback | None,
-    marker: str,
+    job: JobRecord,
 ) -> None:
     """Feed stdin, read both pipes until the main process exits and its tree is ended."""
     assert process.stdout is not None
@@ -219,5 +220,5 @@ async def _communicate(
         await process.wait()
         # The main process is done: end the rest of its tree, which closes the pipes' other
         # ends; read what is left, but never wait on a pipe something unkillable still holds.
-        await trio.to_thread.run_sync(end_job, process.pid, marker)
+        await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time)
         nursery.cancel_scope.deadline = trio.current_time() + KILL_GRACE_S
