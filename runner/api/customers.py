@@ -9,6 +9,7 @@ from runner.api.models import TOOLS
 from runner.api.services import services
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.git import validate_repo_url
+from runner.paths import relative_path
 from runner.store import CustomerRecord
 
 __all__ = [
@@ -44,6 +45,8 @@ async def register(customer_id: str, repo_url: str, **fields: Any) -> CustomerRe
     svc = services()
     validate_repo_url(repo_url, allow_local=svc.settings.allow_local_repos)
     check_tool(fields.get("tool"))
+    if "tasks_file" in fields:
+        fields["tasks_file"] = relative_path(fields["tasks_file"], "tasksFile")
     existing = await svc.store.customers.get(customer_id)
     now = svc.timestamp()
     record = CustomerRecord(

@@ -10,6 +10,7 @@ import trio
 from runner.clock import iso_utc
 from runner.errors import NotFoundError, TaskListError
 from runner.git import GitAuth, Workspace, branch_name, validate_repo_url
+from runner.paths import path_in_repo, relative_path
 from runner.store import StepRecord
 
 if TYPE_CHECKING:
@@ -88,14 +89,15 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> T
         NotFoundError: ``task_list_not_found`` when the file is missing.
         TaskListError: the list has errors (unknown references, cycles), with line numbers.
     """
-    path = ctx.customer.tasks_file
+    path = relative_path(ctx.customer.tasks_file, "tasksFile")
     defaults = ctx.customer.settings.get("defaultCriteria")
 
     def parse(text: str | None) -> TaskList | None:
         return None if text is None else ctx.task_lists.parse(text, defaults)
 
     if ref is None:  # the base was just checked out clean: read it from disk, no git run
-        task_list = await trio.to_thread.run_sync(lambda: parse(_read_checked_out(ws.path / path)))
+        on_disk = path_in_repo(ws.path, path, "tasksFile")
+        task_list = await trio.to_thread.run_sync(lambda: parse(_read_checked_out(on_disk)))
     else:
         text = await ws.read_file(ref, path)
         task_list = await trio.to_thread.run_sync(parse, text)

@@ -11,6 +11,7 @@ import trio
 
 from runner.clock import iso_utc
 from runner.errors import NotFoundError
+from runner.paths import path_in_repo
 from runner.pipeline.base import CompleteResult
 from runner.tasks import group_completed_by, mark_done, parse_task_list
 
@@ -88,7 +89,7 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
     """Mark ``task_id`` done on its branch, merge it into the base, push when configured."""
     base = ctx.customer.base_branch
     await ws.create_or_reset_branch(branch, base)
-    tasks_path = ws.path / ctx.customer.tasks_file
+    tasks_path = path_in_repo(ws.path, ctx.customer.tasks_file, "tasksFile")
     if not tasks_path.is_file():
         raise NotFoundError(f"task list {ctx.customer.tasks_file!r} not found",
                             code="task_list_not_found", task_id=task_id)  # fmt: skip
@@ -104,7 +105,8 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
         executor = f"devteam-runner ({ctx.customer.tool})"
         timestamp = iso_utc(ctx.now(), timespec="seconds")
         section = outcome_section(group, task_list, evidence, links, executor, timestamp)
-        outcomes = ws.path / PurePosixPath(ctx.customer.tasks_file).parent / OUTCOMES_FILE
+        outcomes_name = str(PurePosixPath(ctx.customer.tasks_file).parent / OUTCOMES_FILE)
+        outcomes = path_in_repo(ws.path, outcomes_name, "tasksFile")
         existing = outcomes.read_text(encoding="utf-8") if outcomes.exists() else ""
         joiner = "" if not existing or existing.endswith("\n\n") else (
             "\n" if existing.endswith("\n") else "\n\n")  # fmt: skip
