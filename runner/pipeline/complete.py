@@ -112,7 +112,7 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
             "\n" if existing.endswith("\n") else "\n\n")  # fmt: skip
         await trio.to_thread.run_sync(write_atomically, outcomes, existing + joiner + section)
         ctx.log("info", f"group {group.id} completed; wrote its entry in {OUTCOMES_FILE}")
-    await ws.commit_all(f"Task {task_id}: mark done")
+    await ws.commit_all(f"Task {task_id}: mark done", ctx.redactor)
     merge = await ws.merge_no_ff(branch, base, f"Merge {branch}: Task {task_id}: {title}")
     pushed = False
     if ctx.customer.push:

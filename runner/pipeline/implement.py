@@ -120,7 +120,7 @@ async def implement(
     async with ctx.slots.acquire(ctx.customer.customer_id):
         ctx.log("info", f"running {tool.name} for task {task.id}")
         run = await tool.run(tool_request, on_line=lambda _stream, line: ctx.log("info", line))
-    commit = await ws.commit_all(f"Task {task.id}: {task.title}")
+    commit = await ws.commit_all(f"Task {task.id}: {task.title}", ctx.redactor)
     head = await ws.head_sha()
     if commit is None and head == before:
         raise ToolError(
