@@ -110,14 +110,18 @@ class WorkTree:
 
     # -- content ----------------------------------------------------------------------------
 
-    async def read_file(self, ref: str, path: str) -> str | None:
-        """Return the text of ``path`` at ``ref``, or None if either does not exist."""
+    async def read_file(self, ref: str, path: str, *, limit: int = _BIG_OUTPUT) -> str | None:
+        """Return the text of ``path`` at ``ref``, or None if either does not exist.
+
+        Raises:
+            GitError: ``file_too_large`` when the file has more than ``limit`` bytes.
+        """
         spec = f"{check_revision(ref)}:{path.lstrip('/')}"
-        result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=_BIG_OUTPUT)
+        result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=limit)
         if not result.ok:
             return None
         if result.truncated:
-            raise GitError(f"{path} is larger than {_BIG_OUTPUT // (1024 * 1024)} MiB")
+            raise GitError(f"{path} is larger than {limit} bytes", code="file_too_large")
         return result.stdout
 
     async def commit_all(self, message: str, redactor: Redactor) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,7 @@ from runner.clock import iso_utc
 from runner.errors import NotFoundError
 from runner.paths import path_in_repo
 from runner.pipeline.base import CompleteResult
+from runner.pipeline.common import read_task_list
 from runner.tasks import group_completed_by, mark_done, parse_task_list
 
 if TYPE_CHECKING:
@@ -37,12 +39,6 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _read_exact(path: Path) -> str:
-    """Read text without translating line endings (marking must change only one line)."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        return handle.read()
 
 
 def outcome_section(
@@ -89,15 +85,21 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
     """Mark ``task_id`` done on its branch, merge it into the base, push when configured."""
     base = ctx.customer.base_branch
     await ws.create_or_reset_branch(branch, base)
-    tasks_path = path_in_repo(ws.path, ctx.customer.tasks_file, "tasksFile")
-    if not tasks_path.is_file():
-        raise NotFoundError(f"task list {ctx.customer.tasks_file!r} not found",
+    name = ctx.customer.tasks_file
+    tasks_path = path_in_repo(ws.path, name, "tasksFile")
+    limit = ctx.settings.max_task_list_bytes
+    text = await trio.to_thread.run_sync(
+        functools.partial(read_task_list, tasks_path, name, limit, newline="")
+    )
+    if text is None:
+        raise NotFoundError(f"task list {name!r} not found",
                             code="task_list_not_found", task_id=task_id)  # fmt: skip
-    text = await trio.to_thread.run_sync(_read_exact, tasks_path)
-    task_list = parse_task_list(text)
+    task_list, marked = await trio.to_thread.run_sync(
+        lambda: (parse_task_list(text), mark_done(text, task_id))
+    )
     task = task_list.get(task_id)
     title = task.title if task is not None else task_id
-    await trio.to_thread.run_sync(write_atomically, tasks_path, mark_done(text, task_id))
+    await trio.to_thread.run_sync(write_atomically, tasks_path, marked)
     group = group_completed_by(task_list, task_id)
     if group is not None:
         evidence, links = await _evidence(ctx, group)

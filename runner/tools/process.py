@@ -63,15 +63,20 @@ class OutputTail:
     truncated: bool = False
 
     def feed(self, data: bytes | bytearray) -> None:
-        """Append ``data``, dropping the oldest bytes beyond the cap."""
+        """Append ``data``, dropping the oldest bytes beyond the cap.
+
+        Up to twice the cap is kept between trims, so that a flood of output costs linear
+        time on the event loop rather than one move of the whole tail per chunk.
+        """
         self._chunks += data
         if len(self._chunks) > self.cap:
-            del self._chunks[: len(self._chunks) - self.cap]
             self.truncated = True
+            if len(self._chunks) > 2 * self.cap:
+                del self._chunks[: len(self._chunks) - self.cap]
 
     def text(self) -> str:
         """Return the tail as text, with a marker when the head was dropped."""
-        body = self._chunks.decode("utf-8", errors="replace")
+        body = self._chunks[-self.cap :].decode("utf-8", errors="replace")
         if self.truncated:
             return f"[... output truncated; last {self.cap // 1024} KiB follow ...]\n{body}"
         return body
