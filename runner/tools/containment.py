@@ -47,7 +47,9 @@ MARKER_VAR = "DEVTEAM_RUNNER_JOB"
 """The environment variable that tags every process a job started: ``<instance>:<job>``."""
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 _END_DEADLINE_S = 5.0
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @attrs.frozen
@@ -75,6 +77,8 @@ class Containment:
 
     instance: str
     journal: ProcessJournal | None = None
+    leaders: set[int] = attrs.field(factory=set, eq=False)
+    """The pids of the jobs' main processes not yet waited for (never reaped by a sweep)."""
 
     def new_marker(self) -> str:
         """Return a fresh ``<instance>:<job>`` marker."""
@@ -182,22 +186,66 @@ def marked_processes(prefix: str) -> list[int]:
     return found
 
 
-def _matches(pids: list[int], pgid: int | None, prefix: str, since: int) -> list[_Proc]:
-    me = os.getpid()
-    hits = []
-    for pid in pids:
+@attrs.define
+class _Scan:
+    """One pass over ``/proc``: the job's live processes and our zombie children."""
+
+    alive: list[_Proc] = attrs.field(factory=list)
+    zombies: list[_Proc] = attrs.field(factory=list)
+
+
+def _scan(pgid: int | None, prefix: str, since: int) -> _Scan:
+    me, scan = os.getpid(), _Scan()
+    for pid in _pids():
         proc = _stat(pid)
         if proc is None or pid in (me, pgid):  # the leader is its owner's to wait for
             continue
+        if proc.state in "ZX":
+            if proc.ppid == me:
+                scan.zombies.append(proc)
+            continue
         if pgid is not None and proc.pgid == pgid:
-            hits.append(proc)
-            continue
-        if proc.start_time < since:  # older than the job: not one of its descendants
-            continue
-        marker = _marker_of(pid)
-        if marker is not None and marker.startswith(prefix):
-            hits.append(proc)
-    return hits
+            scan.alive.append(proc)
+        elif proc.start_time >= since:  # an older process cannot descend from the job
+            marker = _marker_of(pid)
+            if marker is not None and marker.startswith(prefix):
+                scan.alive.append(proc)
+    return scan
+
+
+def _is_reaper() -> bool:
+    """Whether orphans are re-parented to us (we are a subreaper, or init)."""
+    if os.getpid() == 1:
+        return True
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        flag = ctypes.c_int(0)
+        return bool(libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0) and (
+            flag.value != 0
+        )
+    except (OSError, AttributeError):
+        return False
+
+
+def _boot_ticks() -> int:
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * _CLK_TCK)
+
+
+def _reap_orphans(zombies: list[_Proc], keep: frozenset[int]) -> None:
+    """Reap zombies re-parented to us (we are a subreaper or init).
+
+    A descendant that left its job and exited before the job ended is no longer found by
+    its marker (a zombie's environment is gone). Reaped are zombie children of ours that
+    are not in our process group (so not a child some library spawned and will wait for),
+    not in ``keep`` (the jobs' leaders) and older than a second (so a leader spawned while
+    ``keep`` was taken is never one of them).
+    """
+    if not zombies or not _is_reaper():
+        return
+    group, before = os.getpgid(0), _boot_ticks() - _CLK_TCK
+    for proc in zombies:
+        if proc.pgid != group and proc.pid not in keep and proc.start_time < before:
+            _reap(proc.pid)
 
 
 def _reap(pid: int) -> None:
@@ -205,7 +253,9 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def end_job(pgid: int | None, prefix: str, since: int = 0) -> int:
+def end_job(
+    pgid: int | None, prefix: str, since: int = 0, keep: frozenset[int] = frozenset()
+) -> int:
     """KILL the group ``pgid`` and every process whose marker starts with ``prefix``.
 
     Only processes started at or after ``since`` (clock ticks, the job leader's start time)
@@ -213,7 +263,8 @@ def end_job(pgid: int | None, prefix: str, since: int = 0) -> int:
 
     Blocking (scans ``/proc``): call it in a thread. Loops until none is left alive, since
     killing a parent re-parents its children, and reaps the ones re-parented to us. The
-    group's leader (pid ``pgid``) is never reaped here: its owner waits for it.
+    group's leader (pid ``pgid``) is never reaped here: its owner waits for it. Then
+    the zombies re-parented to us are reaped (``keep``: the leaders still to be waited for).
 
     Returns:
         How many processes were killed.
@@ -223,9 +274,11 @@ def end_job(pgid: int | None, prefix: str, since: int = 0) -> int:
             os.killpg(pgid, signal.SIGKILL)
     me, seen = os.getpid(), set[int]()
     deadline = time.monotonic() + _END_DEADLINE_S
+    first = None
     while time.monotonic() < deadline:
-        alive = [p for p in _matches(_pids(), pgid, prefix, since) if p.state not in "ZX"]
-        for proc in alive:
+        scan = _scan(pgid, prefix, since)
+        first = first or scan
+        for proc in scan.alive:
             seen.add(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(proc.pid, signal.SIGKILL)
@@ -233,9 +286,11 @@ def end_job(pgid: int | None, prefix: str, since: int = 0) -> int:
             found = _stat(pid)
             if found is not None and found.ppid == me and found.state in "ZX":
                 _reap(pid)
-        if not alive:
+        if not scan.alive:
             break
         time.sleep(0.005)  # a KILLed process exits once the kernel schedules it
+    if first is not None:
+        _reap_orphans(first.zombies, keep)
     return len(seen)
 
 

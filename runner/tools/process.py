@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from runner.tools.containment import MARKER_VAR, JobRecord, current_containment, end_job, start_time
+from runner.tools.containment import (
+    MARKER_VAR,
+    Containment,
+    JobRecord,
+    current_containment,
+    end_job,
+    start_time,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -177,17 +184,19 @@ async def run_process(
     )
     journal = containment.journal
     job = JobRecord(marker, process.pid, start_time(process.pid) or 0)
+    containment.leaders.add(process.pid)
     try:
         if journal is not None:
             await journal.started(job)
-        await _communicate(process, stdin, out, err, on_line, job)
+        await _communicate(process, stdin, out, err, on_line, job, containment)
     except BaseException:
         with trio.CancelScope(shield=True):
             await kill_group(process)
             await process.wait()
-            await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time)
+            await _end(job, containment)
         raise
     finally:
+        containment.leaders.discard(process.pid)  # reaped by process.wait()
         with trio.CancelScope(shield=True):
             for stream in (process.stdin, process.stdout, process.stderr):
                 if stream is not None:
@@ -204,6 +213,12 @@ async def run_process(
     )
 
 
+async def _end(job: JobRecord, containment: Containment) -> None:
+    """End the rest of ``job``'s tree (in a thread: it scans ``/proc``)."""
+    keep = frozenset(containment.leaders)
+    await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time, keep)
+
+
 async def _communicate(
     process: trio.Process,
     stdin: bytes | None,
@@ -211,6 +226,7 @@ async def _communicate(
     err: OutputTail,
     on_line: LineCallback | None,
     job: JobRecord,
+    containment: Containment,
 ) -> None:
     """Feed stdin, read both pipes until the main process exits and its tree is ended."""
     assert process.stdout is not None
@@ -225,5 +241,5 @@ async def _communicate(
         await process.wait()
         # The main process is done: end the rest of its tree, which closes the pipes' other
         # ends; read what is left, but never wait on a pipe something unkillable still holds.
-        await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time)
+        await _end(job, containment)
         nursery.cancel_scope.deadline = trio.current_time() + KILL_GRACE_S

@@ -156,3 +156,13 @@ async def test_stress_twenty_runs_leave_no_marked_process(tmp_path: Path, subrea
                 nursery.start_soon(one, n)
     assert outputs == ["spawned\n"] * 20
     assert marked_processes(instance + ":") == []
+
+
+async def test_orphan_that_exited_during_the_job_is_reaped(tmp_path: Path, subreaper: None) -> None:
+    pidfile = tmp_path / "orphan.pid"
+    # the orphan exits at once; the job outlives it by more than the sweep's one-second margin
+    script = f"(true & echo $! > {pidfile}); sleep 1.3"
+    with trio.fail_after(10):
+        await run_process(["sh", "-c", script])
+    pid = int(pidfile.read_text())
+    assert not await trio.Path(f"/proc/{pid}").exists()  # not left as our zombie
