@@ -51,6 +51,7 @@ async def _stage(customer_id: str, stage: str, request: Any) -> dict[str, Any]:
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 async def prep() -> Response:
     """PREP: clone or fetch the repository and create (or reuse) the task branch."""
@@ -74,6 +75,7 @@ async def prep() -> Response:
 @document_response(ImplementView, 200)
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
+@document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 async def implement() -> Response:
     """IMPLEMENT: run the coding tool on the task branch and commit its change."""
