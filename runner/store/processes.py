@@ -13,6 +13,7 @@ import attrs
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Sequence
 
     from runner.store.db import SqliteStore
 
@@ -66,18 +67,19 @@ class Processes:
 
         await self._db.write(delete)
 
-    async def started(self, row: ProcessRow, now: str) -> None:
-        """Journal a child process that was just spawned."""
-        await self._db.write(
-            lambda conn: conn.execute(
+    async def started(self, row: ProcessRow, now: str, ended: Sequence[str] = ()) -> None:
+        """Journal a child process that was just spawned, and forget ``ended`` ones.
+
+        One transaction for both: forgetting a process can wait for the next write (a stale
+        row is harmless: its start time no longer matches any process).
+        """
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM processes WHERE marker = ?", [(m,) for m in ended])
+            conn.execute(
                 "INSERT OR REPLACE INTO processes (marker, pid, start_time, started_at)"
                 " VALUES (?, ?, ?, ?)",
                 (row.marker, row.pid, row.start_time, now),
             )
-        )
 
-    async def ended(self, marker: str) -> None:
-        """Forget the child process tagged ``marker``."""
-        await self._db.write(
-            lambda conn: conn.execute("DELETE FROM processes WHERE marker = ?", (marker,))
-        )
+        await self._db.write(write)

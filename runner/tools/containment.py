@@ -67,8 +67,8 @@ class ProcessJournal(Protocol):
     async def started(self, job: JobRecord) -> None:
         """Persist ``job`` (called right after it was spawned, before it is used)."""
 
-    async def ended(self, marker: str) -> None:
-        """Forget the job tagged ``marker``; its tree has been ended."""
+    def ended(self, marker: str) -> None:
+        """Forget the job tagged ``marker``, whose tree has been ended (must not block)."""
 
 
 @attrs.frozen

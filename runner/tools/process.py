@@ -202,7 +202,7 @@ async def run_process(
                 if stream is not None:
                     await stream.aclose()
             if journal is not None:
-                await journal.ended(marker)
+                journal.ended(marker)
     return ProcessResult(
         args=tuple(cmd),
         returncode=process.returncode if process.returncode is not None else -1,

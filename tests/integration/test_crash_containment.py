@@ -31,8 +31,9 @@ if (here / "hang").exists():
         [sys.executable, "-c",
          "import time\\nwhile True:\\n open('stray.txt', 'a').write('x'); time.sleep(0.02)"],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    (here / "pids").write_text(f"{os.getpid()} {appender.pid}")
     (here / "repo").write_text(os.getcwd())
+    (here / "pids.tmp").write_text(f"{os.getpid()} {appender.pid}")
+    os.replace(here / "pids.tmp", here / "pids")  # last, and whole: the test waits for it
     time.sleep(300)
 runpy.run_path(str(here / "agent.py"), run_name="__main__")
 """

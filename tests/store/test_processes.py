@@ -18,7 +18,7 @@ async def test_journal_survives_a_restart_until_the_life_is_forgotten(db_path: P
         await store.processes.begin_life("old", 4242, NOW)
         await store.processes.started(ProcessRow("old:a", 100, 5000), NOW)
         await store.processes.started(ProcessRow("old:b", 101, 5001), NOW)
-        await store.processes.ended("old:b")
+        await store.processes.started(ProcessRow("old:a", 100, 5000), NOW, ended=["old:b"])
     async with open_store(db_path) as store:  # the next life
         lives, rows = await store.processes.left_behind()
         assert lives == ["old"]

@@ -76,7 +76,7 @@ async def test_marker_and_journal_cover_each_job(tmp_path: Path) -> None:
         async def started(self, job: JobRecord) -> None:
             events.append(("started", job))
 
-        async def ended(self, marker: str) -> None:
+        def ended(self, marker: str) -> None:
             events.append(("ended", marker))
 
     instance = uuid.uuid4().hex
