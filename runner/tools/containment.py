@@ -186,31 +186,44 @@ def marked_processes(prefix: str) -> list[int]:
     return found
 
 
-@attrs.define
-class _Scan:
-    """One pass over ``/proc``: the job's live processes and our zombie children."""
+def _last_pid() -> int | None:
+    """The pid the kernel gave last (``/proc/loadavg``, 5th field), None if unknown."""
+    raw = _read("/proc/loadavg")
+    try:
+        return int(raw.split()[-1]) if raw else None
+    except ValueError:
+        return None
 
-    alive: list[_Proc] = attrs.field(factory=list)
-    zombies: list[_Proc] = attrs.field(factory=list)
+
+def _candidates(leader: int | None, recent: bool) -> list[int]:
+    """The pids a job's descendants can have.
+
+    Pids are handed out in increasing order until they wrap: for a job that started less
+    than a second ago (``recent``) and if the counter has not wrapped since (the last pid is
+    above the leader's), its descendants are the pids between the leader's and the last one.
+    Otherwise every pid.
+    """
+    pids = _pids()
+    last = _last_pid() if recent and leader is not None else None
+    if leader is None or last is None or last < leader:
+        return pids
+    return [pid for pid in pids if leader < pid <= last]
 
 
-def _scan(pgid: int | None, prefix: str, since: int) -> _Scan:
-    me, scan = os.getpid(), _Scan()
-    for pid in _pids():
+def _alive(pids: list[int], pgid: int | None, prefix: str, since: int) -> list[_Proc]:
+    """The live processes among ``pids`` in group ``pgid`` or carrying a ``prefix`` marker."""
+    me, found = os.getpid(), []
+    for pid in pids:
         proc = _stat(pid)
-        if proc is None or pid in (me, pgid):  # the leader is its owner's to wait for
-            continue
-        if proc.state in "ZX":
-            if proc.ppid == me:
-                scan.zombies.append(proc)
-            continue
+        if proc is None or pid in (me, pgid) or proc.state in "ZX":
+            continue  # the leader (``pgid``) is its owner's to wait for
         if pgid is not None and proc.pgid == pgid:
-            scan.alive.append(proc)
+            found.append(proc)
         elif proc.start_time >= since:  # an older process cannot descend from the job
             marker = _marker_of(pid)
             if marker is not None and marker.startswith(prefix):
-                scan.alive.append(proc)
-    return scan
+                found.append(proc)
+    return found
 
 
 def _is_reaper() -> bool:
@@ -227,12 +240,20 @@ def _is_reaper() -> bool:
         return False
 
 
+def _has_exited_child() -> bool:
+    """Whether a child of ours has exited and waits to be reaped (nothing is reaped)."""
+    try:
+        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
+
+
 def _boot_ticks() -> int:
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * _CLK_TCK)
 
 
-def _reap_orphans(zombies: list[_Proc], keep: frozenset[int]) -> None:
-    """Reap zombies re-parented to us (we are a subreaper or init).
+def _reap_orphans(keep: frozenset[int]) -> None:
+    """Reap zombies re-parented to us (only when we are a subreaper or init).
 
     A descendant that left its job and exited before the job ended is no longer found by
     its marker (a zombie's environment is gone). Reaped are zombie children of ours that
@@ -240,12 +261,20 @@ def _reap_orphans(zombies: list[_Proc], keep: frozenset[int]) -> None:
     not in ``keep`` (the jobs' leaders) and older than a second (so a leader spawned while
     ``keep`` was taken is never one of them).
     """
-    if not zombies or not _is_reaper():
+    if not _has_exited_child() or not _is_reaper():
         return
-    group, before = os.getpgid(0), _boot_ticks() - _CLK_TCK
-    for proc in zombies:
-        if proc.pgid != group and proc.pid not in keep and proc.start_time < before:
-            _reap(proc.pid)
+    me, group, before = os.getpid(), os.getpgid(0), _boot_ticks() - _CLK_TCK
+    for pid in _pids():
+        proc = _stat(pid)
+        if (
+            proc is not None
+            and proc.ppid == me
+            and proc.state == "Z"
+            and proc.pgid != group
+            and pid not in keep
+            and proc.start_time < before
+        ):
+            _reap(pid)
 
 
 def _reap(pid: int) -> None:
@@ -263,8 +292,8 @@ def end_job(
 
     Blocking (scans ``/proc``): call it in a thread. Loops until none is left alive, since
     killing a parent re-parents its children, and reaps the ones re-parented to us. The
-    group's leader (pid ``pgid``) is never reaped here: its owner waits for it. Then
-    the zombies re-parented to us are reaped (``keep``: the leaders still to be waited for).
+    group's leader (pid ``pgid``) is never reaped here: its owner waits for it. Then the
+    zombies re-parented to us are reaped (``keep``: the leaders still to be waited for).
 
     Returns:
         How many processes were killed.
@@ -272,13 +301,12 @@ def end_job(
     if pgid is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+    recent = since > 0 and _boot_ticks() - since < _CLK_TCK
     me, seen = os.getpid(), set[int]()
     deadline = time.monotonic() + _END_DEADLINE_S
-    first = None
     while time.monotonic() < deadline:
-        scan = _scan(pgid, prefix, since)
-        first = first or scan
-        for proc in scan.alive:
+        alive = _alive(_candidates(pgid, recent), pgid, prefix, since)
+        for proc in alive:
             seen.add(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(proc.pid, signal.SIGKILL)
@@ -286,11 +314,10 @@ def end_job(
             found = _stat(pid)
             if found is not None and found.ppid == me and found.state in "ZX":
                 _reap(pid)
-        if not scan.alive:
+        if not alive:
             break
         time.sleep(0.005)  # a KILLed process exits once the kernel schedules it
-    if first is not None:
-        _reap_orphans(first.zombies, keep)
+    _reap_orphans(keep | ({pgid} if pgid is not None else set()))
     return len(seen)
 
 

@@ -186,8 +186,6 @@ async def run_process(
     job = JobRecord(marker, process.pid, start_time(process.pid) or 0)
     containment.leaders.add(process.pid)
     try:
-        if journal is not None:
-            await journal.started(job)
         await _communicate(process, stdin, out, err, on_line, job, containment)
     except BaseException:
         with trio.CancelScope(shield=True):
@@ -232,6 +230,11 @@ async def _communicate(
     assert process.stdout is not None
     assert process.stderr is not None
     async with trio.open_nursery() as nursery:
+        if containment.journal is not None:
+            # Journaled while it runs (the write's fsync overlaps the process); the result
+            # is returned only once the row is written. A crash before that leaves a
+            # process the next life still finds by its marker.
+            nursery.start_soon(containment.journal.started, job)
         nursery.start_soon(_pump, process.stdout, out, "stdout", on_line)
         nursery.start_soon(_pump, process.stderr, err, "stderr", on_line)
         if stdin is not None:
