@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from runner.tools import marked_processes
 from tests.helpers.calc_repo import make_calc_remote, make_tool
 from tests.helpers.gitrepo import git
 
@@ -45,6 +46,14 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "zombie" not in status.lower()
+
+
+def _kill_leftovers(root: Path) -> None:
+    """KILL every process with a runner marker working under ``root``."""
+    for pid in marked_processes(""):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(root)):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -140,9 +149,7 @@ def test_sigkilled_service_ends_the_old_tool_before_the_resume(tmp_path: Path) -
             second.send_signal(signal.SIGTERM)
             second.wait(20)
     finally:
-        for pid in pids:  # only if the test failed: do not leave them running
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _kill_leftovers(tmp_path)  # only if the test failed: leave nothing running
         if first.poll() is None:
             first.kill()
             first.wait()
