@@ -6,6 +6,7 @@ store and starts the registry, the health probe and the housekeeping loops in a 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -30,12 +31,12 @@ from runner.api import (
     error_response,
     install_error_handlers,
 )
-from runner.clock import utc_now
+from runner.clock import iso_utc, utc_now
 from runner.errors import UnauthorizedError
 from runner.metrics import Metrics
 from runner.redact import Redactor
-from runner.store import AuditEntry, open_store
-from runner.tools import JobSlots
+from runner.store import AuditEntry, ProcessRow, SqliteStore, open_store
+from runner.tools import Containment, JobRecord, JobSlots, contained, end_previous_life
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
     from runner.config import Settings
     from runner.pipeline import Stages
 
-__all__ = ["create_app", "housekeep_once", "housekeeping", "open_services"]
+__all__ = ["StoreJournal", "create_app", "end_previous_life_of", "housekeep_once", "housekeeping",
+           "open_services"]  # fmt: skip
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +154,26 @@ async def open_services(
     """Open the store and run the registry, health probe and housekeeping until exit."""
     redactor = Redactor(settings.secrets)
     settings.workspace_dir.mkdir(parents=True, exist_ok=True)
-    async with open_store(settings.database_path) as store, trio.open_nursery() as nursery:
+    async with open_store(settings.database_path) as store:
+        # Before anything can resume a run: end what a crashed earlier life left running.
+        await end_previous_life_of(store)
+        instance = uuid.uuid4().hex
+        await store.processes.begin_life(instance, os.getpid(), iso_utc(now()))
+        containment = Containment(instance, StoreJournal(store, now))
+        with contained(containment):
+            async with _run_services(settings, stages, store, redactor, now) as services:
+                yield services
+
+
+@asynccontextmanager
+async def _run_services(
+    settings: Settings,
+    stages: Stages,
+    store: SqliteStore,
+    redactor: Redactor,
+    now: Callable[[], datetime],
+) -> AsyncIterator[Services]:
+    async with trio.open_nursery() as nursery:
         await store.idempotency.clear_in_flight()
         metrics = Metrics()
         bus = EventBus(capacity=settings.subscriber_queue_size)
@@ -187,6 +208,42 @@ async def open_services(
         finally:
             bus.close()
             nursery.cancel_scope.cancel()
+
+
+class StoreJournal:
+    """The store as the :class:`~runner.tools.ProcessJournal` of the service's child processes.
+
+    An ended process is forgotten in the transaction that journals the next one: one write
+    per child process instead of two.
+    """
+
+    def __init__(self, store: SqliteStore, now: Callable[[], datetime]) -> None:
+        self.store = store
+        self.now = now
+        self._ended: list[str] = []
+
+    async def started(self, job: JobRecord) -> None:
+        """Journal a child process that was just spawned (and forget the ended ones)."""
+        ended, self._ended = self._ended, []
+        row = ProcessRow(job.marker, job.pid, job.start_time)
+        await self.store.processes.started(row, iso_utc(self.now()), ended)
+
+    def ended(self, marker: str) -> None:
+        """Forget a child process whose tree has been ended (with the next write)."""
+        self._ended.append(marker)
+
+
+async def end_previous_life_of(store: SqliteStore) -> int:
+    """Kill every process earlier lives of the service journaled or tagged; return how many."""
+    lives, rows = await store.processes.left_behind()
+    if not lives and not rows:
+        return 0
+    jobs = [JobRecord(row.marker, row.pid, row.start_time) for row in rows]
+    killed = await trio.to_thread.run_sync(end_previous_life, jobs, lives)
+    await store.processes.forget_lives(lives)
+    if killed:
+        log.warning("ended_processes_of_previous_life", killed=killed, lives=len(lives))
+    return killed
 
 
 async def housekeeping(services: Services, stages: Stages) -> None:

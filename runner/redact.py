@@ -42,6 +42,7 @@ _BEARER = re.compile(r"(?P<head>\bBearer\s+)[A-Za-z0-9._~+/\-]{8,}=*")
 _PEM = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL
 )
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _KEY_VALUE = re.compile(
     r"(?P<head>\b[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|API_KEY|APIKEY)\s*[=:]\s*)(?P<val>[^\s'\"]{4,})",
 )
@@ -93,6 +94,17 @@ class Redactor:
         text = _BEARER.sub(lambda m: f"{m['head']}{MASK}", text)
         text = _KEY_VALUE.sub(lambda m: f"{m['head']}{MASK}", text)
         return _TOKENS.sub(MASK, text)
+
+    def leaks(self, text: str) -> bool:
+        """Whether ``text`` holds a secret that must never be committed.
+
+        A configured secret value, a provider token shape or a private key. The looser
+        patterns (``KEY=value``, URL credentials, auth headers) are for masking output only:
+        they match ordinary code (``TOKEN = os.environ[...]``).
+        """
+        if self._literal is not None and self._literal.search(text):
+            return True
+        return bool(_TOKENS.search(text) or _PEM_BEGIN.search(text))
 
     def value(self, obj: Any) -> Any:
         """Redact every string inside ``obj`` (dicts, lists, tuples), keys included."""

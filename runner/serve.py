@@ -13,6 +13,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from runner.app import create_app, open_services
 from runner.pipeline import PipelineStages
+from runner.tools import become_subreaper
 
 if TYPE_CHECKING:
     from runner.config import Settings
@@ -52,8 +53,11 @@ def tune_gc() -> None:
 
 async def serve(settings: Settings) -> None:
     """Run the service until SIGINT or SIGTERM."""
+    # Descendants a tool detached (setsid, double fork) are re-parented to us, not to init,
+    # so that ending a job can reap them.
+    subreaper = become_subreaper()
     async with open_services(settings, PipelineStages()) as services:
         app = create_app(settings, services)
         tune_gc()
-        log.info("serving", bind=f"{settings.host}:{settings.port}")
+        log.info("serving", bind=f"{settings.host}:{settings.port}", subreaper=subreaper)
         await hypercorn_serve(app, hypercorn_config(settings), shutdown_trigger=_until_signal)

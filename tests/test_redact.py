@@ -59,3 +59,22 @@ def test_redact_value_walks_nested_structures() -> None:
 
 def test_redactor_ignores_tiny_secrets() -> None:
     assert Redactor(("ab",))("abc") == "abc"
+
+
+def test_leaks_finds_secret_values_token_shapes_and_keys_but_not_code_naming_them() -> None:
+    redactor = Redactor(("hunter2-secret",))
+    assert redactor.leaks("x = 'hunter2-secret'")
+    assert redactor.leaks("token: ghp_" + "a" * 36)
+    assert redactor.leaks("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert not redactor.leaks("TOKEN = os.environ['GIT_TOKEN']")
+    assert not redactor.leaks("remote = 'ssh://git@github.com/a/b'")
+
+
+def test_secret_lines_name_file_and_new_line_number() -> None:
+    from runner.git.secrets import secret_lines
+
+    diff = (
+        "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -3,0 +4,2 @@\n+ok\n+SECRET\n"
+        "diff --git a/b.md b/b.md\n--- /dev/null\n+++ b/b.md\n@@ -0,0 +1,2 @@\n+++ SECRET\n+x\n"
+    )
+    assert secret_lines(diff, lambda line: "SECRET" in line) == [("a.py", 5), ("b.md", 1)]

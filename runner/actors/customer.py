@@ -121,6 +121,12 @@ class CustomerActor:
                 for reply in self._replies:
                     reply.close()
 
+    def close(self) -> None:
+        """End :meth:`run` (the customer was unregistered); pending callers get an error."""
+        self._send.close()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
     def _reply(self, reply: Reply, result: outcome.Outcome[Any]) -> None:
         self._replies.discard(reply)
         with contextlib.suppress(

@@ -114,6 +114,21 @@ class Registry:
         except Exception:  # isolation boundary, as above: log and keep serving others
             log.exception("crash_state_not_saved", customer_id=customer_id)
 
+    def retire(self, customer_id: str) -> bool:
+        """Close and forget the customer's actor and saved state unless a stage is running.
+
+        Returns:
+            False (and nothing changed) when the customer is busy.
+        """
+        actor = self._actors.get(customer_id)
+        if actor is not None and actor.busy:
+            return False
+        self._saved.pop(customer_id, None)
+        if actor is not None:
+            self._forget(actor)
+            actor.close()
+        return True
+
     def _forget(self, actor: CustomerActor) -> None:
         if self._actors.get(actor.customer_id) is actor:
             del self._actors[actor.customer_id]

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import trio
 
 from runner.actors import GetState
 from runner.api.models import TOOLS
 from runner.api.services import services
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.git import validate_repo_url
+from runner.paths import relative_path
 from runner.store import CustomerRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from quart import Response
 
 __all__ = [
     "customer_view",
@@ -17,6 +25,7 @@ __all__ = [
     "register",
     "resolve_for_repo",
     "resolve_for_task",
+    "unless_failed",
 ]
 
 DEFAULT_CUSTOMER = "default"
@@ -44,6 +53,8 @@ async def register(customer_id: str, repo_url: str, **fields: Any) -> CustomerRe
     svc = services()
     validate_repo_url(repo_url, allow_local=svc.settings.allow_local_repos)
     check_tool(fields.get("tool"))
+    if "tasks_file" in fields:
+        fields["tasks_file"] = relative_path(fields["tasks_file"], "tasksFile")
     existing = await svc.store.customers.get(customer_id)
     now = svc.timestamp()
     record = CustomerRecord(
@@ -62,24 +73,30 @@ async def register(customer_id: str, repo_url: str, **fields: Any) -> CustomerRe
     return await svc.store.customers.upsert(record)
 
 
-async def resolve_for_repo(customer_id: str | None, repo_url: str) -> str:
-    """Find (or register) the customer for a ``repoUrl`` (``/prep``, ``/tasks/next``)."""
+async def resolve_for_repo(customer_id: str | None, repo_url: str) -> tuple[str, bool]:
+    """Find (or register) the customer for a ``repoUrl`` (``/prep``, ``/tasks/next``).
+
+    Returns:
+        The customer id, and whether it was registered by this call (then the caller runs
+        its request through :func:`unless_failed`, which undoes the registration).
+    """
     svc = services()
     validate_repo_url(repo_url, allow_local=svc.settings.allow_local_repos)
     if customer_id is not None:
         record = await svc.store.customers.get(customer_id)
         if record is None:
             await register(customer_id, repo_url)
-        elif record.repo_url != repo_url:
+            return customer_id, True
+        if record.repo_url != repo_url:
             raise ConflictError(
                 f"customer {customer_id!r} is registered with another repoUrl; "
                 "PUT /customers/{customerId} to change it",
                 code="customer_repo_mismatch",
             )
-        return customer_id
+        return customer_id, False
     matches = await svc.store.customers.find_by_repo(repo_url)
     if len(matches) == 1:
-        return matches[0].customer_id
+        return matches[0].customer_id, False
     if len(matches) > 1:
         names = ", ".join(sorted(m.customer_id for m in matches))
         raise InvalidInputError(
@@ -95,7 +112,35 @@ async def resolve_for_repo(customer_id: str | None, repo_url: str) -> str:
         )
     if default is None:
         await register(DEFAULT_CUSTOMER, repo_url)
-    return DEFAULT_CUSTOMER
+        return DEFAULT_CUSTOMER, True
+    return DEFAULT_CUSTOMER, False
+
+
+async def unless_failed(
+    customer_id: str, registered: bool, call: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Return ``call()``; if it fails and ``registered``, undo the customer's registration.
+
+    A request that fails leaves no customer behind (a ``/prep`` of an unreachable repoUrl
+    would otherwise hold the ``default`` customer for every later repoUrl-only call).
+    """
+    if not registered:
+        return await call()
+    try:
+        response = await call()
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await _unregister(customer_id)
+        raise
+    if response.status_code >= 400:
+        await _unregister(customer_id)
+    return response
+
+
+async def _unregister(customer_id: str) -> None:
+    svc = services()
+    if svc.registry.retire(customer_id):  # a stage started meanwhile keeps it registered
+        await svc.store.customers.delete(customer_id)
 
 
 async def resolve_for_task(customer_id: str | None, task_id: str, branch: str | None) -> str:

@@ -8,7 +8,13 @@ from quart import Blueprint, Response
 from quart_schema import document_querystring, document_request, document_response
 
 from runner.actors import RunStage
-from runner.api.customers import check_tool, get_customer, resolve_for_repo, resolve_for_task
+from runner.api.customers import (
+    check_tool,
+    get_customer,
+    resolve_for_repo,
+    resolve_for_task,
+    unless_failed,
+)
 from runner.api.errors import json_response
 from runner.api.http import authorize, idempotent, parse_body, parse_query
 from runner.api.models import (
@@ -45,19 +51,23 @@ async def _stage(customer_id: str, stage: str, request: Any) -> dict[str, Any]:
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 async def prep() -> Response:
     """PREP: clone or fetch the repository and create (or reuse) the task branch."""
     body = await parse_body(PrepBody)
-    customer_id = await resolve_for_repo(body.customer_id, body.repo_url)
-    authorize(customer_id)
+    customer_id, registered = await resolve_for_repo(body.customer_id, body.repo_url)
 
     async def execute(key: str | None) -> tuple[int, Any]:
         request = PrepRequest(task_id=body.task_id, force=body.force)
         wire = await _stage(customer_id, "prep", request)
         return 200, {**wire, "idempotencyKey": key, "customerId": customer_id}
 
-    return await idempotent(customer_id, "POST /prep", body, body.idempotency_key, execute)
+    async def call() -> Response:
+        authorize(customer_id)
+        return await idempotent(customer_id, "POST /prep", body, body.idempotency_key, execute)
+
+    return await unless_failed(customer_id, registered, call)
 
 
 @blueprint.post("/implement")
@@ -65,6 +75,7 @@ async def prep() -> Response:
 @document_response(ImplementView, 200)
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
+@document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 async def implement() -> Response:
     """IMPLEMENT: run the coding tool on the task branch and commit its change."""
@@ -135,8 +146,13 @@ async def tasks_next() -> Response:
                 "repoUrl differs from the customer's registered repoUrl", field="repoUrl"
             )
     elif query.repo_url is not None:
-        customer_id = await resolve_for_repo(None, query.repo_url)
-        authorize(customer_id)
+        customer_id, registered = await resolve_for_repo(None, query.repo_url)
+
+        async def call() -> Response:
+            authorize(customer_id)
+            return json_response(await _stage(customer_id, "select", query.exclude_completed))
+
+        return await unless_failed(customer_id, registered, call)
     else:
         raise InvalidInputError("customerId or repoUrl is required", field="customerId")
     return json_response(await _stage(customer_id, "select", query.exclude_completed))

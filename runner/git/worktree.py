@@ -21,10 +21,12 @@ from runner.git import remote
 from runner.git.branch import check_revision
 from runner.git.credentials import GitAuth
 from runner.git.gitdir import lookup_refs, packed_refs_size, read_small
+from runner.git.secrets import secret_lines
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from runner.redact import Redactor
     from runner.tools import ProcessResult
 
 __all__ = ["LAST_USED_MARKER", "WorkTree"]
@@ -108,26 +110,51 @@ class WorkTree:
 
     # -- content ----------------------------------------------------------------------------
 
-    async def read_file(self, ref: str, path: str) -> str | None:
-        """Return the text of ``path`` at ``ref``, or None if either does not exist."""
+    async def read_file(self, ref: str, path: str, *, limit: int = _BIG_OUTPUT) -> str | None:
+        """Return the text of ``path`` at ``ref``, or None if either does not exist.
+
+        Raises:
+            GitError: ``file_too_large`` when the file has more than ``limit`` bytes.
+        """
         spec = f"{check_revision(ref)}:{path.lstrip('/')}"
-        result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=_BIG_OUTPUT)
+        result = await self._run("cat-file", "blob", "--end-of-options", spec, cap=limit)
         if not result.ok:
             return None
         if result.truncated:
-            raise GitError(f"{path} is larger than {_BIG_OUTPUT // (1024 * 1024)} MiB")
+            raise GitError(f"{path} is larger than {limit} bytes", code="file_too_large")
         return result.stdout
 
-    async def commit_all(self, message: str) -> str | None:
-        """Stage every change and commit it; return the new sha, or None if nothing changed."""
+    async def commit_all(self, message: str, redactor: Redactor) -> str | None:
+        """Stage every change and commit it; return the new sha, or None if nothing changed.
+
+        Raises:
+            GitError: ``secret_in_diff`` when an added line holds a secret (see
+                :meth:`Redactor.leaks`); nothing is committed and the change is unstaged.
+        """
         await self._ok("add", "--all")
         staged = await self._run("diff", "--cached", "--quiet")
         if staged.returncode == 0:
             return None
         if staged.returncode != 1:
             raise remote.classify_failure(staged, self.auth, "git diff")
+        await self._refuse_secrets(redactor)
         await self._ok("commit", "-q", "--no-verify", "--file=-", stdin=message.encode())
         return await self.head_sha()
+
+    async def _refuse_secrets(self, redactor: Redactor) -> None:
+        args = ("diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv")
+        diff = await self._ok(*args, "--no-renames", cap=_BIG_OUTPUT)
+        found = await trio.to_thread.run_sync(secret_lines, diff, redactor.leaks)
+        if not found:
+            return
+        await self._ok("reset", "-q")
+        where = ", ".join(f"{path}:{line}" for path, line in found[:10])
+        raise GitError(
+            f"the change holds {len(found)} secret(s) (a token or a configured key); "
+            f"not committed: {where}",
+            code="secret_in_diff",
+            details=[{"file": path, "line": line} for path, line in found],
+        )
 
     async def diff(self, base: str, head: str = "HEAD") -> str:
         """Return the unified diff of ``head`` against its merge base with ``base``."""

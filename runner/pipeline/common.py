@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
 from runner.clock import iso_utc
-from runner.errors import NotFoundError, TaskListError
+from runner.errors import GitError, NotFoundError, TaskListError
 from runner.git import GitAuth, Workspace, branch_name, validate_repo_url
+from runner.paths import path_in_repo, relative_path
 from runner.store import StepRecord
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ __all__ = [
     "WorkspaceAccess",
     "load_task",
     "load_task_list",
+    "read_task_list",
     "record_step",
     "recorded_step",
     "repair_unless_clean",
@@ -67,11 +70,33 @@ class WorkspaceAccess:
         return home
 
 
-def _read_checked_out(path: Path) -> str | None:
+def task_list_too_large(name: str, limit: int) -> TaskListError:
+    """The error for a task list over ``MAX_TASK_LIST_BYTES``."""
+    return TaskListError(
+        f"task list {name!r} is larger than MAX_TASK_LIST_BYTES ({limit} bytes)",
+        code="task_list_too_large",
+        details=[{"field": "tasksFile", "limit": limit}],
+    )
+
+
+def read_task_list(path: Path, name: str, limit: int, *, newline: str | None = None) -> str | None:
+    """Read the task list file (blocking: call it in a thread); None if it is missing.
+
+    ``newline=""`` keeps line endings as they are (for marking a task done).
+
+    Raises:
+        TaskListError: ``task_list_too_large`` past ``limit`` bytes (nothing more is read).
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline=newline) as handle:
+            if os.fstat(handle.fileno()).st_size > limit:
+                raise task_list_too_large(name, limit)
+            text = handle.read(limit + 1)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+    if len(text) > limit:  # it grew while we read
+        raise task_list_too_large(name, limit)
+    return text
 
 
 async def repair_unless_clean(ctx: StageContext, ws: Workspace) -> None:
@@ -88,16 +113,25 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> T
         NotFoundError: ``task_list_not_found`` when the file is missing.
         TaskListError: the list has errors (unknown references, cycles), with line numbers.
     """
-    path = ctx.customer.tasks_file
+    path = relative_path(ctx.customer.tasks_file, "tasksFile")
     defaults = ctx.customer.settings.get("defaultCriteria")
 
     def parse(text: str | None) -> TaskList | None:
         return None if text is None else ctx.task_lists.parse(text, defaults)
 
+    limit = ctx.settings.max_task_list_bytes
     if ref is None:  # the base was just checked out clean: read it from disk, no git run
-        task_list = await trio.to_thread.run_sync(lambda: parse(_read_checked_out(ws.path / path)))
+        on_disk = path_in_repo(ws.path, path, "tasksFile")
+        task_list = await trio.to_thread.run_sync(
+            lambda: parse(read_task_list(on_disk, path, limit))
+        )
     else:
-        text = await ws.read_file(ref, path)
+        try:
+            text = await ws.read_file(ref, path, limit=limit)
+        except GitError as exc:
+            if exc.code != "file_too_large":
+                raise
+            raise task_list_too_large(path, limit) from None
         task_list = await trio.to_thread.run_sync(parse, text)
     if task_list is None:
         where = ref.removeprefix("refs/heads/") if ref else ctx.customer.base_branch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -11,7 +12,9 @@ import trio
 
 from runner.clock import iso_utc
 from runner.errors import NotFoundError
+from runner.paths import path_in_repo
 from runner.pipeline.base import CompleteResult
+from runner.pipeline.common import read_task_list
 from runner.tasks import group_completed_by, mark_done, parse_task_list
 
 if TYPE_CHECKING:
@@ -36,12 +39,6 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _read_exact(path: Path) -> str:
-    """Read text without translating line endings (marking must change only one line)."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        return handle.read()
 
 
 def outcome_section(
@@ -88,15 +85,21 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
     """Mark ``task_id`` done on its branch, merge it into the base, push when configured."""
     base = ctx.customer.base_branch
     await ws.create_or_reset_branch(branch, base)
-    tasks_path = ws.path / ctx.customer.tasks_file
-    if not tasks_path.is_file():
-        raise NotFoundError(f"task list {ctx.customer.tasks_file!r} not found",
+    name = ctx.customer.tasks_file
+    tasks_path = path_in_repo(ws.path, name, "tasksFile")
+    limit = ctx.settings.max_task_list_bytes
+    text = await trio.to_thread.run_sync(
+        functools.partial(read_task_list, tasks_path, name, limit, newline="")
+    )
+    if text is None:
+        raise NotFoundError(f"task list {name!r} not found",
                             code="task_list_not_found", task_id=task_id)  # fmt: skip
-    text = await trio.to_thread.run_sync(_read_exact, tasks_path)
-    task_list = parse_task_list(text)
+    task_list, marked = await trio.to_thread.run_sync(
+        lambda: (parse_task_list(text), mark_done(text, task_id))
+    )
     task = task_list.get(task_id)
     title = task.title if task is not None else task_id
-    await trio.to_thread.run_sync(write_atomically, tasks_path, mark_done(text, task_id))
+    await trio.to_thread.run_sync(write_atomically, tasks_path, marked)
     group = group_completed_by(task_list, task_id)
     if group is not None:
         evidence, links = await _evidence(ctx, group)
@@ -104,13 +107,14 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
         executor = f"devteam-runner ({ctx.customer.tool})"
         timestamp = iso_utc(ctx.now(), timespec="seconds")
         section = outcome_section(group, task_list, evidence, links, executor, timestamp)
-        outcomes = ws.path / PurePosixPath(ctx.customer.tasks_file).parent / OUTCOMES_FILE
+        outcomes_name = str(PurePosixPath(ctx.customer.tasks_file).parent / OUTCOMES_FILE)
+        outcomes = path_in_repo(ws.path, outcomes_name, "tasksFile")
         existing = outcomes.read_text(encoding="utf-8") if outcomes.exists() else ""
         joiner = "" if not existing or existing.endswith("\n\n") else (
             "\n" if existing.endswith("\n") else "\n\n")  # fmt: skip
         await trio.to_thread.run_sync(write_atomically, outcomes, existing + joiner + section)
         ctx.log("info", f"group {group.id} completed; wrote its entry in {OUTCOMES_FILE}")
-    await ws.commit_all(f"Task {task_id}: mark done")
+    await ws.commit_all(f"Task {task_id}: mark done", ctx.redactor)
     merge = await ws.merge_no_ff(branch, base, f"Merge {branch}: Task {task_id}: {title}")
     pushed = False
     if ctx.customer.push:

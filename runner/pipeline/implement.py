@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from runner.errors import InvalidInputError, NotFoundError, ToolError
+from runner.errors import NotFoundError, ToolError
+from runner.paths import path_in_repo, relative_path
 from runner.pipeline.common import (
     Recorded,
     WorkspaceAccess,
@@ -69,16 +70,11 @@ def _drop_empty_creations(repo: Path, absent: tuple[str, ...]) -> None:
 
 def safe_paths(repo: Path, paths: tuple[str, ...], field: str) -> tuple[str, ...]:
     """Return ``paths`` normalised; 400 for absolute paths, ``..`` or links out of the repo."""
-    root = repo.resolve()
     clean: list[str] = []
     for index, raw in enumerate(paths):
         where = f"{field}.{index}"
-        path = PurePosixPath(raw)
-        if not raw or path.is_absolute() or ".." in path.parts or "\0" in raw:
-            raise InvalidInputError(f"{raw!r} must be a relative path inside the repo", field=where)
-        if not (root / path).resolve().is_relative_to(root):
-            raise InvalidInputError(f"{raw!r} points outside the repo", field=where)
-        clean.append(str(path))
+        path_in_repo(repo, raw, where)
+        clean.append(relative_path(raw, where))
     return tuple(dict.fromkeys(clean))
 
 
@@ -114,14 +110,21 @@ async def checkout_task_branch(
     return task, name
 
 
-def _tool_files(ctx: StageContext, task: Task, files: tuple[str, ...]) -> tuple[str, ...]:
-    """The task's files plus the document ``doc.updated`` asks for (so the tool may edit it)."""
+def _tool_files(
+    ctx: StageContext, repo: Path, task: Task, files: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The task's files plus the documents ``doc.updated`` names (so the tool may edit them).
+
+    Raises:
+        InvalidInputError: a document's path leads out of the repo (``..``, a symlink).
+    """
     doc = dict(task.criteria).get("doc.updated")
     if not doc:
         return files
     tasks_dir = PurePosixPath(ctx.customer.tasks_file).parent
-    candidate = doc if "/" in doc else str(tasks_dir / doc)
-    return (*files, candidate) if candidate not in files else files
+    names = [name.strip() for name in doc.split(",") if name.strip()]
+    docs = [name if "/" in name else str(tasks_dir / name) for name in names]
+    return tuple(dict.fromkeys((*files, *safe_paths(repo, tuple(docs), "criteria.doc.updated"))))
 
 
 async def implement(
@@ -143,7 +146,7 @@ async def implement(
     files = safe_paths(ws.path, request.files or task.files, "criteria.files")
     tool = make_tool(request.tool or ctx.customer.tool, ctx.settings,
                      home=access.tool_home(ctx.settings))  # fmt: skip
-    handed = _tool_files(ctx, task, files)
+    handed = _tool_files(ctx, ws.path, task, files)
     tool_request = ToolRequest(
         task_id=task.id,
         title=task.title,
@@ -161,7 +164,7 @@ async def implement(
         ctx.log("info", f"running {tool.name} for task {task.id}{attempt}")
         run = await tool.run(tool_request, on_line=lambda _stream, line: ctx.log("info", line))
     await trio.to_thread.run_sync(_drop_empty_creations, ws.path, absent)
-    commit = await ws.commit_all(f"Task {task.id}: {task.title}{attempt}")
+    commit = await ws.commit_all(f"Task {task.id}: {task.title}{attempt}", ctx.redactor)
     head = await ws.head_sha()
     if commit is None and head == before:
         raise ToolError(
@@ -171,7 +174,7 @@ async def implement(
             extra={"artifacts": {"stdout": run.stdout, "stderr": run.stderr}},
         )
     modified, added, deleted = await ws.diff_stats(base, "HEAD")
-    allowed = set(files) | set(_tool_files(ctx, task, files))
+    allowed = set(handed)
     out_of_scope = [f for f in modified if files and f not in allowed]
     if out_of_scope and ctx.customer.settings.get("scopePolicy") == "reject":
         await ws.reset_to(before)

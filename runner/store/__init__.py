@@ -23,6 +23,7 @@ from runner.store.idempotency import (
     normalize_timestamp,
 )
 from runner.store.migrations import MIGRATIONS, Migration
+from runner.store.processes import Processes, ProcessRow
 from runner.store.runs import TERMINAL_STATUSES, RunRecord, Runs, interrupted_error
 from runner.store.steps import StepRecord, Steps
 
@@ -43,6 +44,8 @@ __all__ = [
     "Migration",
     "Mismatch",
     "NewEvent",
+    "ProcessRow",
+    "Processes",
     "Replay",
     "RunRecord",
     "Runs",

@@ -115,6 +115,19 @@ class Customers:
             self._cache[record.customer_id] = stored
         return stored
 
+    async def delete(self, customer_id: str) -> None:
+        """Remove the customer with its state, runs, steps and events (undo a registration).
+
+        The event counter is kept, so that a later customer of that id never reuses a seq.
+        """
+
+        def delete(conn: sqlite3.Connection) -> None:
+            for table in ("steps", "events", "customers"):  # state and runs: ON DELETE CASCADE
+                conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,))
+
+        self._bump(customer_id)
+        await self._db.write(delete)
+
     async def get(self, customer_id: str) -> CustomerRecord | None:
         """Return the customer, or None if it is not registered."""
         cached = self._cache.get(customer_id)

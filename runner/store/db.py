@@ -36,6 +36,7 @@ from runner.store.customers import Customers
 from runner.store.events import Events
 from runner.store.idempotency import IdempotencyRecords
 from runner.store.migrations import apply_migrations
+from runner.store.processes import Processes
 from runner.store.runs import Runs
 from runner.store.steps import Steps
 
@@ -102,7 +103,8 @@ class SqliteStore:
 
     Open it with ``async with open_store(path) as store:`` (or ``await SqliteStore.open(path)``
     and ``await store.aclose()``). Repositories: :attr:`customers`, :attr:`runs`,
-    :attr:`events`, :attr:`idempotency`, :attr:`audit`, :attr:`steps`.
+    :attr:`events`, :attr:`idempotency`, :attr:`audit`, :attr:`steps`,
+    :attr:`processes`.
     """
 
     customers: Customers
@@ -111,6 +113,7 @@ class SqliteStore:
     idempotency: IdempotencyRecords
     audit: AuditLog
     steps: Steps
+    processes: Processes
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -127,6 +130,7 @@ class SqliteStore:
         self.idempotency = IdempotencyRecords(self)
         self.audit = AuditLog(self)
         self.steps = Steps(self)
+        self.processes = Processes(self)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:

@@ -119,6 +119,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX steps_task ON steps (customer_id, task_id)",
         ),
     ),
+    Migration(
+        2,
+        "process journal",
+        (
+            # One row per life of the service: the marker prefix its processes carry.
+            """CREATE TABLE process_lives (
+                instance    TEXT PRIMARY KEY,
+                pid         INTEGER NOT NULL,
+                started_at  TEXT NOT NULL
+            )""",
+            # One row per running child process (job); pgid = pid, start_time in clock ticks.
+            """CREATE TABLE processes (
+                marker      TEXT PRIMARY KEY,
+                pid         INTEGER NOT NULL,
+                start_time  INTEGER NOT NULL,
+                started_at  TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -1,8 +1,11 @@
-"""Run a child process in its own session; a cancel or timeout kills its whole group.
+"""Run a child process in its own session; when it ends, nothing it started outlives it.
 
 Trio's default cancel delivery TERMs only the leader and warns after 5 s; we TERM the
-process group, wait a grace period, then KILL it, and we also reap the group after a normal
-exit so that nothing a tool spawned outlives it.
+process group, wait a grace period, then KILL it. The process is a job of
+:mod:`runner.tools.containment`: tagged with a marker in its environment, journaled while it
+runs, and the moment its main process exits the rest of its tree (its group and every
+process carrying its marker) is killed, so a background child holding the output pipes
+cannot keep the caller waiting.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 import trio
+
+from runner.tools.containment import (
+    MARKER_VAR,
+    Containment,
+    JobRecord,
+    current_containment,
+    end_job,
+    start_time,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,15 +70,20 @@ class OutputTail:
     truncated: bool = False
 
     def feed(self, data: bytes | bytearray) -> None:
-        """Append ``data``, dropping the oldest bytes beyond the cap."""
+        """Append ``data``, dropping the oldest bytes beyond the cap.
+
+        Up to twice the cap is kept between trims, so that a flood of output costs linear
+        time on the event loop rather than one move of the whole tail per chunk.
+        """
         self._chunks += data
         if len(self._chunks) > self.cap:
-            del self._chunks[: len(self._chunks) - self.cap]
             self.truncated = True
+            if len(self._chunks) > 2 * self.cap:
+                del self._chunks[: len(self._chunks) - self.cap]
 
     def text(self) -> str:
         """Return the tail as text, with a marker when the head was dropped."""
-        body = self._chunks.decode("utf-8", errors="replace")
+        body = self._chunks[-self.cap :].decode("utf-8", errors="replace")
         if self.truncated:
             return f"[... output truncated; last {self.cap // 1024} KiB follow ...]\n{body}"
         return body
@@ -152,35 +169,38 @@ async def run_process(
         PermissionError: the program is not executable.
     """
     out, err = output if output is not None else (OutputTail(output_cap), OutputTail(output_cap))
+    containment = current_containment()
+    marker = containment.new_marker()
     started = time.monotonic()
     process = await trio.lowlevel.open_process(
         list(cmd),
         cwd=cwd,
-        env=dict(env) if env is not None else None,
+        env={**(os.environ if env is None else env), MARKER_VAR: marker},
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
         preexec_fn=_limit_setter(limits),
     )
+    journal = containment.journal
+    job = JobRecord(marker, process.pid, start_time(process.pid) or 0)
+    containment.leaders.add(process.pid)
     try:
-        async with trio.open_nursery() as nursery:
-            assert process.stdout is not None
-            assert process.stderr is not None
-            nursery.start_soon(_pump, process.stdout, out, "stdout", on_line)
-            nursery.start_soon(_pump, process.stderr, err, "stderr", on_line)
-            if stdin is not None:
-                assert process.stdin is not None
-                async with process.stdin:
-                    await process.stdin.send_all(stdin)
-            await process.wait()
+        await _communicate(process, stdin, out, err, on_line, job, containment)
     except BaseException:
         with trio.CancelScope(shield=True):
             await kill_group(process)
             await process.wait()
+            await _end(job, containment)
         raise
     finally:
-        _signal_group(process.pid, signal.SIGKILL)  # leftovers the tool spawned
+        containment.leaders.discard(process.pid)  # reaped by process.wait()
+        with trio.CancelScope(shield=True):
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    await stream.aclose()
+            if journal is not None:
+                journal.ended(marker)
     return ProcessResult(
         args=tuple(cmd),
         returncode=process.returncode if process.returncode is not None else -1,
@@ -189,3 +209,40 @@ async def run_process(
         duration=time.monotonic() - started,
         truncated=out.truncated or err.truncated,
     )
+
+
+async def _end(job: JobRecord, containment: Containment) -> None:
+    """End the rest of ``job``'s tree (in a thread: it scans ``/proc``)."""
+    keep = frozenset(containment.leaders)
+    await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time, keep)
+
+
+async def _communicate(
+    process: trio.Process,
+    stdin: bytes | None,
+    out: OutputTail,
+    err: OutputTail,
+    on_line: LineCallback | None,
+    job: JobRecord,
+    containment: Containment,
+) -> None:
+    """Feed stdin, read both pipes until the main process exits and its tree is ended."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    async with trio.open_nursery() as nursery:
+        if containment.journal is not None:
+            # Journaled while it runs (the write's fsync overlaps the process); the result
+            # is returned only once the row is written. A crash before that leaves a
+            # process the next life still finds by its marker.
+            nursery.start_soon(containment.journal.started, job)
+        nursery.start_soon(_pump, process.stdout, out, "stdout", on_line)
+        nursery.start_soon(_pump, process.stderr, err, "stderr", on_line)
+        if stdin is not None:
+            assert process.stdin is not None
+            async with process.stdin:
+                await process.stdin.send_all(stdin)
+        await process.wait()
+        # The main process is done: end the rest of its tree, which closes the pipes' other
+        # ends; read what is left, but never wait on a pipe something unkillable still holds.
+        await _end(job, containment)
+        nursery.cancel_scope.deadline = trio.current_time() + KILL_GRACE_S

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from runner.git.gitdir import lookup_refs, origin_url_in_config, read_refs, remove_stale_locks
+from runner.redact import Redactor
 from tests.helpers.gitrepo import git
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ async def test_read_refs_agrees_with_git(workspace: Workspace, repo: RepoUrl) ->
         await workspace.checkout_base("main")
         await workspace.create_or_reset_branch("task/1-a", "main")
         (workspace.path / "a.txt").write_text("a\n")
-        await workspace.commit_all("a")  # loose ref beside the packed ones from the clone
+        await workspace.commit_all(
+            "a", Redactor()
+        )  # loose ref beside the packed ones from the clone
     git("pack-refs", "--all", cwd=workspace.path)
     git("branch", "feature/x", "HEAD~1", cwd=workspace.path)
     prefixes = ["refs/heads/", "refs/remotes/origin/"]

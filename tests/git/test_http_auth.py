@@ -12,6 +12,7 @@ import trio
 import runner.git.remote
 from runner.errors import RepoAccessError
 from runner.git import GitAuth, Workspace, validate_repo_url, workspace_path
+from runner.redact import Redactor
 from runner.tools.process import run_process
 from tests.helpers.git_server import GitHttpServer
 from tests.helpers.gitrepo import git, make_remote
@@ -67,7 +68,7 @@ async def test_clone_and_push_with_token_over_http(
         await workspace.checkout_base("main")
         assert (await workspace.create_or_reset_branch("task/1-x", "main")).created is True
         (workspace.path / "f.txt").write_text("x\n")
-        sha = await workspace.commit_all("Task 1: x")
+        sha = await workspace.commit_all("Task 1: x", Redactor((TOKEN,)))
         await workspace.push(["task/1-x"])
         assert await workspace.ensure(repo) is False
     assert git("rev-parse", "refs/heads/task/1-x", cwd=tmp_path / "srv" / "app.git") == sha

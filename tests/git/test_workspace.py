@@ -16,6 +16,7 @@ from runner.git import (
     validate_repo_url,
     workspace_path,
 )
+from runner.redact import Redactor
 from tests.helpers.gitrepo import commit_files, git, make_remote
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ async def test_reprep_returns_same_branch_not_created(workspace: Workspace, repo
     with trio.fail_after(30):
         assert await prepped(workspace, repo) is True
         (workspace.path / "work.txt").write_text("progress\n")
-        sha = await workspace.commit_all("Task 1.1.1: work")
+        sha = await workspace.commit_all("Task 1.1.1: work", Redactor())
         assert await prepped(workspace, repo) is False
     assert await workspace.current_branch() == BRANCH
     assert await workspace.head_sha() == sha
@@ -96,7 +97,7 @@ async def test_the_fetch_leaves_a_base_with_commits_of_its_own_or_missing_on_the
         await prepped(workspace, repo)
         await workspace.checkout_base("main")
         (workspace.path / "mine.md").write_text("mine\n")
-        mine = await workspace.commit_all("a merge the runner did not push")
+        mine = await workspace.commit_all("a merge the runner did not push", Redactor())
         await workspace.create_or_reset_branch("task/1-1-2-next", "main")
         commit_files(bare, {"theirs.md": "theirs\n"}, "remote moved on")
         await workspace.ensure(repo, base="main")
@@ -160,10 +161,10 @@ async def test_commit_diff_merge_push_round_trip(
 ) -> None:
     with trio.fail_after(30):
         await prepped(workspace, repo)
-        assert await workspace.commit_all("nothing") is None
+        assert await workspace.commit_all("nothing", Redactor()) is None
         (workspace.path / "src" / "app.py").write_text("print('hello')\nprint('two')\n")
         (workspace.path / "docs.md").write_text("a\nb\n")
-        sha = await workspace.commit_all("Task 1.1.1: Add flag")
+        sha = await workspace.commit_all("Task 1.1.1: Add flag", Redactor())
         assert sha is not None
         assert await workspace.changed_files("main") == ["docs.md", "src/app.py"]
         assert await workspace.numstat("main", "HEAD") == (4, 1)
@@ -188,7 +189,7 @@ async def test_checkout_base_keeps_unpushed_merge_and_takes_remote_commits(
     with trio.fail_after(30):
         await prepped(workspace, repo)
         (workspace.path / "done.md").write_text("done\n")
-        await workspace.commit_all("Task 1.1.1")
+        await workspace.commit_all("Task 1.1.1", Redactor())
         merge = await workspace.merge_no_ff(BRANCH, "main", "Merge task 1.1.1")
         commit_files(bare, {"other.md": "upstream\n"}, "upstream change")
         assert await prepped(workspace, repo, "task/1-1-2-next") is True
@@ -203,10 +204,10 @@ async def test_merge_conflict_is_aborted_and_reported(
     with trio.fail_after(30):
         await prepped(workspace, repo)
         (workspace.path / "README.md").write_text("branch side\n")
-        await workspace.commit_all("branch edit")
+        await workspace.commit_all("branch edit", Redactor())
         await workspace.checkout_base("main")
         (workspace.path / "README.md").write_text("main side\n")
-        await workspace.commit_all("main edit")
+        await workspace.commit_all("main edit", Redactor())
         with pytest.raises(GitError) as info:
             await workspace.merge_no_ff(BRANCH, "main", "Merge")
         assert info.value.code == "merge_conflict"
@@ -230,7 +231,7 @@ async def test_repair_fixes_lock_merge_untracked_and_detached_head(
     with trio.fail_after(30):
         await prepped(workspace, repo)
         (workspace.path / "README.md").write_text("mine\n")
-        await workspace.commit_all("mine")
+        await workspace.commit_all("mine", Redactor())
         commit_files(bare, {"README.md": "theirs\n"}, "theirs")
         await workspace.ensure(repo)
         git("merge", "origin/main", cwd=workspace.path, check=False)  # conflicts
@@ -295,7 +296,7 @@ async def test_repair_aborts_rebase_in_progress(
     with trio.fail_after(30):
         await prepped(workspace, repo)
         (workspace.path / "README.md").write_text("mine\n")
-        before = await workspace.commit_all("mine")
+        before = await workspace.commit_all("mine", Redactor())
         commit_files(bare, {"README.md": "theirs\n"}, "theirs")
         await workspace.ensure(repo)
         git("rebase", "origin/main", cwd=workspace.path, check=False)
@@ -322,7 +323,7 @@ async def test_two_customers_clone_same_repo_concurrently(
     assert results == {0: True, 1: True}
     assert spaces[0].path != spaces[1].path
     (spaces[0].path / "only-a.txt").write_text("a\n")
-    assert await spaces[0].commit_all("a's work") is not None
+    assert await spaces[0].commit_all("a's work", Redactor()) is not None
     assert not (spaces[1].path / "only-a.txt").exists()
     assert await spaces[1].current_branch() == BRANCH
 
@@ -361,3 +362,44 @@ async def test_git_never_falls_back_to_an_enclosing_repository(
         with pytest.raises(GitError):
             await workspace.repair()
     assert (outer / "keep.txt").read_text() == "precious\n"
+
+
+async def test_commit_refuses_a_secret_in_the_staged_diff(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    git_token = "s3cr3t-git-token-value"
+    model_key = "sk-ant-" + "k" * 30
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        before = await workspace.head_sha()
+        (workspace.path / "docs.md").write_text("fine\nalso fine\n")
+        (workspace.path / "src" / "app.py").write_text(
+            f"print('hi')\nTOKEN = '{git_token}'\n# {'ghp_' + 'A' * 36}\nKEY = '{model_key}'\n"
+        )
+        with pytest.raises(GitError) as info:
+            await workspace.commit_all("Task 1.1.1: leak", Redactor((git_token,)))
+        assert await workspace.head_sha() == before  # nothing committed
+        await workspace.push([BRANCH])
+    error = info.value
+    assert error.code == "secret_in_diff"
+    assert error.details == [
+        {"file": "src/app.py", "line": 2},
+        {"file": "src/app.py", "line": 3},
+        {"file": "src/app.py", "line": 4},
+    ]
+    assert "src/app.py:2" in error.message
+    for value in (git_token, model_key, "ghp_"):
+        assert value not in error.message
+        assert value not in str(error.details)
+    assert git("log", "-1", "--format=%s", BRANCH, cwd=bare, check=False) != "Task 1.1.1: leak"
+
+
+async def test_commit_allows_code_that_only_names_a_token(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(30):
+        await prepped(workspace, repo)
+        (workspace.path / "src" / "app.py").write_text(
+            "import os\nTOKEN = os.environ['GIT_TOKEN']\nurl = 'https://x@example.com/r'\n"
+        )
+        assert await workspace.commit_all("Task 1.1.1: env", Redactor(("s3cr3t",))) is not None

@@ -86,6 +86,8 @@ async def test_prep_implement_verify_round_trip(service: Service, remote: Path) 
 
 async def test_bad_requests_are_clear_errors(service: Service, remote: Path) -> None:
     async with service.client() as client:
+        # registered beforehand: a failed /prep registers nobody
+        await client.put("/customers/default", json={"repoUrl": str(remote)})
         missing_task = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "9.9.9"})
         unknown_tool = await client.post(
             "/implement", json={"taskId": "1.1.1", "tool": "vim", "customerId": "default"}

@@ -62,3 +62,12 @@ async def test_run_process_missing_program_raises() -> None:
     except FileNotFoundError:
         return
     raise AssertionError("expected FileNotFoundError")
+
+
+def test_output_tail_keeps_the_last_cap_bytes_of_a_flood() -> None:
+    tail = OutputTail(cap=1000)
+    for n in range(5000):
+        tail.feed(f"{n:08d}\n".encode())
+    body = tail.text().split("\n", 1)[1]  # after the truncation marker
+    assert len(body) == 1000
+    assert body.endswith("00004999\n")

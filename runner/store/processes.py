@@ -1,0 +1,85 @@
+"""The process journal: the lives of the service and the child processes each left running.
+
+A row exists while a child process runs (written right after it was spawned, deleted once
+its tree has been ended); the rows a crashed life left are what the next life kills before
+it resumes anything. See :mod:`runner.tools.containment`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+
+    from runner.store.db import SqliteStore
+
+__all__ = ["ProcessRow", "Processes"]
+
+
+@attrs.frozen
+class ProcessRow:
+    """A journaled child process: its marker, pid (= its pgid) and start time in ticks."""
+
+    marker: str
+    pid: int
+    start_time: int
+
+
+class Processes:
+    """The ``processes`` and ``process_lives`` tables."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def begin_life(self, instance: str, pid: int, now: str) -> None:
+        """Record that the service life ``instance`` (process ``pid``) started."""
+        await self._db.write(
+            lambda conn: conn.execute(
+                "INSERT INTO process_lives (instance, pid, started_at) VALUES (?, ?, ?)",
+                (instance, pid, now),
+            )
+        )
+
+    async def left_behind(self) -> tuple[list[str], list[ProcessRow]]:
+        """Return the recorded lives and the processes still journaled."""
+
+        def select(conn: sqlite3.Connection) -> tuple[list[str], list[ProcessRow]]:
+            lives = [row[0] for row in conn.execute("SELECT instance FROM process_lives")]
+            rows = conn.execute("SELECT marker, pid, start_time FROM processes ORDER BY marker")
+            return lives, [ProcessRow(*row) for row in rows]
+
+        return await self._db.read(select)
+
+    async def forget_lives(self, instances: list[str]) -> None:
+        """Delete ``instances`` and every process they journaled (their trees are ended)."""
+
+        def delete(conn: sqlite3.Connection) -> None:
+            for instance in instances:
+                conn.execute("DELETE FROM process_lives WHERE instance = ?", (instance,))
+                conn.execute(
+                    "DELETE FROM processes WHERE substr(marker, 1, ?) = ?",
+                    (len(instance) + 1, instance + ":"),
+                )
+
+        await self._db.write(delete)
+
+    async def started(self, row: ProcessRow, now: str, ended: Sequence[str] = ()) -> None:
+        """Journal a child process that was just spawned, and forget ``ended`` ones.
+
+        One transaction for both: forgetting a process can wait for the next write (a stale
+        row is harmless: its start time no longer matches any process).
+        """
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM processes WHERE marker = ?", [(m,) for m in ended])
+            conn.execute(
+                "INSERT OR REPLACE INTO processes (marker, pid, start_time, started_at)"
+                " VALUES (?, ?, ?, ?)",
+                (row.marker, row.pid, row.start_time, now),
+            )
+
+        await self._db.write(write)
