@@ -2,7 +2,12 @@
 
 The actor owns the state; the journal turns a change of it into one transaction (the state,
 the log lines queued before it, its ``execution-update`` event, and any stage results), then
-publishes the events in ``seq`` order. Stage log lines are redacted and batched.
+publishes the events in ``seq`` order. Stage log lines are redacted and batched: the flusher
+publishes them within :data:`LOG_BATCH_WINDOW_S` of the first queued line, while the stage
+runs, whatever state changes happen meanwhile.
+
+Emits are published in the order their frames were taken (each waits for the one before it),
+so a log line taken by the flusher never overtakes, nor is overtaken by, an update.
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ if TYPE_CHECKING:
 
     from runner.store import StepRecord
 
-__all__ = ["Journal", "Persisting"]
+__all__ = ["LOG_BATCH_WINDOW_S", "Journal", "Persisting"]
 
 _KEPT_LOG_LINES = 50
-_LOG_BATCH_WINDOW_S = 0.05
+LOG_BATCH_WINDOW_S = 0.05
+"""How long the flusher gathers a burst of tool output lines into one ``execution-log``."""
 
 Frames = list[tuple[str, dict[str, Any]]]
+
+
+def _done_event() -> trio.Event:
+    event = trio.Event()
+    event.set()
+    return event
 
 
 @attrs.define(eq=False)
@@ -53,7 +65,12 @@ class Journal:
     deps: ActorDeps
     state: ExecutionState
     _pending_logs: list[tuple[str, str, str | None]] = attrs.field(factory=list)
+    # Set by log(), cleared (replaced) only by the flusher itself: whoever else takes the
+    # pending lines (a state change) must not replace it, or the flusher would keep waiting
+    # on an event nobody sets any more.
     _logs_waiting: trio.Event = attrs.field(factory=trio.Event)
+    # Set when the latest emit has published; the next emit waits for it (order of taking).
+    _last_emit: trio.Event = attrs.field(factory=_done_event)
 
     def now(self) -> str:
         """The current time as the state and events write it."""
@@ -71,11 +88,12 @@ class Journal:
     def change_soon(self, nursery: trio.Nursery, status: str) -> Persisting:
         """Like :meth:`change`, persisting in a task of ``nursery``; wait on the result."""
         frames, snapshot = self._apply(status)
+        turn = self._take_turn()
         persisting = Persisting()
 
         async def persist() -> None:
             try:
-                await self.emit(frames, snapshot)
+                await self._emit_in_turn(turn, frames, snapshot)
             except Exception as exc:  # noqa: BLE001  # raised again to whoever waits on it
                 persisting.error = exc
                 return
@@ -112,7 +130,39 @@ class Journal:
         *,
         steps: Sequence[StepRecord] = (),
     ) -> None:
-        """Persist ``frames`` (and ``state``, ``steps``) in one transaction, then publish them."""
+        """Persist ``frames`` (and ``state``, ``steps``) in one transaction, then publish them.
+
+        Call it with no checkpoint between taking the frames and the call: its turn to
+        publish is taken at once.
+        """
+        await self._emit_in_turn(self._take_turn(), frames, state, steps=steps)
+
+    def _take_turn(self) -> tuple[trio.Event, trio.Event]:
+        """Return (the previous emit's done event, this emit's), reserving the next turn."""
+        previous, self._last_emit = self._last_emit, trio.Event()
+        return previous, self._last_emit
+
+    async def _emit_in_turn(
+        self,
+        turn: tuple[trio.Event, trio.Event],
+        frames: Frames,
+        state: StateSnapshot | None = None,
+        *,
+        steps: Sequence[StepRecord] = (),
+    ) -> None:
+        previous, done = turn
+        try:
+            # Shielded: the emits before this one are store writes, which always complete;
+            # giving up the turn here would let later events publish before these.
+            with trio.CancelScope(shield=True):
+                await previous.wait()
+            await self._persist_and_publish(frames, state, steps)
+        finally:
+            done.set()
+
+    async def _persist_and_publish(
+        self, frames: Frames, state: StateSnapshot | None, steps: Sequence[StepRecord]
+    ) -> None:
         redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
         records = await self.deps.store.events.append_many(
             [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
@@ -129,10 +179,15 @@ class Journal:
         self._logs_waiting.set()
 
     async def flush_logs(self) -> None:
-        """Publish queued log lines in batches, until cancelled."""
+        """Publish queued log lines in batches, until cancelled.
+
+        Lines a state change took meanwhile went out with its update; the flusher then
+        finds nothing to publish and waits again.
+        """
         while True:
             await self._logs_waiting.wait()
-            await trio.sleep(_LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
+            await trio.sleep(LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
+            self._logs_waiting = trio.Event()  # lines queued from here on wake the next round
             frames = self._take_pending_logs()
             if frames:
                 with trio.CancelScope(shield=True):
@@ -140,7 +195,6 @@ class Journal:
 
     def _take_pending_logs(self) -> Frames:
         """Turn the queued log lines into frames, one per level and task."""
-        self._logs_waiting = trio.Event()
         pending, self._pending_logs = self._pending_logs, []
         frames: Frames = []
         for (level, task_id), lines in _group_logs(pending).items():

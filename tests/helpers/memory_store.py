@@ -76,8 +76,9 @@ class _Events:
             seq = 1 + max(
                 (r.seq for r in self.records if r.customer_id == e.customer_id), default=0
             )
-            out.append(EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp))
-        self.records += out
+            record = EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp)
+            self.records.append(record)  # before the next one: each event its own seq
+            out.append(record)
         return out
 
     async def append(self, customer_id: str, run_id: str | None, type: str,  # noqa: A002
