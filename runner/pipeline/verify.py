@@ -35,7 +35,13 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Re
     changed = await ws.changed_files(ctx.customer.base_branch, "HEAD")
     async with ctx.slots.acquire(ctx.customer.customer_id):
         ctx.log("info", f"verifying task {task.id}: {', '.join(criteria)}")
-        outcome = await run_gates(ws.path, criteria, changed_files=changed, settings=ctx.settings)
+        outcome = await run_gates(
+            ws.path,
+            criteria,
+            changed_files=changed,
+            settings=ctx.settings,
+            on_line=lambda _stream, line: ctx.log("info", line),
+        )
     results = {name: result.to_wire() for name, result in outcome.results.items()}
     artifacts = {k: ctx.redactor(v) for k, v in outcome.artifacts.items()}
     if not outcome.passed:

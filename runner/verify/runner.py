@@ -23,7 +23,7 @@ import trio
 from runner.config import ResourceLimits, Settings
 from runner.errors import VerifyError
 from runner.redact import Redactor
-from runner.tools import run_process
+from runner.tools import LineCallback, run_process
 from runner.verify.commands import (
     CheckPlan,
     TestPlan,
@@ -161,6 +161,7 @@ class _Verification:
     results: dict[str, CriterionResult] = attrs.field(factory=dict)
     artifacts: dict[str, str] = attrs.field(factory=dict)
     gate_time: dict[str, float] = attrs.field(factory=dict)
+    on_line: LineCallback | None = None
 
     def artifact(self, name: str, text: str) -> None:
         """Store ``text`` redacted and cut to the last ``output_cap_bytes``."""
@@ -176,7 +177,18 @@ class _Verification:
     async def run(
         self, gate: str, command: Command, extra_env: Mapping[str, str] | None = None
     ) -> ProcessResult:
-        """Run one child process of ``gate`` and account for its time."""
+        """Run one child process of ``gate`` and account for its time.
+
+        Each output line goes to ``on_line`` as it is printed, redacted and tagged with the
+        gate (gates run concurrently).
+        """
+        on_line = self.on_line
+        tagged: LineCallback | None = None
+        if on_line is not None:
+
+            def tagged(stream: str, line: str) -> None:
+                on_line(stream, f"[{gate}] {self.redactor(line)}")
+
         try:
             result = await run_process(
                 command,
@@ -184,6 +196,7 @@ class _Verification:
                 env={**self.env, **(extra_env or {})},
                 limits=self.limits,
                 output_cap=self.settings.output_cap_bytes,
+                on_line=tagged,
             )
         except OSError as exc:
             raise VerifyError(
@@ -340,6 +353,7 @@ async def verify(
     *,
     changed_files: Sequence[str],
     settings: Settings,
+    on_line: LineCallback | None = None,
 ) -> VerifyOutcome:
     """Evaluate ``criteria`` on the checked-out branch in ``repo``.
 
@@ -348,6 +362,8 @@ async def verify(
         criteria: Criterion name -> requirement (see :mod:`runner.verify.criteria`).
         changed_files: Repository-relative paths the branch changed against its base.
         settings: Interpreters, ``verify_timeout_s``, process limits, output cap, secrets.
+        on_line: Called with ``(stream, line)`` for each line a gate prints, as it prints
+            it (redacted, prefixed with ``[gate]``); must not block.
 
     Returns:
         Every criterion's result; ``passed`` is False when any criterion failed.
@@ -360,7 +376,7 @@ async def verify(
     parsed = {c.name: c for c in parse_criteria(criteria)}
     started = trio.current_time()
     verification = _Verification(
-        repo, parsed, tuple(changed_files), settings, Redactor(settings.secrets)
+        repo, parsed, tuple(changed_files), settings, Redactor(settings.secrets), on_line=on_line
     )
     if (doc := parsed.get(DOC_UPDATED)) is not None:
         verification.judge(doc_result(doc, verification.changed))
