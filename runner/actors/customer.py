@@ -44,7 +44,7 @@ from runner.pipeline import (
     TaskListMemo,
     drive,
 )
-from runner.store import RunRecord, StepRecord
+from runner.store import RunRecord, StageRecord, StepRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -243,20 +243,21 @@ class CustomerActor:
 
     async def _run_autopilot(self, scope: trio.CancelScope, resume: ResumePoint | None) -> None:
         result = RunOutcome(Status.STOPPED, resume=resume)
+        hooks = _Hooks(self)
         with structlog.contextvars.bound_contextvars(run_id=self.state.run_id):
             try:
                 with scope:
                     ctx = await self._context()
                     result = await drive(
-                        self.deps.stages, ctx, _Hooks(self), tool=self.state.tool, resume=resume
+                        self.deps.stages, ctx, hooks, tool=self.state.tool, resume=resume
                     )
             except Exception as exc:
                 log.exception("run_crashed")
                 code = exc.code if isinstance(exc, RunnerError) else "internal"
                 stage = self.state.status.lower()
                 result = RunOutcome(Status.FAILED, error={"stage": stage, "code": code,
-                                    "message": self.deps.redactor(str(exc)) or "internal error"},
-                                    resume=self._point_now())  # fmt: skip
+                                    "message": self.deps.redactor(str(exc)) or "internal error",
+                                    "details": {}}, resume=self._point_now())  # fmt: skip
             finally:
                 self._run_scope = None
             if scope.cancelled_caught:
@@ -264,6 +265,10 @@ class CustomerActor:
                 with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
                     await self._cleanup_after_stop()
             with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                if result.status == Status.STOPPED:
+                    await hooks.stage_finished("stopped", {})
+                elif result.error is not None:  # a crash; a failed stage closed itself
+                    await hooks.stage_finished("failed", result.error)
                 await self._finish_run(result)
 
     def _point_now(self) -> ResumePoint | None:
@@ -282,7 +287,7 @@ class CustomerActor:
         self.state.resume_stage = resume.stage if resume is not None else None
         if resume is not None:
             self.state.current_task, self.state.branch = resume.task_id, resume.branch
-        self.state.error = result.error
+        self.state.error = self.deps.redactor.value(result.error)
         self.state.pause_requested = False
         if result.status == Status.DONE:
             self.state.current_task, self.state.progress = None, 100.0
@@ -293,7 +298,7 @@ class CustomerActor:
                 self.state.run_id,
                 status=result.status,
                 current_task=self.state.current_task,
-                error=result.error,
+                error=self.state.error,
                 updated_at=now,
                 finished_at=None if result.status == Status.PAUSED else now,
             )
@@ -395,11 +400,20 @@ class CustomerActor:
         return self.journal.now()
 
 
+@attrs.frozen
+class _OpenStage:
+    stage: str
+    task_id: str | None
+    started: float
+    started_at: str
+
+
 @attrs.define
 class _Hooks:
-    """The actor's :class:`runner.pipeline.RunHooks`."""
+    """The actor's :class:`runner.pipeline.RunHooks`; records each stage in the run."""
 
     actor: CustomerActor
+    _open: _OpenStage | None = None
 
     async def stage_started(self, stage: str, task_id: str | None, branch: str | None) -> None:
         state = self.actor.state
@@ -407,12 +421,30 @@ class _Hooks:
             state.current_task = task_id
         if branch is not None:
             state.branch = branch
+        now = self.actor.journal.now()
+        self._open = _OpenStage(stage, task_id, trio.current_time(), now)
         self.actor.journal.log(
             "info", f"{stage} started" + (f" for task {task_id}" if task_id else "")
         )
         status = _STAGE_STATUS[stage]
         if status != state.status:  # a run's start or resume already announced it
             await self.actor.journal.change(status)
+
+    async def stage_finished(self, outcome: str, result: dict[str, Any]) -> None:
+        """Observe the open stage's duration and append it to the run's record."""
+        opened, self._open = self._open, None
+        run_id = self.actor.state.run_id
+        if opened is None or run_id is None:
+            return
+        seconds = trio.current_time() - opened.started
+        deps = self.actor.deps
+        deps.metrics.observe_stage(opened.stage, outcome, seconds)
+        record = StageRecord(
+            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=1,
+            outcome=outcome, started_at=opened.started_at, finished_at=self.actor.journal.now(),
+            duration_s=round(seconds, 3), result=deps.redactor.value(result),
+        )  # fmt: skip
+        await deps.store.runs.record_stage(record)
 
     async def task_completed(self, task_id: str) -> None:
         state = self.actor.state

@@ -73,7 +73,7 @@ class ExecutionState:
     last_update: str | None = None
     repo_path: str | None = None
     logs: list[str] = attrs.field(factory=list)
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None
     pause_requested: bool = False
     stop_after_task: str | None = None
     tool: str | None = None

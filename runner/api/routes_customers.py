@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from quart import Blueprint, Response, g, request
 from quart_schema import document_request, document_response
 
 from runner.actors import Pause, Resume, StartRun, Stop
-from runner.api.customers import check_tool, customer_view, get_customer, register
+from runner.api.customers import (
+    check_tool,
+    checked_customer_id,
+    customer_view,
+    get_customer,
+    register,
+)
 from runner.api.errors import json_response
-from runner.api.http import authorize, idempotent, parse_body
+from runner.api.http import idempotent, parse_body
 from runner.api.models import (
     AuditPage,
     CustomerBody,
@@ -23,21 +28,11 @@ from runner.api.models import (
     TransitionBody,
 )
 from runner.api.services import services
-from runner.config import CUSTOMER_ID
 from runner.errors import InvalidInputError
 
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("customers", __name__)
-
-_ID = re.compile(CUSTOMER_ID)
-
-
-def _customer_id(value: str) -> str:
-    if not _ID.match(value):
-        raise InvalidInputError(f"must match {CUSTOMER_ID}", field="customerId")
-    authorize(value)
-    return value
 
 
 @blueprint.put("/customers/<customer_id>")
@@ -46,7 +41,7 @@ def _customer_id(value: str) -> str:
 @document_response(ErrorBody, 400)
 async def put_customer(customer_id: str) -> Response:
     """Register or update a customer (naturally idempotent)."""
-    customer_id = _customer_id(customer_id)
+    customer_id = checked_customer_id(customer_id)
     body = await parse_body(CustomerBody)
     check_tool(body.tool)
     settings: dict[str, Any] = {"scopePolicy": body.scope_policy}
@@ -70,7 +65,7 @@ async def put_customer(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 async def get_customer_route(customer_id: str) -> Response:
     """A customer with its execution state (the spec's Execution State Model)."""
-    record = await get_customer(_customer_id(customer_id))
+    record = await get_customer(checked_customer_id(customer_id))
     return json_response(await customer_view(record))
 
 
@@ -87,7 +82,7 @@ async def list_customers() -> Response:
 
 
 async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Response:
-    customer_id = _customer_id(customer_id)
+    customer_id = checked_customer_id(customer_id)
     await get_customer(customer_id)
 
     async def execute(key: str | None) -> tuple[int, Any]:
@@ -161,7 +156,7 @@ async def audit() -> Response:
     """Audit rows of state-changing requests, newest first (``customerId``, ``limit``)."""
     customer_id = request.args.get("customerId")
     if customer_id is not None:
-        customer_id = _customer_id(customer_id)
+        customer_id = checked_customer_id(customer_id)
     elif getattr(g, "grant", None) is not None and "*" not in g.grant.customers:
         raise InvalidInputError("customerId is required with this token", field="customerId")
     try:

@@ -99,10 +99,14 @@ def classify_failure(result: ProcessResult, auth: GitAuth, what: str) -> GitErro
     """Turn a failed git run into ``RepoAccessError`` or ``GitError`` with redacted stderr."""
     stderr = auth.redactor(result.stderr.strip())[-_STDERR_TAIL:]
     detail = stderr or f"exit status {result.returncode}"
+    evidence = {"git": {"command": " ".join(auth.redactor(a) for a in result.args),
+                        "exitStatus": result.returncode, "stderr": stderr}}  # fmt: skip
     if _ACCESS_PATTERNS.search(stderr):
-        error: GitError = RepoAccessError(f"{what}: repository not accessible: {detail}")
+        error: GitError = RepoAccessError(
+            f"{what}: repository not accessible: {detail}", extra=evidence
+        )
     else:
-        error = GitError(f"{what} failed: {detail}")
+        error = GitError(f"{what} failed: {detail}", extra=evidence)
     log.warning(
         "git_failed", operation=what, code=error.code, returncode=result.returncode, stderr=stderr
     )

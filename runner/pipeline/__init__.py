@@ -13,7 +13,15 @@ from runner.pipeline.base import (
     TaskListMemo,
     VerifyRequest,
 )
-from runner.pipeline.run import STAGE_ORDER, ResumePoint, RunHooks, RunOutcome, drive
+from runner.pipeline.run import (
+    STAGE_ORDER,
+    ResumePoint,
+    RunHooks,
+    RunOutcome,
+    drive,
+    failure_details,
+    stage_summary,
+)
 from runner.pipeline.stages import PipelineStages
 
 __all__ = [
@@ -34,4 +42,6 @@ __all__ = [
     "TaskListMemo",
     "VerifyRequest",
     "drive",
+    "failure_details",
+    "stage_summary",
 ]

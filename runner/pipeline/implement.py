@@ -124,7 +124,10 @@ async def implement(
             f"{tool.name} made no change (exit {run.returncode})",
             code="tool_no_change",
             task_id=task.id,
-            extra={"artifacts": {"stdout": run.stdout, "stderr": run.stderr}},
+            extra={
+                "exitStatus": run.returncode,
+                "artifacts": {"stdout": run.stdout, "stderr": run.stderr},
+            },
         )
     modified, added, deleted = await ws.diff_stats(base, "HEAD")
     allowed = set(files) | set(_tool_files(ctx, task, files))

@@ -23,7 +23,13 @@ from runner.store.idempotency import (
     normalize_timestamp,
 )
 from runner.store.migrations import MIGRATIONS, Migration
-from runner.store.runs import TERMINAL_STATUSES, RunRecord, Runs, interrupted_error
+from runner.store.runs import (
+    TERMINAL_STATUSES,
+    RunRecord,
+    Runs,
+    StageRecord,
+    interrupted_error,
+)
 from runner.store.steps import StepRecord, Steps
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "RunRecord",
     "Runs",
     "SqliteStore",
+    "StageRecord",
     "Started",
     "StateSnapshot",
     "StepRecord",

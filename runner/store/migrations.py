@@ -119,6 +119,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX steps_task ON steps (customer_id, task_id)",
         ),
     ),
+    Migration(
+        2,
+        "run stages",
+        (
+            # One row per stage a run went through: the audit trail of GET .../runs.
+            """CREATE TABLE run_stages (
+                run_id      TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+                position    INTEGER NOT NULL,
+                task_id     TEXT,
+                stage       TEXT NOT NULL,
+                attempt     INTEGER NOT NULL,
+                outcome     TEXT NOT NULL,
+                started_at  TEXT NOT NULL,
+                finished_at TEXT NOT NULL,
+                duration_s  REAL NOT NULL,
+                result      TEXT NOT NULL,
+                PRIMARY KEY (run_id, position)
+            )""",
+        ),
+    ),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -68,6 +68,7 @@ async def test_stop_on_error_leaves_later_tasks_untouched(
         "stage": "verify",
         "code": "criteria_not_met",
         "message": "criteria not met: test.coverage",
+        "details": {"results": {"test.coverage": {"passed": False}}},
     }
     assert not [c for c in stages.calls if c[2] == "1.1.3"]
     assert ("acme", "complete", "1.1.2") not in stages.calls

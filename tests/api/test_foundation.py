@@ -142,7 +142,9 @@ async def test_openapi_lists_every_endpoint(service: Service) -> None:
         schema = (await client.get("/openapi.json")).json()
     paths = set(schema["paths"])
     for path in ["/health", "/prep", "/implement", "/verify", "/tasks/next", "/customers",
-                 "/customers/{customer_id}", "/customers/{customer_id}/run", "/audit"]:  # fmt: skip
+                 "/customers/{customer_id}", "/customers/{customer_id}/run", "/audit",
+                 "/customers/{customer_id}/runs",
+                 "/customers/{customer_id}/runs/{run_id}"]:  # fmt: skip
         assert path in paths, path
     # the routes accept customer ids only (400 otherwise), and the document says so
     for path, operations in schema["paths"].items():

@@ -119,6 +119,22 @@ def test_classify_failure_redacts_token_and_picks_class(tmp_path: Path) -> None:
     assert failed.http_status == 500
 
 
+def test_classify_failure_carries_the_command_and_its_stderr(tmp_path: Path) -> None:
+    token = "ghp_secretsecretsecret1234567890"
+    auth = GitAuth.create(tmp_path / "s", token=token)
+    result = ProcessResult(
+        ("git", "fetch", f"https://{token}@h/x"), 128, "", "fatal: bad object deadbeef\n", 0.1
+    )
+    error = classify_failure(result, auth, "fetch")
+    assert error.extra == {
+        "git": {
+            "command": "git fetch https://***@h/x",
+            "exitStatus": 128,
+            "stderr": "fatal: bad object deadbeef",
+        }
+    }
+
+
 async def test_git_deadline_converts_too_slow() -> None:
     with pytest.raises(RepoAccessError) as info, git_deadline(0.01, "fetch"):
         await trio.sleep(1)

@@ -15,6 +15,7 @@ from runner.store import (
     EventRecord,
     NewEvent,
     RunRecord,
+    StageRecord,
     StateSnapshot,
     StepRecord,
 )
@@ -44,6 +45,7 @@ class _Customers:
 @attrs.define
 class _Runs:
     runs: dict[str, RunRecord] = attrs.field(factory=dict)
+    stage_records: dict[str, list[StageRecord]] = attrs.field(factory=dict)
 
     async def create(self, record: RunRecord) -> None:
         self.runs[record.run_id] = record
@@ -53,6 +55,16 @@ class _Runs:
 
     async def mark_interrupted(self, now: str) -> list[RunRecord]:
         return []
+
+    async def record_stage(self, record: StageRecord) -> StageRecord:
+        stages = self.stage_records.setdefault(record.run_id, [])
+        attempt = 1 + sum((s.task_id, s.stage) == (record.task_id, record.stage) for s in stages)
+        stored = attrs.evolve(record, attempt=attempt)
+        stages.append(stored)
+        return stored
+
+    async def stages(self, run_ids: Sequence[str]) -> dict[str, list[StageRecord]]:
+        return {run_id: list(self.stage_records.get(run_id, [])) for run_id in run_ids}
 
 
 @attrs.define

@@ -75,17 +75,21 @@ async def test_store_open_failure_is_a_store_error(tmp_path: Path) -> None:
 def test_apply_migrations_runs_only_pending_ones_in_one_transaction(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
     try:
-        assert apply_migrations(conn) == [1]
+        known = [m.version for m in MIGRATIONS]
+        assert apply_migrations(conn) == known
         assert apply_migrations(conn) == []
-        extra = (*MIGRATIONS, Migration(2, "notes", ("CREATE TABLE notes (id INTEGER)",)))
-        assert apply_migrations(conn, extra) == [2]
+        notes = len(MIGRATIONS) + 1
+        extra = (*MIGRATIONS, Migration(notes, "notes", ("CREATE TABLE notes (id INTEGER)",)))
+        assert apply_migrations(conn, extra) == [notes]
         broken = (
             *extra,
-            Migration(3, "half", ("CREATE TABLE half (id INTEGER)", "CREATE TABLE broken (")),
+            Migration(
+                notes + 1, "half", ("CREATE TABLE half (id INTEGER)", "CREATE TABLE broken (")
+            ),
         )
         with pytest.raises(sqlite3.OperationalError):
             apply_migrations(conn, broken)
-        assert [v for v, _ in _versions(conn)] == [1, 2]
+        assert [v for v, _ in _versions(conn)] == [*known, notes]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "notes" in tables
         assert "half" not in tables
