@@ -155,14 +155,14 @@ async def open_services(
     async with open_store(settings.database_path) as store, trio.open_nursery() as nursery:
         await store.idempotency.clear_in_flight()
         metrics = Metrics()
-        bus = EventBus(capacity=settings.subscriber_queue_size)
+        bus = EventBus(capacity=settings.subscriber_queue_size, on_dropped=metrics.events_dropped)
         metrics.track_subscribers(lambda: bus.subscriber_count)
         deps = ActorDeps(
             settings=settings,
             store=store,
             bus=bus,
             stages=stages,
-            slots=JobSlots(settings.max_parallel_jobs),
+            slots=JobSlots(settings.max_parallel_jobs, on_wait=metrics.observe_slot_wait),
             redactor=redactor,
             metrics=metrics,
             now=now,

@@ -44,7 +44,7 @@ from runner.pipeline import (
     TaskListMemo,
     drive,
 )
-from runner.store import RunRecord, StageRecord, StepRecord
+from runner.store import TERMINAL_STATUSES, RunRecord, StageRecord, StepRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,6 +81,7 @@ class CustomerActor:
     journal: Journal = attrs.field(init=False)
     _task_lists: TaskListMemo = attrs.field(factory=TaskListMemo)
     _replies: set[Reply] = attrs.field(factory=set)
+    _run_request_id: str | None = None
     idle_since: float = 0.0
 
     def __attrs_post_init__(self) -> None:
@@ -175,6 +176,7 @@ class CustomerActor:
         self._check("run")
         if self._manual_running:
             raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        self._run_request_id = command.request_id
         s = self.state
         s.run_id = uuid.uuid4().hex
         s.start_time = self._now()
@@ -202,6 +204,7 @@ class CustomerActor:
         self._check("resume")
         if self.state.run_id is None:
             raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
+        self._run_request_id = command.request_id
         self.state.error, self.state.pause_requested = None, False
         await self.journal.change(
             Status.SELECTING if self._resume is None else self._resume_status()
@@ -292,6 +295,14 @@ class CustomerActor:
         if result.status == Status.DONE:
             self.state.current_task, self.state.progress = None, 100.0
         await self.journal.change(result.status)
+        if result.status in TERMINAL_STATUSES:
+            self.deps.metrics.run_finished(result.status)
+        if result.status == Status.FAILED and result.error is not None:
+            error = self.state.error or {}
+            log.error("run_failed", code=error.get("code"), stage=error.get("stage"),
+                      message=error.get("message"), task_id=self.state.current_task,
+                      customer_id=self.customer_id, run_id=self.state.run_id,
+                      request_id=self._run_request_id)  # fmt: skip
         if self.state.run_id is not None:
             now = self._now()
             await self.deps.store.runs.update(
@@ -394,6 +405,7 @@ class CustomerActor:
             now=self.deps.now,
             keep_step=keep_step,
             task_lists=self._task_lists,
+            metrics=self.deps.metrics,
         )
 
     def _now(self) -> str:

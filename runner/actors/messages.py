@@ -38,6 +38,8 @@ class StartRun:
     tool: str | None
     stop_after_task: str | None
     reply: Reply
+    request_id: str | None = None
+    """The request that started the run (named in the run's error log line)."""
 
 
 @attrs.frozen
@@ -52,6 +54,7 @@ class Resume:
     """Continue a paused, failed or stopped run from where it stopped."""
 
     reply: Reply
+    request_id: str | None = None
 
 
 @attrs.frozen

@@ -106,7 +106,12 @@ async def run(customer_id: str) -> Response:
     return await _transition(
         customer_id,
         "run",
-        lambda reply: StartRun(tool=body.tool, stop_after_task=body.stop_after_task, reply=reply),
+        lambda reply: StartRun(
+            tool=body.tool,
+            stop_after_task=body.stop_after_task,
+            reply=reply,
+            request_id=getattr(g, "request_id", None),
+        ),
         body,
     )
 
@@ -134,7 +139,10 @@ async def pause(customer_id: str) -> Response:
 async def resume(customer_id: str) -> Response:
     """Continue a paused, failed or stopped run where it stopped."""
     body = await parse_body(TransitionBody, optional=True)
-    return await _transition(customer_id, "resume", Resume, body)
+    request_id = getattr(g, "request_id", None)
+    return await _transition(
+        customer_id, "resume", lambda reply: Resume(reply, request_id=request_id), body
+    )
 
 
 @blueprint.post("/customers/<customer_id>/stop")

@@ -117,6 +117,8 @@ async def implement(
     async with ctx.slots.acquire(ctx.customer.customer_id):
         ctx.log("info", f"running {tool.name} for task {task.id}")
         run = await tool.run(tool_request, on_line=lambda _stream, line: ctx.log("info", line))
+    if ctx.metrics is not None:
+        ctx.metrics.observe_process("tool", tool.name, run.duration)
     commit = await ws.commit_all(f"Task {task.id}: {task.title}")
     head = await ws.head_sha()
     if commit is None and head == before:

@@ -42,6 +42,8 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Re
             settings=ctx.settings,
             on_line=lambda _stream, line: ctx.log("info", line),
         )
+    if ctx.metrics is not None and outcome.process_time > 0:
+        ctx.metrics.observe_process("gates", "verify", outcome.process_time)
     results = {name: result.to_wire() for name, result in outcome.results.items()}
     artifacts = {k: ctx.redactor(v) for k, v in outcome.artifacts.items()}
     if not outcome.passed:

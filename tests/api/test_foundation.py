@@ -133,6 +133,7 @@ async def test_metrics_count_requests_by_route_and_status(service: Service) -> N
     text = response.text
     assert response.status_code == 200
     assert 'devteam_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'devteam_http_request_duration_seconds_count{method="GET",route="/healthz"} 1.0' in text
     assert "devteam_ws_subscribers" in text
     assert "devteam_active_runs" in text
 
