@@ -31,7 +31,7 @@ from runner.api import (
     install_error_handlers,
 )
 from runner.clock import utc_now
-from runner.errors import UnauthorizedError
+from runner.errors import RunnerError, UnauthorizedError
 from runner.metrics import Metrics
 from runner.redact import Redactor
 from runner.store import AuditEntry, open_store
@@ -138,8 +138,12 @@ async def _audit(services: Services, rule: str, response: Response) -> None:
         detail={"path": services.redactor(request.path),
                 "replayed": response.headers.get("Idempotent-Replayed") == "true"},
     )  # fmt: skip
-    with trio.CancelScope(shield=True):
-        await services.store.audit.record(entry)
+    try:
+        with trio.CancelScope(shield=True):
+            await services.store.audit.record(entry)
+    except RunnerError as exc:  # the answer is decided: a failed audit row must not turn it
+        log.error("audit_failed", code=exc.code, message=exc.message, status=status,
+                  request_id=entry.request_id, customer_id=entry.customer_id)  # fmt: skip
 
 
 @asynccontextmanager

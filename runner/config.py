@@ -175,6 +175,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     output_cap_bytes: int = 64 * 1024
     ws_ping_interval_s: float = 20.0
+    min_free_mb: int = 500
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -236,6 +237,7 @@ class Settings:
             "cleanup_age_hours": env.number("CLEANUP_AGE_HOURS", 24.0),
             "events_keep_per_customer": env.integer("EVENTS_KEEP_PER_CUSTOMER", 10_000, minimum=1),
             "allow_local_repos": env.flag("ALLOW_LOCAL_REPOS", True),
+            "min_free_mb": env.integer("MIN_FREE_MB", 500),
             "api_tokens": parse_api_tokens(env.text("RUNNER_API_TOKENS", "")),
             "log_level": env.choice("LOG_LEVEL", "info", _LEVELS),
             "log_format": env.choice("LOG_FORMAT", "json", {"json", "console"}),

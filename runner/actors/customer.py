@@ -8,6 +8,7 @@ through the actor's :class:`~runner.actors.journal.Journal`, which persists, the
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +33,7 @@ from runner.actors.messages import (
 from runner.actors.state import ExecutionState, Status, allowed_from
 from runner.errors import (
     ConflictError,
+    InsufficientStorageError,
     InvalidTransitionError,
     NotFoundError,
     RunnerError,
@@ -47,7 +49,7 @@ from runner.pipeline import (
 from runner.store import TERMINAL_STATUSES, RunRecord, StageRecord, StepRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
 __all__ = ["CustomerActor"]
 
@@ -63,6 +65,8 @@ _STAGE_STATUS = {
     "complete": Status.COMPLETING,
 }
 _CLEANUP_GRACE_S = 30.0
+_SAVE_RETRY_S = 0.5
+_SAVE_RETRY_MAX_S = 30.0
 
 
 @attrs.define(eq=False)
@@ -177,26 +181,24 @@ class CustomerActor:
         if self._manual_running:
             raise ConflictError("a manual stage is running; retry when it ends", code="busy")
         self._run_request_id = command.request_id
-        s = self.state
-        s.run_id = uuid.uuid4().hex
-        s.start_time = self._now()
-        s.error, s.pause_requested, s.current_task, s.branch = None, False, None, None
-        s.stop_after_task, s.tool = command.stop_after_task, command.tool
-        params = {"tool": command.tool, "stopAfterTask": command.stop_after_task}
-        await self.deps.store.runs.create(
-            RunRecord(
-                run_id=s.run_id,
-                customer_id=self.customer_id,
-                status=Status.SELECTING,
-                params=params,
-                current_task=None,
-                error=None,
-                started_at=s.start_time,
-                updated_at=s.start_time,
-                finished_at=None,
-            )
+        run_id, now = uuid.uuid4().hex, self._now()
+        record = RunRecord(
+            run_id=run_id,
+            customer_id=self.customer_id,
+            status=Status.SELECTING,
+            params={"tool": command.tool, "stopAfterTask": command.stop_after_task},
+            current_task=None,
+            error=None,
+            started_at=now,
+            updated_at=now,
+            finished_at=None,
         )
-        await self.journal.change(Status.SELECTING)
+        # the run's row and the state that starts it: one transaction, or neither
+        await self.journal.change(
+            Status.SELECTING, new_run=record, run_id=run_id, start_time=now, error=None,
+            pause_requested=False, current_task=None, branch=None,
+            stop_after_task=command.stop_after_task, tool=command.tool,
+        )  # fmt: skip
         self._value(command.reply, self.state.to_wire())
         self._launch_run(None)
 
@@ -205,9 +207,10 @@ class CustomerActor:
         if self.state.run_id is None:
             raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
         self._run_request_id = command.request_id
-        self.state.error, self.state.pause_requested = None, False
         await self.journal.change(
-            Status.SELECTING if self._resume is None else self._resume_status()
+            Status.SELECTING if self._resume is None else self._resume_status(),
+            error=None,
+            pause_requested=False,
         )
         self._value(command.reply, self.state.to_wire())
         self._launch_run(self._resume)
@@ -226,8 +229,7 @@ class CustomerActor:
 
     async def _pause(self, command: Pause) -> None:
         self._check("pause")
-        self.state.pause_requested = True
-        await self.journal.change(self.state.status)
+        await self.journal.change(self.state.status, pause_requested=True)
         self._value(command.reply, self.state.to_wire())
 
     async def _stop(self, command: Stop) -> None:
@@ -245,34 +247,54 @@ class CustomerActor:
         self._nursery.start_soon(self._run_autopilot, self._run_scope, resume)
 
     async def _run_autopilot(self, scope: trio.CancelScope, resume: ResumePoint | None) -> None:
+        """Drive the run, then persist how it ended (the actor counts as running until then)."""
         result = RunOutcome(Status.STOPPED, resume=resume)
         hooks = _Hooks(self)
         with structlog.contextvars.bound_contextvars(run_id=self.state.run_id):
             try:
-                with scope:
-                    ctx = await self._context()
-                    result = await drive(
-                        self.deps.stages, ctx, hooks, tool=self.state.tool, resume=resume
-                    )
-            except Exception as exc:
-                log.exception("run_crashed")
-                code = exc.code if isinstance(exc, RunnerError) else "internal"
-                stage = self.state.status.lower()
-                result = RunOutcome(Status.FAILED, error={"stage": stage, "code": code,
-                                    "message": self.deps.redactor(str(exc)) or "internal error",
-                                    "details": {}}, resume=self._point_now())  # fmt: skip
+                try:
+                    with scope:
+                        ctx = await self._context()
+                        result = await drive(
+                            self.deps.stages, ctx, hooks, tool=self.state.tool, resume=resume
+                        )
+                except RunnerError as exc:  # e.g. the disk filled up: known, no traceback
+                    result = self._crashed(exc)
+                except Exception as exc:
+                    log.exception("run_crashed")
+                    result = self._crashed(exc)
+                if scope.cancelled_caught:
+                    result = RunOutcome(Status.STOPPED, resume=self._point_now())
+                    with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                        await self._cleanup_after_stop()
+                with trio.move_on_after(_CLEANUP_GRACE_S, shield=True) as grace:
+                    await self._close_stage(hooks, result)
+                    await self._finish_run(result, until_saved=True)
+                if grace.cancelled_caught:  # the disk stays full: keep trying (unshielded)
+                    await self._finish_run(result, until_saved=True)
             finally:
                 self._run_scope = None
-            if scope.cancelled_caught:
-                result = RunOutcome(Status.STOPPED, resume=self._point_now())
-                with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
-                    await self._cleanup_after_stop()
-            with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
-                if result.status == Status.STOPPED:
-                    await hooks.stage_finished("stopped", {})
-                elif result.error is not None:  # a crash; a failed stage closed itself
-                    await hooks.stage_finished("failed", result.error)
-                await self._finish_run(result)
+
+    def _crashed(self, exc: Exception) -> RunOutcome:
+        code = exc.code if isinstance(exc, RunnerError) else "internal"
+        stage = next((k for k, v in _STAGE_STATUS.items() if v == self.state.status), "run")
+        error = {
+            "stage": stage,
+            "code": code,
+            "message": self.deps.redactor(str(exc)) or "internal error",
+            "details": {},
+        }
+        return RunOutcome(Status.FAILED, error=error, resume=self._point_now())
+
+    async def _close_stage(self, hooks: _Hooks, result: RunOutcome) -> None:
+        """Record the stage a stop or a crash cut short (a failed stage closed itself)."""
+        try:
+            if result.status == Status.STOPPED:
+                await hooks.stage_finished("stopped", {})
+            elif result.error is not None:
+                await hooks.stage_finished("failed", result.error)
+        except RunnerError as exc:  # the run's own end matters more than its audit row
+            log.error("stage_not_recorded", code=exc.code, message=exc.message)
 
     def _point_now(self) -> ResumePoint | None:
         stage = next((k for k, v in _STAGE_STATUS.items() if v == self.state.status), None)
@@ -285,7 +307,8 @@ class CustomerActor:
         ctx = await self._context()
         await self.deps.stages.reset(ctx)
 
-    async def _finish_run(self, result: RunOutcome) -> None:
+    async def _finish_run(self, result: RunOutcome, *, until_saved: bool = False) -> None:
+        """Persist the run's end; ``until_saved``: while the disk is full, retry with backoff."""
         resume = result.resume
         self.state.resume_stage = resume.stage if resume is not None else None
         if resume is not None:
@@ -294,7 +317,7 @@ class CustomerActor:
         self.state.pause_requested = False
         if result.status == Status.DONE:
             self.state.current_task, self.state.progress = None, 100.0
-        await self.journal.change(result.status)
+        await self._until_saved(until_saved, self.journal.change, result.status)
         if result.status in TERMINAL_STATUSES:
             self.deps.metrics.run_finished(result.status)
         if result.status == Status.FAILED and result.error is not None:
@@ -305,14 +328,34 @@ class CustomerActor:
                       request_id=self._run_request_id)  # fmt: skip
         if self.state.run_id is not None:
             now = self._now()
-            await self.deps.store.runs.update(
-                self.state.run_id,
-                status=result.status,
-                current_task=self.state.current_task,
-                error=self.state.error,
-                updated_at=now,
-                finished_at=None if result.status == Status.PAUSED else now,
+            await self._until_saved(
+                until_saved,
+                functools.partial(
+                    self.deps.store.runs.update,
+                    self.state.run_id,
+                    status=result.status,
+                    current_task=self.state.current_task,
+                    error=self.state.error,
+                    updated_at=now,
+                    finished_at=None if result.status == Status.PAUSED else now,
+                ),
             )
+
+    async def _until_saved(
+        self, retry: bool, write: Callable[..., Awaitable[object]], *args: Any
+    ) -> None:
+        """Await ``write(*args)``; with ``retry``, again while it fails for lack of space."""
+        delay = _SAVE_RETRY_S
+        while True:
+            try:
+                await write(*args)
+                return
+            except InsufficientStorageError as exc:
+                if not retry:
+                    raise
+                log.error("not_saved", code=exc.code, message=exc.message, retry_in_s=delay)
+            await trio.sleep(delay)
+            delay = min(2 * delay, _SAVE_RETRY_MAX_S)
 
     # -- manual stages -------------------------------------------------------------------
 

@@ -15,20 +15,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import structlog
 import trio
 
 from runner.actors.deps import ActorDeps
 from runner.actors.events import LOG, UPDATE, Event
 from runner.actors.state import STAGE_FRACTION, ExecutionState, Status
 from runner.clock import iso_utc
+from runner.errors import RunnerError
 from runner.store import NewEvent, StateSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from runner.store import StepRecord
+    from runner.store import RunRecord, StepRecord
 
 __all__ = ["LOG_BATCH_WINDOW_S", "Journal", "Persisting"]
+
+log = structlog.get_logger(__name__)
 
 _KEPT_LOG_LINES = 50
 LOG_BATCH_WINDOW_S = 0.05
@@ -71,18 +75,38 @@ class Journal:
     _logs_waiting: trio.Event = attrs.field(factory=trio.Event)
     # Set when the latest emit has published; the next emit waits for it (order of taking).
     _last_emit: trio.Event = attrs.field(factory=_done_event)
+    _unsent: Frames = attrs.field(factory=list)
 
     def now(self) -> str:
         """The current time as the state and events write it."""
         return iso_utc(self.deps.now())
 
-    async def change(self, status: str, *, steps: Sequence[StepRecord] = (), **fields: Any) -> None:
+    async def change(
+        self,
+        status: str,
+        *,
+        steps: Sequence[StepRecord] = (),
+        new_run: RunRecord | None = None,
+        **fields: Any,
+    ) -> None:
         """Set the status (and fields), persist the state, then publish an update.
 
         Logs queued before the change go out first, so a stage's logs precede the update
-        that ends it; the state, those logs, the update and ``steps`` are one transaction.
+        that ends it; the state, those logs, the update, ``steps`` and ``new_run`` are one
+        transaction. If it fails, the state in memory is as it was (the taken log lines
+        are put back): a change and its answer are one transaction or none.
         """
-        await self.emit(*self._apply(status, **fields), steps=steps)
+        before = attrs.evolve(self.state)
+        pending, unsent = list(self._pending_logs), list(self._unsent)
+        frames, snapshot = self._apply(status, **fields)
+        try:
+            await self.emit(frames, snapshot, steps=steps, new_run=new_run)
+        except RunnerError:
+            for field in attrs.fields(ExecutionState):
+                setattr(self.state, field.name, getattr(before, field.name))
+            self._pending_logs[:0] = pending
+            self._unsent[:0] = unsent
+            raise
         self.deps.metrics.status_changed(self.customer_id, status)
 
     def change_soon(self, nursery: trio.Nursery, status: str) -> Persisting:
@@ -129,13 +153,15 @@ class Journal:
         state: StateSnapshot | None = None,
         *,
         steps: Sequence[StepRecord] = (),
+        new_run: RunRecord | None = None,
     ) -> None:
-        """Persist ``frames`` (and ``state``, ``steps``) in one transaction, then publish them.
+        """Persist ``frames`` (and ``state``, ``steps``, ``new_run``) in one transaction,
+        then publish them.
 
         Call it with no checkpoint between taking the frames and the call: its turn to
         publish is taken at once.
         """
-        await self._emit_in_turn(self._take_turn(), frames, state, steps=steps)
+        await self._emit_in_turn(self._take_turn(), frames, state, steps=steps, new_run=new_run)
 
     def _take_turn(self) -> tuple[trio.Event, trio.Event]:
         """Return (the previous emit's done event, this emit's), reserving the next turn."""
@@ -149,6 +175,7 @@ class Journal:
         state: StateSnapshot | None = None,
         *,
         steps: Sequence[StepRecord] = (),
+        new_run: RunRecord | None = None,
     ) -> None:
         previous, done = turn
         try:
@@ -156,18 +183,22 @@ class Journal:
             # giving up the turn here would let later events publish before these.
             with trio.CancelScope(shield=True):
                 await previous.wait()
-            await self._persist_and_publish(frames, state, steps)
+            await self._persist_and_publish(frames, state, steps, new_run)
         finally:
             done.set()
 
     async def _persist_and_publish(
-        self, frames: Frames, state: StateSnapshot | None, steps: Sequence[StepRecord]
+        self,
+        frames: Frames,
+        state: StateSnapshot | None,
+        steps: Sequence[StepRecord],
+        new_run: RunRecord | None,
     ) -> None:
         redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
         records = await self.deps.store.events.append_many(
             [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
              for kind, frame in redacted],
-            state=state, steps=steps,
+            state=state, steps=steps, new_run=new_run,
         )  # fmt: skip
         for (kind, frame), record in zip(redacted, records, strict=True):
             frame["seq"] = record.seq
@@ -189,14 +220,20 @@ class Journal:
             await trio.sleep(LOG_BATCH_WINDOW_S)  # batch bursts of tool output lines
             self._logs_waiting = trio.Event()  # lines queued from here on wake the next round
             frames = self._take_pending_logs()
-            if frames:
+            if not frames:
+                continue
+            try:
                 with trio.CancelScope(shield=True):
                     await self.emit(frames)
+            except RunnerError as exc:  # e.g. a full disk: keep them for the next emit
+                self._unsent[:0] = frames
+                log.error("logs_not_saved", code=exc.code, message=exc.message)
 
     def _take_pending_logs(self) -> Frames:
-        """Turn the queued log lines into frames, one per level and task."""
+        """Turn the queued log lines into frames, one per level and task (after any frames
+        a failed write left unsent)."""
         pending, self._pending_logs = self._pending_logs, []
-        frames: Frames = []
+        frames, self._unsent = self._unsent, []
         for (level, task_id), lines in _group_logs(pending).items():
             self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
             frames.append((LOG, {

@@ -39,6 +39,7 @@ blueprint = Blueprint("customers", __name__)
 @document_request(CustomerBody)
 @document_response(CustomerView, 200)
 @document_response(ErrorBody, 400)
+@document_response(ErrorBody, 507)
 async def put_customer(customer_id: str) -> Response:
     """Register or update a customer (naturally idempotent)."""
     customer_id = checked_customer_id(customer_id)
@@ -99,6 +100,7 @@ async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Re
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def run(customer_id: str) -> Response:
     """Start the autopilot: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE until done."""
     body = await parse_body(RunBody, optional=True)
@@ -123,6 +125,7 @@ async def run(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def pause(customer_id: str) -> Response:
     """Pause after the current stage."""
     body = await parse_body(TransitionBody, optional=True)
@@ -136,6 +139,7 @@ async def pause(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def resume(customer_id: str) -> Response:
     """Continue a paused, failed or stopped run where it stopped."""
     body = await parse_body(TransitionBody, optional=True)
@@ -152,6 +156,7 @@ async def resume(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def stop(customer_id: str) -> Response:
     """Cancel the run now: kills tool and test processes, leaves the workspace clean."""
     body = await parse_body(TransitionBody, optional=True)

@@ -121,7 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         2,
-        "run stages",
+        "run stages, health probe",
         (
             # One row per stage a run went through: the audit trail of GET .../runs.
             """CREATE TABLE run_stages (
@@ -137,6 +137,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 result      TEXT NOT NULL,
                 PRIMARY KEY (run_id, position)
             )""",
+            # /health writes here: a probe that only reads passes on a full disk.
+            "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, writes INTEGER NOT NULL)",
         ),
     ),
 )

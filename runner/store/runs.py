@@ -23,6 +23,7 @@ __all__ = [
     "RunRecord",
     "Runs",
     "StageRecord",
+    "insert_run",
     "interrupted_error",
 ]
 
@@ -101,6 +102,24 @@ def _dumps(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def insert_run(conn: sqlite3.Connection, record: RunRecord) -> None:
+    """Insert a new run inside the caller's transaction."""
+    conn.execute(
+        f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.run_id,
+            record.customer_id,
+            record.status,
+            json.dumps(record.params),
+            record.current_task,
+            _dumps(record.error),
+            record.started_at,
+            record.updated_at,
+            record.finished_at,
+        ),
+    )
+
+
 def interrupted_error(status: str) -> dict[str, str]:
     """Return the error recorded on a run that was cut short while in ``status``."""
     stage = status.lower() if status in _STAGE_STATUSES else "run"
@@ -121,20 +140,7 @@ class Runs:
         """
 
         def create(conn: sqlite3.Connection) -> RunRecord:
-            conn.execute(
-                f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.run_id,
-                    record.customer_id,
-                    record.status,
-                    json.dumps(record.params),
-                    record.current_task,
-                    _dumps(record.error),
-                    record.started_at,
-                    record.updated_at,
-                    record.finished_at,
-                ),
-            )
+            insert_run(conn, record)
             return record
 
         return await self._db.write(create)

@@ -147,6 +147,8 @@ async def test_openapi_lists_every_endpoint(service: Service) -> None:
                  "/customers/{customer_id}/runs",
                  "/customers/{customer_id}/runs/{run_id}"]:  # fmt: skip
         assert path in paths, path
+    assert "507" in schema["paths"]["/customers/{customer_id}"]["put"]["responses"]
+    assert "507" in schema["paths"]["/prep"]["post"]["responses"]
     # the routes accept customer ids only (400 otherwise), and the document says so
     for path, operations in schema["paths"].items():
         for operation in operations.values():

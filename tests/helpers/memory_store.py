@@ -72,6 +72,7 @@ class _Events:
     customers: _Customers
     records: list[EventRecord] = attrs.field(factory=list)
     steps: list[StepRecord] = attrs.field(factory=list)
+    runs: _Runs = attrs.field(factory=lambda: _Runs())
 
     async def append_many(
         self,
@@ -79,7 +80,10 @@ class _Events:
         *,
         state: StateSnapshot | None = None,
         steps: Sequence[StepRecord] = (),
+        new_run: RunRecord | None = None,
     ) -> list[EventRecord]:
+        if new_run is not None:
+            self.runs.runs[new_run.run_id] = new_run
         if state is not None:
             await self.customers.save_state(state.customer_id, state.state, state.updated_at)
         self.steps += steps
@@ -109,7 +113,7 @@ class MemoryStore:
     events: _Events = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.events = _Events(self.customers)
+        self.events = _Events(self.customers, runs=self.runs)
 
     def register(self, customer_id: str) -> None:
         """Add a customer record."""
