@@ -19,6 +19,7 @@ import structlog
 import trio
 
 from runner.actors.deps import ActorDeps
+from runner.actors.hooks import RunHooks
 from runner.actors.journal import Journal, Persisting
 from runner.actors.messages import (
     Command,
@@ -30,7 +31,7 @@ from runner.actors.messages import (
     StartRun,
     Stop,
 )
-from runner.actors.state import ExecutionState, Status, allowed_from
+from runner.actors.state import STAGE_STATUS, ExecutionState, Status, allowed_from
 from runner.errors import (
     ConflictError,
     InsufficientStorageError,
@@ -46,7 +47,7 @@ from runner.pipeline import (
     TaskListMemo,
     drive,
 )
-from runner.store import TERMINAL_STATUSES, RunRecord, StageRecord, StepRecord
+from runner.store import TERMINAL_STATUSES, RunRecord, StepRecord
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -57,13 +58,6 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-_STAGE_STATUS = {
-    "select": Status.SELECTING,
-    "prep": Status.PREPARING,
-    "implement": Status.IMPLEMENTING,
-    "verify": Status.VERIFYING,
-    "complete": Status.COMPLETING,
-}
 _CLEANUP_GRACE_S = 30.0
 _SAVE_RETRY_S = 0.5
 _SAVE_RETRY_MAX_S = 30.0
@@ -225,7 +219,7 @@ class CustomerActor:
 
     def _resume_status(self) -> str:
         assert self._resume is not None
-        return _STAGE_STATUS[self._resume.stage]
+        return STAGE_STATUS[self._resume.stage]
 
     async def _pause(self, command: Pause) -> None:
         self._check("pause")
@@ -249,7 +243,7 @@ class CustomerActor:
     async def _run_autopilot(self, scope: trio.CancelScope, resume: ResumePoint | None) -> None:
         """Drive the run, then persist how it ended (the actor counts as running until then)."""
         result = RunOutcome(Status.STOPPED, resume=resume)
-        hooks = _Hooks(self)
+        hooks = RunHooks(self.journal)
         with structlog.contextvars.bound_contextvars(run_id=self.state.run_id):
             try:
                 try:
@@ -277,7 +271,7 @@ class CustomerActor:
 
     def _crashed(self, exc: Exception) -> RunOutcome:
         code = exc.code if isinstance(exc, RunnerError) else "internal"
-        stage = next((k for k, v in _STAGE_STATUS.items() if v == self.state.status), "run")
+        stage = next((k for k, v in STAGE_STATUS.items() if v == self.state.status), "run")
         error = {
             "stage": stage,
             "code": code,
@@ -286,7 +280,7 @@ class CustomerActor:
         }
         return RunOutcome(Status.FAILED, error=error, resume=self._point_now())
 
-    async def _close_stage(self, hooks: _Hooks, result: RunOutcome) -> None:
+    async def _close_stage(self, hooks: RunHooks, result: RunOutcome) -> None:
         """Record the stage a stop or a crash cut short (a failed stage closed itself)."""
         try:
             if result.status == Status.STOPPED:
@@ -297,7 +291,7 @@ class CustomerActor:
             log.error("stage_not_recorded", code=exc.code, message=exc.message)
 
     def _point_now(self) -> ResumePoint | None:
-        stage = next((k for k, v in _STAGE_STATUS.items() if v == self.state.status), None)
+        stage = next((k for k, v in STAGE_STATUS.items() if v == self.state.status), None)
         if self.state.current_task is None or stage in (None, "select"):
             return None
         assert stage is not None
@@ -391,7 +385,7 @@ class CustomerActor:
             if changes:
                 assert self._nursery is not None
                 self.state.current_task = getattr(command.request, "task_id", None)
-                announced = self.journal.change_soon(self._nursery, _STAGE_STATUS[command.stage])
+                announced = self.journal.change_soon(self._nursery, STAGE_STATUS[command.stage])
             value = await self._call_stage(ctx, command)
             if announced is not None:
                 await announced.wait()
@@ -402,13 +396,20 @@ class CustomerActor:
         except Exception:
             log.exception("stage_crashed", stage=command.stage)
         finally:
-            self._manual_running = False
+            unsaved = False
             if changes:
                 with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
                     if announced is not None:
                         await announced.done.wait()
-                    await self.journal.change(resting, steps=steps)
+                    try:
+                        await self.journal.change(resting, steps=steps)
+                    except RunnerError as exc:  # e.g. a full disk: answer now, save later
+                        result, unsaved = outcome.Error(exc), True
             self._reply(command.reply, result)
+            if unsaved:  # the customer stays busy until its resting state is saved
+                rest = functools.partial(self.journal.change, resting, steps=steps)
+                await self._until_saved(True, rest)
+            self._manual_running = False
             self._start_next_manual()
 
     def _note_workspace(self, stage: str, result: Any) -> None:
@@ -453,65 +454,3 @@ class CustomerActor:
 
     def _now(self) -> str:
         return self.journal.now()
-
-
-@attrs.frozen
-class _OpenStage:
-    stage: str
-    task_id: str | None
-    started: float
-    started_at: str
-
-
-@attrs.define
-class _Hooks:
-    """The actor's :class:`runner.pipeline.RunHooks`; records each stage in the run."""
-
-    actor: CustomerActor
-    _open: _OpenStage | None = None
-
-    async def stage_started(self, stage: str, task_id: str | None, branch: str | None) -> None:
-        state = self.actor.state
-        if task_id is not None:
-            state.current_task = task_id
-        if branch is not None:
-            state.branch = branch
-        now = self.actor.journal.now()
-        self._open = _OpenStage(stage, task_id, trio.current_time(), now)
-        self.actor.journal.log(
-            "info", f"{stage} started" + (f" for task {task_id}" if task_id else "")
-        )
-        status = _STAGE_STATUS[stage]
-        if status != state.status:  # a run's start or resume already announced it
-            await self.actor.journal.change(status)
-
-    async def stage_finished(self, outcome: str, result: dict[str, Any]) -> None:
-        """Observe the open stage's duration and append it to the run's record."""
-        opened, self._open = self._open, None
-        run_id = self.actor.state.run_id
-        if opened is None or run_id is None:
-            return
-        seconds = trio.current_time() - opened.started
-        deps = self.actor.deps
-        deps.metrics.observe_stage(opened.stage, outcome, seconds)
-        record = StageRecord(
-            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=1,
-            outcome=outcome, started_at=opened.started_at, finished_at=self.actor.journal.now(),
-            duration_s=round(seconds, 3), result=deps.redactor.value(result),
-        )  # fmt: skip
-        await deps.store.runs.record_stage(record)
-
-    async def task_completed(self, task_id: str) -> None:
-        state = self.actor.state
-        state.completed_tasks = min(state.total_tasks, state.completed_tasks + 1)
-        state.current_task = None  # the next update (SELECTING, PAUSED) carries the new progress
-        self.actor.journal.log("info", f"task {task_id} completed")
-
-    async def counts(self, completed: int, total: int) -> None:
-        self.actor.state.completed_tasks, self.actor.state.total_tasks = completed, total
-
-    def pause_requested(self) -> bool:
-        return self.actor.state.pause_requested
-
-    def stop_after(self) -> str | None:
-        return self.actor.state.stop_after_task

@@ -149,3 +149,24 @@ async def test_a_run_that_hits_a_full_disk_stops_failed_and_is_saved_once_space_
         "FAILED", "insufficient_storage"
     )  # fmt: skip
     assert (run["status"], run["error"]["code"]) == ("FAILED", "insufficient_storage")
+
+
+async def test_a_manual_stage_on_a_full_disk_is_507_and_rests_once_space_is_back(
+    service: Service,
+) -> None:
+    prep = {"repoUrl": "/srv/acme", "taskId": "1.1.1", "customerId": "acme"}
+    async with service.client() as client:
+        await client.put("/customers/acme", json={"repoUrl": "/srv/acme"})
+        FullableConnection.full = True
+        response = await client.post("/prep", json=prep)
+        assert response.status_code == 507
+        assert response.json()["error"]["code"] == "insufficient_storage"
+        FullableConnection.full = False
+        with trio.fail_after(10):
+            while (response := await client.post("/prep", json=prep)).status_code == 409:  # noqa: ASYNC110
+                await trio.sleep(0.1)  # busy until the resting state is saved (backoff)
+        assert response.status_code == 200, response.text
+        state = (await client.get("/customers/acme")).json()["state"]
+    assert state["status"] == "IDLE"
+    saved = await service.services.store.customers.load_all_states()
+    assert saved["acme"]["status"] == "IDLE"
