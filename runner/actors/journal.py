@@ -106,6 +106,8 @@ class Journal:
                 setattr(self.state, field.name, getattr(before, field.name))
             self._pending_logs[:0] = pending
             self._unsent[:0] = unsent
+            if pending:
+                self._logs_waiting.set()  # the flusher tries them again
             raise
         self.deps.metrics.status_changed(self.customer_id, status)
 
