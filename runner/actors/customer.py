@@ -106,6 +106,9 @@ class CustomerActor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve commands until cancelled."""
+        # The task was spawned from whatever request first reached this customer, and a
+        # trio task starts with a copy of its spawner's context: drop that request's ids.
+        structlog.contextvars.clear_contextvars()
         with structlog.contextvars.bound_contextvars(customer_id=self.customer_id):
             try:
                 async with trio.open_nursery() as nursery:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+import attrs
 import pytest
 import structlog
 import trio
@@ -16,6 +18,9 @@ from runner.redact import Redactor
 from runner.tools import JobSlots
 from tests.helpers.fake_stages import FakeStages, criteria_failure
 from tests.helpers.memory_store import MemoryStore
+
+if TYPE_CHECKING:
+    from runner.pipeline import SelectResult, StageContext
 
 
 @pytest.fixture
@@ -93,3 +98,32 @@ async def test_a_stage_that_takes_a_minute_is_observed_as_a_minute(
     total = "devteam_stage_duration_seconds_sum"
     assert _sample(metrics, total, stage="implement", outcome="ok") == pytest.approx(60, abs=1)
     assert _sample(metrics, "devteam_runs_total", status="DONE") == 1
+
+
+@attrs.define(eq=False)
+class _ContextRecorder(FakeStages):
+    seen: list[dict[str, object]] = attrs.field(factory=list)
+
+    async def select(self, ctx: StageContext, *, exclude_completed: bool = True) -> SelectResult:
+        self.seen.append(structlog.contextvars.get_contextvars())
+        return await super().select(ctx, exclude_completed=exclude_completed)
+
+
+async def test_an_actor_does_not_inherit_the_ids_of_the_request_that_created_it(
+    nursery: trio.Nursery, metrics: Metrics, autojump_clock: trio.testing.MockClock
+) -> None:
+    stages = _ContextRecorder()
+    store = MemoryStore()
+    store.register("acme")
+    deps = ActorDeps(
+        settings=Settings(), store=store, bus=EventBus(), stages=stages,  # type: ignore[arg-type]
+        slots=JobSlots(2), redactor=Redactor(), metrics=metrics,
+        now=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    registry: Registry = await nursery.start(Registry(deps).run)
+    with structlog.contextvars.bound_contextvars(request_id="req-creator"):
+        await registry.ask("acme", GetState)  # this request creates the actor
+    await registry.ask("acme", lambda r: StartRun(None, None, r, request_id="req-run"))
+    await _wait_status(registry, "DONE")
+    assert stages.seen[0]["customer_id"] == "acme"
+    assert "request_id" not in stages.seen[0]
