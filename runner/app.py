@@ -32,7 +32,7 @@ from runner.api import (
     install_error_handlers,
 )
 from runner.clock import iso_utc, utc_now
-from runner.errors import UnauthorizedError
+from runner.errors import RunnerError, UnauthorizedError
 from runner.metrics import Metrics
 from runner.redact import Redactor
 from runner.store import AuditEntry, ProcessRow, SqliteStore, open_store
@@ -140,8 +140,12 @@ async def _audit(services: Services, rule: str, response: Response) -> None:
         detail={"path": services.redactor(request.path),
                 "replayed": response.headers.get("Idempotent-Replayed") == "true"},
     )  # fmt: skip
-    with trio.CancelScope(shield=True):
-        await services.store.audit.record(entry)
+    try:
+        with trio.CancelScope(shield=True):
+            await services.store.audit.record(entry)
+    except RunnerError as exc:  # the answer is decided: a failed audit row must not turn it
+        log.error("audit_failed", code=exc.code, message=exc.message, status=status,
+                  request_id=entry.request_id, customer_id=entry.customer_id)  # fmt: skip
 
 
 @asynccontextmanager
@@ -176,14 +180,14 @@ async def _run_services(
     async with trio.open_nursery() as nursery:
         await store.idempotency.clear_in_flight()
         metrics = Metrics()
-        bus = EventBus(capacity=settings.subscriber_queue_size)
+        bus = EventBus(capacity=settings.subscriber_queue_size, on_dropped=metrics.events_dropped)
         metrics.track_subscribers(lambda: bus.subscriber_count)
         deps = ActorDeps(
             settings=settings,
             store=store,
             bus=bus,
             stages=stages,
-            slots=JobSlots(settings.max_parallel_jobs),
+            slots=JobSlots(settings.max_parallel_jobs, on_wait=metrics.observe_slot_wait),
             redactor=redactor,
             metrics=metrics,
             now=now,

@@ -205,6 +205,7 @@ class Settings:
     output_cap_bytes: int = 64 * 1024
     max_task_list_bytes: int = 5 * 1024 * 1024
     ws_ping_interval_s: float = 20.0
+    min_free_mb: int = 500
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -277,6 +278,7 @@ class Settings:
             "max_task_list_bytes": env.integer(
                 "MAX_TASK_LIST_BYTES", 5 * 1024 * 1024, minimum=1024
             ),
+            "min_free_mb": env.integer("MIN_FREE_MB", 500),
             "api_tokens": parse_api_tokens(env.text("RUNNER_API_TOKENS", "")),
             "log_level": env.choice("LOG_LEVEL", "info", _LEVELS),
             "log_format": env.choice("LOG_FORMAT", "json", {"json", "console"}),

@@ -7,6 +7,7 @@ RunnerError(Exception): code + http_status (ClassVar), message, details
   ConflictError 409 > InvalidTransitionError (current + allowed), IdempotencyKeyInFlightError
   IdempotencyKeyReusedError 422        CriteriaNotMetError 422 (all results)
   TaskListError 422 (line numbers)     ConfigError (env var name; startup only)
+  InsufficientStorageError 507 (a write failed: the disk or the database is full)
   StageError 500 (stage, code) > GitError, RepoAccessError (409), ToolError, VerifyError
 ```
 """
@@ -26,6 +27,7 @@ __all__ = [
     "GitError",
     "IdempotencyKeyInFlightError",
     "IdempotencyKeyReusedError",
+    "InsufficientStorageError",
     "InvalidInputError",
     "InvalidTransitionError",
     "NotFoundError",
@@ -165,6 +167,13 @@ class TaskListError(RunnerError):
 
     code = "task_list_invalid"
     http_status = 422
+
+
+class InsufficientStorageError(RunnerError):
+    """A write failed for lack of space: the disk or the database is full (507)."""
+
+    code = "insufficient_storage"
+    http_status = 507
 
 
 class ConfigError(RunnerError):

@@ -24,6 +24,10 @@ class Metrics:
     requests: Counter = attrs.field(init=False)
     latency: Histogram = attrs.field(init=False)
     stages: Histogram = attrs.field(init=False)
+    processes: Histogram = attrs.field(init=False)
+    slot_wait: Histogram = attrs.field(init=False)
+    dropped: Counter = attrs.field(init=False)
+    runs: Counter = attrs.field(init=False)
     ws_subscribers: Gauge = attrs.field(init=False)
     active_runs: Gauge = attrs.field(init=False)
 
@@ -49,6 +53,28 @@ class Metrics:
             registry=r,
             buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 900),
         )
+        self.processes = Histogram(
+            "devteam_process_duration_seconds",
+            "Child process time: the coding tool (kind=tool, name=its name) and VERIFY's gates"
+            " (kind=gates, name=verify: setup plus the longest concurrent gate)",
+            ["kind", "name"],
+            registry=r,
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 900),
+        )
+        self.slot_wait = Histogram(
+            "devteam_job_slot_wait_seconds",
+            "Time a tool or verify job queued for one of MAX_PARALLEL_JOBS slots",
+            registry=r,
+            buckets=(0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600),
+        )
+        self.dropped = Counter(
+            "devteam_ws_dropped_events_total",
+            "Log events dropped for WebSocket subscribers that read too slowly",
+            registry=r,
+        )
+        self.runs = Counter(
+            "devteam_runs_total", "Autopilot runs by final status", ["status"], registry=r
+        )
         self.ws_subscribers = Gauge(
             "devteam_ws_subscribers", "Connected WebSocket subscribers", registry=r
         )
@@ -72,6 +98,22 @@ class Metrics:
     def observe_stage(self, stage: str, outcome: str, seconds: float) -> None:
         """Record one stage's duration and outcome."""
         self.stages.labels(stage, outcome).observe(seconds)
+
+    def observe_process(self, kind: str, name: str, seconds: float) -> None:
+        """Record a tool's (``kind="tool"``) or VERIFY's gates' (``"gates"``) process time."""
+        self.processes.labels(kind, name).observe(seconds)
+
+    def observe_slot_wait(self, seconds: float) -> None:
+        """Record how long a job waited for a slot."""
+        self.slot_wait.observe(seconds)
+
+    def events_dropped(self, count: int = 1) -> None:
+        """Count log events dropped for a slow subscriber."""
+        self.dropped.inc(count)
+
+    def run_finished(self, status: str) -> None:
+        """Count a run that reached a final status (DONE, FAILED, STOPPED)."""
+        self.runs.labels(status).inc()
 
     def track_subscribers(self, count: Callable[[], int]) -> None:
         """Read the WebSocket subscriber count from ``count`` at scrape time."""

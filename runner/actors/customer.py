@@ -8,6 +8,7 @@ through the actor's :class:`~runner.actors.journal.Journal`, which persists, the
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +19,7 @@ import structlog
 import trio
 
 from runner.actors.deps import ActorDeps
+from runner.actors.hooks import RunHooks
 from runner.actors.journal import Journal, Persisting
 from runner.actors.messages import (
     Command,
@@ -29,9 +31,10 @@ from runner.actors.messages import (
     StartRun,
     Stop,
 )
-from runner.actors.state import ExecutionState, Status, allowed_from
+from runner.actors.state import STAGE_STATUS, ExecutionState, Status, allowed_from
 from runner.errors import (
     ConflictError,
+    InsufficientStorageError,
     InvalidTransitionError,
     NotFoundError,
     RunnerError,
@@ -45,10 +48,10 @@ from runner.pipeline import (
     TaskListMemo,
     drive,
 )
-from runner.store import RunRecord, StepRecord
+from runner.store import TERMINAL_STATUSES, RunRecord, StepRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
 __all__ = ["CustomerActor"]
 
@@ -56,14 +59,9 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-_STAGE_STATUS = {
-    "select": Status.SELECTING,
-    "prep": Status.PREPARING,
-    "implement": Status.IMPLEMENTING,
-    "verify": Status.VERIFYING,
-    "complete": Status.COMPLETING,
-}
 _CLEANUP_GRACE_S = 30.0
+_SAVE_RETRY_S = 0.5
+_SAVE_RETRY_MAX_S = 30.0
 
 
 @attrs.define(eq=False)
@@ -82,6 +80,7 @@ class CustomerActor:
     journal: Journal = attrs.field(init=False)
     _task_lists: TaskListMemo = attrs.field(factory=TaskListMemo)
     _replies: set[Reply] = attrs.field(factory=set)
+    _run_request_id: str | None = None
     idle_since: float = 0.0
 
     def __attrs_post_init__(self) -> None:
@@ -108,6 +107,9 @@ class CustomerActor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve commands until cancelled."""
+        # The task was spawned from whatever request first reached this customer, and a
+        # trio task starts with a copy of its spawner's context: drop that request's ids.
+        structlog.contextvars.clear_contextvars()
         with structlog.contextvars.bound_contextvars(customer_id=self.customer_id):
             try:
                 async with trio.open_nursery() as nursery:
@@ -182,31 +184,31 @@ class CustomerActor:
         self._check("run")
         if self._manual_running:
             raise ConflictError("a manual stage is running; retry when it ends", code="busy")
-        s = self.state
-        s.run_id = uuid.uuid4().hex
-        s.start_time = self._now()
-        s.error, s.pause_requested, s.current_task, s.branch = None, False, None, None
-        s.stop_after_task, s.tool = command.stop_after_task, command.tool
-        s.max_attempts, s.attempt = command.max_attempts, None
+        self._run_request_id = command.request_id
+        run_id, now = uuid.uuid4().hex, self._now()
         params = {
             "tool": command.tool,
             "stopAfterTask": command.stop_after_task,
             "maxAttempts": command.max_attempts,
         }
-        await self.deps.store.runs.create(
-            RunRecord(
-                run_id=s.run_id,
-                customer_id=self.customer_id,
-                status=Status.SELECTING,
-                params=params,
-                current_task=None,
-                error=None,
-                started_at=s.start_time,
-                updated_at=s.start_time,
-                finished_at=None,
-            )
+        record = RunRecord(
+            run_id=run_id,
+            customer_id=self.customer_id,
+            status=Status.SELECTING,
+            params=params,
+            current_task=None,
+            error=None,
+            started_at=now,
+            updated_at=now,
+            finished_at=None,
         )
-        await self.journal.change(Status.SELECTING)
+        # the run's row and the state that starts it: one transaction, or neither
+        await self.journal.change(
+            Status.SELECTING, new_run=record, run_id=run_id, start_time=now, error=None,
+            pause_requested=False, current_task=None, branch=None,
+            stop_after_task=command.stop_after_task, tool=command.tool,
+            max_attempts=command.max_attempts, attempt=None,
+        )  # fmt: skip
         self._value(command.reply, self.state.to_wire())
         self._launch_run(None)
 
@@ -214,9 +216,11 @@ class CustomerActor:
         self._check("resume")
         if self.state.run_id is None:
             raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
-        self.state.error, self.state.pause_requested = None, False
+        self._run_request_id = command.request_id
         await self.journal.change(
-            Status.SELECTING if self._resume is None else self._resume_status()
+            Status.SELECTING if self._resume is None else self._resume_status(),
+            error=None,
+            pause_requested=False,
         )
         self._value(command.reply, self.state.to_wire())
         self._launch_run(self._resume)
@@ -231,12 +235,11 @@ class CustomerActor:
 
     def _resume_status(self) -> str:
         assert self._resume is not None
-        return _STAGE_STATUS[self._resume.stage]
+        return STAGE_STATUS[self._resume.stage]
 
     async def _pause(self, command: Pause) -> None:
         self._check("pause")
-        self.state.pause_requested = True
-        await self.journal.change(self.state.status)
+        await self.journal.change(self.state.status, pause_requested=True)
         self._value(command.reply, self.state.to_wire())
 
     async def _stop(self, command: Stop) -> None:
@@ -254,37 +257,62 @@ class CustomerActor:
         self._nursery.start_soon(self._run_autopilot, self._run_scope, resume)
 
     async def _run_autopilot(self, scope: trio.CancelScope, resume: ResumePoint | None) -> None:
+        """Drive the run, then persist how it ended (the actor counts as running until then)."""
         result = RunOutcome(Status.STOPPED, resume=resume)
+        hooks = RunHooks(self.journal)
         with structlog.contextvars.bound_contextvars(run_id=self.state.run_id):
             try:
-                with scope:
-                    ctx = await self._context()
-                    result = await drive(
-                        self.deps.stages,
-                        ctx,
-                        _Hooks(self),
-                        tool=self.state.tool,
-                        resume=resume,
-                        max_attempts=self._max_attempts(ctx),
-                    )
-            except Exception as exc:
-                log.exception("run_crashed")
-                code = exc.code if isinstance(exc, RunnerError) else "internal"
-                stage = self.state.status.lower()
-                result = RunOutcome(Status.FAILED, error={"stage": stage, "code": code,
-                                    "message": self.deps.redactor(str(exc)) or "internal error"},
-                                    resume=self._point_now())  # fmt: skip
+                try:
+                    with scope:
+                        ctx = await self._context()
+                        result = await drive(
+                            self.deps.stages,
+                            ctx,
+                            hooks,
+                            tool=self.state.tool,
+                            resume=resume,
+                            max_attempts=self._max_attempts(ctx),
+                        )
+                except RunnerError as exc:  # e.g. the disk filled up: known, no traceback
+                    result = self._crashed(exc)
+                except Exception as exc:
+                    log.exception("run_crashed")
+                    result = self._crashed(exc)
+                if scope.cancelled_caught:
+                    result = RunOutcome(Status.STOPPED, resume=self._point_now())
+                    with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
+                        await self._cleanup_after_stop()
+                with trio.move_on_after(_CLEANUP_GRACE_S, shield=True) as grace:
+                    await self._close_stage(hooks, result)
+                    await self._finish_run(result, until_saved=True)
+                if grace.cancelled_caught:  # the disk stays full: keep trying (unshielded)
+                    await self._finish_run(result, until_saved=True)
             finally:
                 self._run_scope = None
-            if scope.cancelled_caught:
-                result = RunOutcome(Status.STOPPED, resume=self._point_now())
-                with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
-                    await self._cleanup_after_stop()
-            with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
-                await self._finish_run(result)
+
+    def _crashed(self, exc: Exception) -> RunOutcome:
+        code = exc.code if isinstance(exc, RunnerError) else "internal"
+        stage = next((k for k, v in STAGE_STATUS.items() if v == self.state.status), "run")
+        error = {
+            "stage": stage,
+            "code": code,
+            "message": self.deps.redactor(str(exc)) or "internal error",
+            "details": {},
+        }
+        return RunOutcome(Status.FAILED, error=error, resume=self._point_now())
+
+    async def _close_stage(self, hooks: RunHooks, result: RunOutcome) -> None:
+        """Record the stage a stop or a crash cut short (a failed stage closed itself)."""
+        try:
+            if result.status == Status.STOPPED:
+                await hooks.stage_finished("stopped", {})
+            elif result.error is not None:
+                await hooks.stage_finished("failed", result.error)
+        except RunnerError as exc:  # the run's own end matters more than its audit row
+            log.error("stage_not_recorded", code=exc.code, message=exc.message)
 
     def _point_now(self) -> ResumePoint | None:
-        stage = next((k for k, v in _STAGE_STATUS.items() if v == self.state.status), None)
+        stage = next((k for k, v in STAGE_STATUS.items() if v == self.state.status), None)
         if self.state.current_task is None or stage in (None, "select"):
             return None
         assert stage is not None
@@ -294,26 +322,55 @@ class CustomerActor:
         ctx = await self._context()
         await self.deps.stages.reset(ctx)
 
-    async def _finish_run(self, result: RunOutcome) -> None:
+    async def _finish_run(self, result: RunOutcome, *, until_saved: bool = False) -> None:
+        """Persist the run's end; ``until_saved``: while the disk is full, retry with backoff."""
         resume = result.resume
         self.state.resume_stage = resume.stage if resume is not None else None
         if resume is not None:
             self.state.current_task, self.state.branch = resume.task_id, resume.branch
-        self.state.error = result.error
+        self.state.error = self.deps.redactor.value(result.error)
         self.state.pause_requested = False
         if result.status == Status.DONE:
             self.state.current_task, self.state.progress = None, 100.0
-        await self.journal.change(result.status)
+        await self._until_saved(until_saved, self.journal.change, result.status)
+        if result.status in TERMINAL_STATUSES:
+            self.deps.metrics.run_finished(result.status)
+        if result.status == Status.FAILED and result.error is not None:
+            error = self.state.error or {}
+            log.error("run_failed", code=error.get("code"), stage=error.get("stage"),
+                      message=error.get("message"), task_id=self.state.current_task,
+                      customer_id=self.customer_id, run_id=self.state.run_id,
+                      request_id=self._run_request_id)  # fmt: skip
         if self.state.run_id is not None:
             now = self._now()
-            await self.deps.store.runs.update(
-                self.state.run_id,
-                status=result.status,
-                current_task=self.state.current_task,
-                error=result.error,
-                updated_at=now,
-                finished_at=None if result.status == Status.PAUSED else now,
+            await self._until_saved(
+                until_saved,
+                functools.partial(
+                    self.deps.store.runs.update,
+                    self.state.run_id,
+                    status=result.status,
+                    current_task=self.state.current_task,
+                    error=self.state.error,
+                    updated_at=now,
+                    finished_at=None if result.status == Status.PAUSED else now,
+                ),
             )
+
+    async def _until_saved(
+        self, retry: bool, write: Callable[..., Awaitable[object]], *args: Any
+    ) -> None:
+        """Await ``write(*args)``; with ``retry``, again while it fails for lack of space."""
+        delay = _SAVE_RETRY_S
+        while True:
+            try:
+                await write(*args)
+                return
+            except InsufficientStorageError as exc:
+                if not retry:
+                    raise
+                log.error("not_saved", code=exc.code, message=exc.message, retry_in_s=delay)
+            await trio.sleep(delay)
+            delay = min(2 * delay, _SAVE_RETRY_MAX_S)
 
     # -- manual stages -------------------------------------------------------------------
 
@@ -349,7 +406,7 @@ class CustomerActor:
             if changes:
                 assert self._nursery is not None
                 self.state.current_task = getattr(command.request, "task_id", None)
-                announced = self.journal.change_soon(self._nursery, _STAGE_STATUS[command.stage])
+                announced = self.journal.change_soon(self._nursery, STAGE_STATUS[command.stage])
             value = await self._call_stage(ctx, command)
             if announced is not None:
                 await announced.wait()
@@ -360,13 +417,20 @@ class CustomerActor:
         except Exception:
             log.exception("stage_crashed", stage=command.stage)
         finally:
-            self._manual_running = False
+            unsaved = False
             if changes:
                 with trio.move_on_after(_CLEANUP_GRACE_S, shield=True):
                     if announced is not None:
                         await announced.done.wait()
-                    await self.journal.change(resting, steps=steps)
+                    try:
+                        await self.journal.change(resting, steps=steps)
+                    except RunnerError as exc:  # e.g. a full disk: answer now, save later
+                        result, unsaved = outcome.Error(exc), True
             self._reply(command.reply, result)
+            if unsaved:  # the customer stays busy until its resting state is saved
+                rest = functools.partial(self.journal.change, resting, steps=steps)
+                await self._until_saved(True, rest)
+            self._manual_running = False
             self._start_next_manual()
 
     def _note_workspace(self, stage: str, result: Any) -> None:
@@ -406,6 +470,7 @@ class CustomerActor:
             now=self.deps.now,
             keep_step=keep_step,
             task_lists=self._task_lists,
+            metrics=self.deps.metrics,
         )
 
     def _now(self) -> str:
@@ -417,47 +482,3 @@ class CustomerActor:
         chosen = self.state.max_attempts or configured or DEFAULT_MAX_ATTEMPTS
         self.state.max_attempts = int(chosen)
         return int(chosen)
-
-
-@attrs.define
-class _Hooks:
-    """The actor's :class:`runner.pipeline.RunHooks`."""
-
-    actor: CustomerActor
-
-    async def stage_started(self, stage: str, task_id: str | None, branch: str | None) -> None:
-        state = self.actor.state
-        if task_id is not None:
-            state.current_task = task_id
-        if branch is not None:
-            state.branch = branch
-        self.actor.journal.log(
-            "info", f"{stage} started" + (f" for task {task_id}" if task_id else "")
-        )
-        status = _STAGE_STATUS[stage]
-        if status != state.status:  # a run's start or resume already announced it
-            await self.actor.journal.change(status)
-
-    async def attempt_started(self, task_id: str, attempt: int, max_attempts: int) -> None:
-        state = self.actor.state
-        state.current_task, state.attempt, state.max_attempts = task_id, attempt, max_attempts
-        if attempt > 1:
-            self.actor.journal.log(
-                "warning", f"task {task_id}: attempt {attempt} of {max_attempts} (repairing)"
-            )
-
-    async def task_completed(self, task_id: str) -> None:
-        state = self.actor.state
-        state.attempt = None
-        state.completed_tasks = min(state.total_tasks, state.completed_tasks + 1)
-        state.current_task = None  # the next update (SELECTING, PAUSED) carries the new progress
-        self.actor.journal.log("info", f"task {task_id} completed")
-
-    async def counts(self, completed: int, total: int) -> None:
-        self.actor.state.completed_tasks, self.actor.state.total_tasks = completed, total
-
-    def pause_requested(self) -> bool:
-        return self.actor.state.pause_requested
-
-    def stop_after(self) -> str | None:
-        return self.actor.state.stop_after_task

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,6 +55,7 @@ class Subscriber:
 
     customers: frozenset[str] | None
     capacity: int
+    on_dropped: Callable[[], None] | None = None
     _items: OrderedDict[tuple[Any, ...], Event] = attrs.field(factory=OrderedDict)
     _latest: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)
     _dropped: dict[str, int] = attrs.field(factory=dict)
@@ -80,6 +81,8 @@ class Subscriber:
             self._latest[event.customer_id] = key
         elif full:
             self._dropped[event.customer_id] = self._dropped.get(event.customer_id, 0) + 1
+            if self.on_dropped is not None:
+                self.on_dropped()
         else:
             self._items[(LOG, event.customer_id, event.seq)] = event
         self._ready.set()
@@ -153,6 +156,8 @@ class EventBus:
     """
 
     capacity: int = 256
+    on_dropped: Callable[[], None] | None = None
+    """Called for each log event dropped for a slow subscriber (metrics)."""
     _subscribers: dict[int, Subscriber] = attrs.field(factory=dict)
     _ids: Iterator[int] = attrs.field(factory=itertools.count)
 
@@ -167,7 +172,9 @@ class EventBus:
         """Register a subscriber for the ``with`` block (all customers when ``None``)."""
         key = next(self._ids)
         subscriber = Subscriber(
-            customers=frozenset(customers) if customers else None, capacity=self.capacity
+            customers=frozenset(customers) if customers else None,
+            capacity=self.capacity,
+            on_dropped=self.on_dropped,
         )
         self._subscribers[key] = subscriber
         try:

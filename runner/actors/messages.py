@@ -39,6 +39,8 @@ class StartRun:
     stop_after_task: str | None
     reply: Reply
     max_attempts: int | None = None
+    request_id: str | None = None
+    """The request that started the run (named in the run's error log line)."""
 
 
 @attrs.frozen
@@ -53,6 +55,7 @@ class Resume:
     """Continue a paused, failed or stopped run from where it stopped."""
 
     reply: Reply
+    request_id: str | None = None
 
 
 @attrs.frozen

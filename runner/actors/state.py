@@ -10,6 +10,7 @@ __all__ = [
     "ACTIVE",
     "RESTING",
     "STAGE_FRACTION",
+    "STAGE_STATUS",
     "ExecutionState",
     "Status",
     "allowed_from",
@@ -34,6 +35,15 @@ class Status:
 ACTIVE = (Status.SELECTING, Status.PREPARING, Status.IMPLEMENTING, Status.VERIFYING,
           Status.COMPLETING)  # fmt: skip
 RESTING = (Status.IDLE, Status.PAUSED, Status.STOPPED, Status.FAILED, Status.DONE)
+
+STAGE_STATUS = {
+    "select": Status.SELECTING,
+    "prep": Status.PREPARING,
+    "implement": Status.IMPLEMENTING,
+    "verify": Status.VERIFYING,
+    "complete": Status.COMPLETING,
+}
+"""The status of each pipeline stage."""
 
 # Share of one task's work done when a stage starts, for the progress figure.
 STAGE_FRACTION = {

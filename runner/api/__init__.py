@@ -28,6 +28,11 @@ __all__ = [
 
 def blueprints() -> list[Blueprint]:
     """Return every route blueprint (``/ws/devteam`` is served by ``DevteamSocket``)."""
-    from runner.api import routes_customers, routes_health, routes_stages
+    from runner.api import routes_customers, routes_health, routes_runs, routes_stages
 
-    return [routes_health.blueprint, routes_customers.blueprint, routes_stages.blueprint]
+    return [
+        routes_health.blueprint,
+        routes_customers.blueprint,
+        routes_runs.blueprint,
+        routes_stages.blueprint,
+    ]

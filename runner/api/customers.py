@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from runner.actors import GetState
+from runner.api.http import authorize
 from runner.api.models import TOOLS
 from runner.api.services import services
+from runner.config import CUSTOMER_ID
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.git import validate_repo_url
 from runner.paths import relative_path
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from quart import Response
 
 __all__ = [
+    "check_tool",
+    "checked_customer_id",
     "customer_view",
     "get_customer",
     "register",
@@ -29,6 +34,15 @@ __all__ = [
 ]
 
 DEFAULT_CUSTOMER = "default"
+_ID = re.compile(CUSTOMER_ID)
+
+
+def checked_customer_id(value: str) -> str:
+    """Return a path's customer id once it is well-formed (400) and the token reaches it."""
+    if not _ID.match(value):
+        raise InvalidInputError(f"must match {CUSTOMER_ID}", field="customerId")
+    authorize(value)
+    return value
 
 
 def check_tool(tool: str | None, field: str = "tool") -> None:

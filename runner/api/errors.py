@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from quart import Response, g
+from quart import Response, g, has_request_context
 from werkzeug.exceptions import HTTPException
 
 from runner.api.json import dumps
@@ -41,8 +41,13 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_body(exc: RunnerError, request_id: str | None) -> dict[str, Any]:
-    """Return the contract's error body for ``exc``, redacted."""
+    """Return the contract's error body for ``exc``, redacted; log a server error (5xx)."""
     redactor = services().redactor
+    if exc.http_status >= 500:
+        customer_id = getattr(g, "customer_id", None) if has_request_context() else None
+        log.error("request_failed", code=exc.code, status=exc.http_status,
+                  message=redactor(exc.message), customer_id=customer_id,
+                  task_id=exc.task_id, request_id=request_id)  # fmt: skip
     error: dict[str, Any] = {
         "code": exc.code,
         "message": redactor(exc.message),
@@ -83,7 +88,7 @@ async def _http_error(exc: HTTPException) -> Response:
 
 
 async def _unhandled(exc: Exception) -> Response:
-    log.error("unhandled_error", exc_info=exc)
+    log.error("unhandled_error", exc_info=exc)  # the traceback; error_body logs the code and ids
     error = RunnerError("internal error; quote the request id when reporting it", code="internal")
     return json_response(error_body(error, getattr(g, "request_id", None)), 500)
 

@@ -1,15 +1,22 @@
-"""Dependency health: git, the coding tool (probed in the background), filesystem, store."""
+"""Dependency health: git, the coding tool (probed in the background), filesystem, store.
+
+What breaks writes counts: free space below ``MIN_FREE_MB`` on the workspace's or the
+database's volume is unhealthy (naming the volume), and the store probe is a write.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import structlog
 import trio
 
 from runner.config import Settings
+from runner.errors import InsufficientStorageError
 from runner.store import SqliteStore
 from runner.tools import run_process
 
@@ -22,6 +29,16 @@ UNAVAILABLE = "unavailable"
 _TOOL_PROBE_INTERVAL_S = 300.0
 _TOOL_PROBE_TIMEOUT_S = 60.0
 _STORE_CHECK_S = 0.5
+_MB = 1024 * 1024
+
+FreeBytes = Callable[[Path], int]
+"""Returns the bytes free to unprivileged writers on the volume holding a path."""
+
+
+def free_bytes(path: Path) -> int:
+    """Return the bytes an unprivileged writer can still use on ``path``'s volume."""
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
 
 
 @attrs.frozen
@@ -42,6 +59,7 @@ class HealthProbe:
     tool_state: str = "unknown"
     git_state: str = "unknown"
     probed: trio.Event = attrs.field(factory=trio.Event)
+    free_bytes: FreeBytes = free_bytes
     _store_checked: tuple[float, str] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -77,6 +95,8 @@ class HealthProbe:
             with trio.fail_after(2):
                 await self.store.check()
             state = AVAILABLE
+        except InsufficientStorageError:
+            state = "full: a write failed for lack of space"
         except Exception:  # noqa: BLE001 - any store failure means unhealthy, reported not raised
             state = "unhealthy"
         self._store_checked = (now, state)
@@ -90,6 +110,18 @@ class HealthProbe:
             return "not writable"
         return "writable" if os.access(directory, os.W_OK | os.X_OK) else "not writable"
 
+    def _volume(self, path: Path) -> str:
+        """``"<n> MB free"``, or ``"low: ..."`` below ``MIN_FREE_MB`` (unhealthy)."""
+        while not path.exists() and path != path.parent:  # the store may not have made it yet
+            path = path.parent
+        try:
+            free_mb = self.free_bytes(path) // _MB
+        except OSError as exc:
+            return f"unknown: {exc.strerror or exc}"
+        if free_mb < self.settings.min_free_mb:
+            return f"low: {free_mb} MB free (MIN_FREE_MB is {self.settings.min_free_mb})"
+        return f"{free_mb} MB free"
+
     async def report(self) -> HealthReport:
         """Return the current health without waiting on the tool probe."""
         git = self.git_state if self.probed.is_set() else (
@@ -101,8 +133,16 @@ class HealthProbe:
             "aider": self.tool_state,
             "filesystem": self._filesystem(),
             "store": store,
+            "workspaceVolume": self._volume(self.settings.workspace_dir.absolute()),
+            "databaseVolume": self._volume(self.settings.database_path.absolute().parent),
         }
-        core_ok = git == AVAILABLE and deps["filesystem"] == "writable" and store == AVAILABLE
+        space_ok = not any(deps[v].startswith("low") for v in ("workspaceVolume", "databaseVolume"))
+        core_ok = (
+            git == AVAILABLE
+            and deps["filesystem"] == "writable"
+            and store == AVAILABLE
+            and space_ok
+        )
         if not core_ok:
             return HealthReport("unhealthy", 503, deps)
         if self.tool_state != AVAILABLE:

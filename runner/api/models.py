@@ -24,6 +24,11 @@ __all__ = [
     "PrepBody",
     "PrepView",
     "RunBody",
+    "RunErrorView",
+    "RunList",
+    "RunTaskView",
+    "RunView",
+    "StageView",
     "TaskNextQuery",
     "TaskNextView",
     "TaskView",
@@ -277,6 +282,25 @@ class TaskNextView(ViewModel):
     blocked: list[dict[str, Any]] | None = None
 
 
+class RunErrorView(ViewModel):
+    """Why a run stopped FAILED, with its evidence."""
+
+    stage: str
+    code: str
+    message: str
+    details: dict[str, Any] = Field(
+        default={},
+        description="The evidence: VERIFY `results` (every criterion's), IMPLEMENT "
+        "`exitStatus`, git `git` (`command`, `exitStatus`, `stderr`), `lastLines` of each "
+        "output, `items` (the error's details list).",
+    )
+    attempt: int | None = Field(default=None, description="The last attempt at the task.")
+    max_attempts: int | None = None
+    attempts: list[dict[str, Any]] | None = Field(
+        default=None, description="Every attempt at the task: its stage, code and message."
+    )
+
+
 class ExecutionStateView(ViewModel):
     """The spec's Execution State Model plus ``error`` when FAILED."""
 
@@ -288,7 +312,7 @@ class ExecutionStateView(ViewModel):
     start_time: str | None
     last_update: str | None
     artifacts: dict[str, Any]
-    error: dict[str, Any] | None = None
+    error: RunErrorView | None = None
     attempt: int | None = None
     max_attempts: int | None = None
 
@@ -312,6 +336,49 @@ class CustomerList(ViewModel):
     """``GET /customers``."""
 
     customers: list[CustomerView]
+
+
+class StageView(ViewModel):
+    """One stage of a run: when, how long, which attempt, how it ended."""
+
+    stage: str
+    attempt: int
+    outcome: Literal["ok", "failed", "stopped"]
+    started_at: str
+    finished_at: str
+    duration_s: float
+    result: dict[str, Any] = Field(
+        description="ok: the stage's result without its bulk (VERIFY: every criterion's "
+        "result); failed: the error with its evidence, as the state's `error`."
+    )
+
+
+class RunTaskView(ViewModel):
+    """A task of a run (``taskId`` null for the SELECT that found none) and its stages."""
+
+    task_id: str | None
+    stages: list[StageView]
+
+
+class RunView(ViewModel):
+    """One autopilot run: its outcome and the stages of each task, in the order they ran."""
+
+    run_id: str
+    status: str
+    params: dict[str, Any]
+    current_task: str | None
+    error: RunErrorView | None
+    started_at: str
+    updated_at: str
+    finished_at: str | None
+    duration_s: float = Field(description="Time spent in stages")
+    tasks: list[RunTaskView]
+
+
+class RunList(ViewModel):
+    """``GET /customers/{id}/runs``: newest first."""
+
+    runs: list[RunView]
 
 
 class AuditPage(ViewModel):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from quart import Blueprint, Response, g, request
 from quart_schema import document_request, document_response
 
 from runner.actors import Pause, Resume, StartRun, Stop
-from runner.api.customers import check_tool, customer_view, get_customer, register
+from runner.api.customers import (
+    check_tool,
+    checked_customer_id,
+    customer_view,
+    get_customer,
+    register,
+)
 from runner.api.errors import json_response
-from runner.api.http import authorize, idempotent, parse_body
+from runner.api.http import idempotent, parse_body
 from runner.api.models import (
     AuditPage,
     CustomerBody,
@@ -23,30 +28,21 @@ from runner.api.models import (
     TransitionBody,
 )
 from runner.api.services import services
-from runner.config import CUSTOMER_ID
 from runner.errors import InvalidInputError
 
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("customers", __name__)
 
-_ID = re.compile(CUSTOMER_ID)
-
-
-def _customer_id(value: str) -> str:
-    if not _ID.match(value):
-        raise InvalidInputError(f"must match {CUSTOMER_ID}", field="customerId")
-    authorize(value)
-    return value
-
 
 @blueprint.put("/customers/<customer_id>")
 @document_request(CustomerBody)
 @document_response(CustomerView, 200)
 @document_response(ErrorBody, 400)
+@document_response(ErrorBody, 507)
 async def put_customer(customer_id: str) -> Response:
     """Register or update a customer (naturally idempotent)."""
-    customer_id = _customer_id(customer_id)
+    customer_id = checked_customer_id(customer_id)
     body = await parse_body(CustomerBody)
     check_tool(body.tool)
     settings: dict[str, Any] = {"scopePolicy": body.scope_policy}
@@ -72,7 +68,7 @@ async def put_customer(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 async def get_customer_route(customer_id: str) -> Response:
     """A customer with its execution state (the spec's Execution State Model)."""
-    record = await get_customer(_customer_id(customer_id))
+    record = await get_customer(checked_customer_id(customer_id))
     return json_response(await customer_view(record))
 
 
@@ -89,7 +85,7 @@ async def list_customers() -> Response:
 
 
 async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Response:
-    customer_id = _customer_id(customer_id)
+    customer_id = checked_customer_id(customer_id)
     await get_customer(customer_id)
 
     async def execute(key: str | None) -> tuple[int, Any]:
@@ -106,6 +102,7 @@ async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Re
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def run(customer_id: str) -> Response:
     """Start the autopilot: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE until done."""
     body = await parse_body(RunBody, optional=True)
@@ -118,6 +115,7 @@ async def run(customer_id: str) -> Response:
             stop_after_task=body.stop_after_task,
             reply=reply,
             max_attempts=body.max_attempts,
+            request_id=getattr(g, "request_id", None),
         ),
         body,
     )
@@ -130,6 +128,7 @@ async def run(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def pause(customer_id: str) -> Response:
     """Pause after the current stage."""
     body = await parse_body(TransitionBody, optional=True)
@@ -143,10 +142,14 @@ async def pause(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def resume(customer_id: str) -> Response:
     """Continue a paused, failed or stopped run where it stopped."""
     body = await parse_body(TransitionBody, optional=True)
-    return await _transition(customer_id, "resume", Resume, body)
+    request_id = getattr(g, "request_id", None)
+    return await _transition(
+        customer_id, "resume", lambda reply: Resume(reply, request_id=request_id), body
+    )
 
 
 @blueprint.post("/customers/<customer_id>/stop")
@@ -156,6 +159,7 @@ async def resume(customer_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
 async def stop(customer_id: str) -> Response:
     """Cancel the run now: kills tool and test processes, leaves the workspace clean."""
     body = await parse_body(TransitionBody, optional=True)
@@ -168,7 +172,7 @@ async def audit() -> Response:
     """Audit rows of state-changing requests, newest first (``customerId``, ``limit``)."""
     customer_id = request.args.get("customerId")
     if customer_id is not None:
-        customer_id = _customer_id(customer_id)
+        customer_id = checked_customer_id(customer_id)
     elif getattr(g, "grant", None) is not None and "*" not in g.grant.customers:
         raise InvalidInputError("customerId is required with this token", field="customerId")
     try:

@@ -53,6 +53,7 @@ async def _stage(customer_id: str, stage: str, request: Any) -> dict[str, Any]:
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
+@document_response(ErrorBody, 507)
 async def prep() -> Response:
     """PREP: clone or fetch the repository and create (or reuse) the task branch."""
     body = await parse_body(PrepBody)
@@ -77,6 +78,7 @@ async def prep() -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
+@document_response(ErrorBody, 507)
 async def implement() -> Response:
     """IMPLEMENT: run the coding tool on the task branch and commit its change."""
     body = await parse_body(ImplementBody)
@@ -109,6 +111,7 @@ async def implement() -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
+@document_response(ErrorBody, 507)
 async def verify() -> Response:
     """VERIFY: evaluate the criteria on the task branch; 422 with every result if unmet."""
     body = await parse_body(VerifyBody)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
-from runner.errors import GitError, RepoAccessError
+from runner.errors import GitError, InsufficientStorageError, RepoAccessError
 from runner.git.credentials import git_env
 from runner.tools import ProcessResult, run_process
 
@@ -36,6 +36,7 @@ __all__ = ["classify_failure", "clone", "fetch", "git_deadline", "push", "run_gi
 log = structlog.get_logger(__name__)
 
 _STDERR_TAIL = 2000
+_NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE)
 _ACCESS_PATTERNS = re.compile(
     "|".join(
         [
@@ -95,14 +96,24 @@ async def run_git(
     return result
 
 
-def classify_failure(result: ProcessResult, auth: GitAuth, what: str) -> GitError:
-    """Turn a failed git run into ``RepoAccessError`` or ``GitError`` with redacted stderr."""
+def classify_failure(
+    result: ProcessResult, auth: GitAuth, what: str
+) -> GitError | InsufficientStorageError:
+    """Turn a failed git run into ``RepoAccessError`` or ``GitError`` with redacted stderr
+    (``InsufficientStorageError`` when git ran out of disk space)."""
     stderr = auth.redactor(result.stderr.strip())[-_STDERR_TAIL:]
     detail = stderr or f"exit status {result.returncode}"
+    evidence = {"git": {"command": " ".join(auth.redactor(a) for a in result.args),
+                        "exitStatus": result.returncode, "stderr": stderr}}  # fmt: skip
+    if _NO_SPACE.search(stderr):
+        log.warning("git_failed", operation=what, code="insufficient_storage", stderr=stderr)
+        return InsufficientStorageError(f"{what} failed: {detail}", extra=evidence)
     if _ACCESS_PATTERNS.search(stderr):
-        error: GitError = RepoAccessError(f"{what}: repository not accessible: {detail}")
+        error: GitError = RepoAccessError(
+            f"{what}: repository not accessible: {detail}", extra=evidence
+        )
     else:
-        error = GitError(f"{what} failed: {detail}")
+        error = GitError(f"{what} failed: {detail}", extra=evidence)
     log.warning(
         "git_failed", operation=what, code=error.code, returncode=result.returncode, stderr=stderr
     )

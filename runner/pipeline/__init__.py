@@ -14,7 +14,15 @@ from runner.pipeline.base import (
     VerifyRequest,
 )
 from runner.pipeline.repair import DEFAULT_MAX_ATTEMPTS
-from runner.pipeline.run import STAGE_ORDER, ResumePoint, RunHooks, RunOutcome, drive
+from runner.pipeline.run import (
+    STAGE_ORDER,
+    ResumePoint,
+    RunHooks,
+    RunOutcome,
+    drive,
+    failure_details,
+    stage_summary,
+)
 from runner.pipeline.stages import PipelineStages
 
 __all__ = [
@@ -36,4 +44,6 @@ __all__ = [
     "TaskListMemo",
     "VerifyRequest",
     "drive",
+    "failure_details",
+    "stage_summary",
 ]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from runner.config import Settings
+from runner.metrics import Metrics
 from runner.redact import Redactor
 from runner.store import CustomerRecord, SqliteStore, StepRecord
 from runner.tasks import TaskList, parse_task_list
@@ -73,6 +74,8 @@ class StageContext:
     """Where a stage's result record goes; None: written to the store at once."""
     task_lists: TaskListMemo = attrs.Factory(TaskListMemo)
     """The customer's memo of its parsed task list (the actor keeps one per customer)."""
+    metrics: Metrics | None = None
+    """Where tool and gate process times are observed."""
 
     @property
     def customer_dir(self) -> Path:

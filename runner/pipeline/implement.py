@@ -163,6 +163,8 @@ async def implement(
         attempt = f" (attempt {request.attempt})" if request.attempt > 1 else ""
         ctx.log("info", f"running {tool.name} for task {task.id}{attempt}")
         run = await tool.run(tool_request, on_line=lambda _stream, line: ctx.log("info", line))
+    if ctx.metrics is not None:
+        ctx.metrics.observe_process("tool", tool.name, run.duration)
     await trio.to_thread.run_sync(_drop_empty_creations, ws.path, absent)
     commit = await ws.commit_all(f"Task {task.id}: {task.title}{attempt}", ctx.redactor)
     head = await ws.head_sha()
@@ -171,7 +173,10 @@ async def implement(
             f"{tool.name} made no change (exit {run.returncode})",
             code="tool_no_change",
             task_id=task.id,
-            extra={"artifacts": {"stdout": run.stdout, "stderr": run.stderr}},
+            extra={
+                "exitStatus": run.returncode,
+                "artifacts": {"stdout": run.stdout, "stderr": run.stderr},
+            },
         )
     modified, added, deleted = await ws.diff_stats(base, "HEAD")
     allowed = set(handed)

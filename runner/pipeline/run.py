@@ -23,9 +23,22 @@ from runner.pipeline.repair import (
     repair_prompt,
 )
 
-__all__ = ["STAGE_ORDER", "ResumePoint", "RunHooks", "RunOutcome", "drive"]
+__all__ = [
+    "STAGE_ORDER",
+    "ResumePoint",
+    "RunHooks",
+    "RunOutcome",
+    "drive",
+    "failure_details",
+    "stage_summary",
+]
 
 STAGE_ORDER = ("select", "prep", "implement", "verify", "complete")
+LAST_LINES = 20
+"""How many trailing lines of each output a failed run keeps as evidence."""
+_BULKY = ("artifacts", "stdout", "stderr")
+_NOT_SUMMARISED = frozenset({"success", "artifacts", "task", "customerId", "idempotencyKey"})
+_SUMMARISED_ARTIFACTS = ("filesModified", "linesChanged", "outOfScope", "commit")
 
 
 @attrs.frozen
@@ -51,6 +64,9 @@ class RunHooks(Protocol):
 
     async def stage_started(self, stage: str, task_id: str | None, branch: str | None) -> None:
         """Persist and publish that ``stage`` started."""
+
+    async def stage_finished(self, outcome: str, result: dict[str, Any]) -> None:
+        """Record how the started stage ended: ``ok`` with its summary, ``failed``, its error."""
 
     async def task_completed(self, task_id: str) -> None:
         """Persist and publish a completed task."""
@@ -87,12 +103,14 @@ async def drive(
             try:
                 selection = await stages.select(ctx)
             except RunnerError as exc:
-                return _failed("select", exc, None)
+                return await _select_failed(hooks, exc)
+            await hooks.stage_finished("ok", stage_summary(selection))
             await hooks.counts(selection.completed, selection.total)
             if selection.task is None:
                 if selection.blocked:
                     reasons = "; ".join(str(b.get("reason", b)) for b in selection.blocked)
-                    error = {"stage": "select", "code": "tasks_blocked", "message": reasons}
+                    error = {"stage": "select", "code": "tasks_blocked", "message": reasons,
+                             "details": {"blocked": list(selection.blocked)}}  # fmt: skip
                     return RunOutcome("FAILED", error=error)
                 return RunOutcome("DONE")
             point = ResumePoint(task_id=str(selection.task["id"]), stage="prep")
@@ -133,21 +151,25 @@ class _Task:
                 return RunOutcome("PAUSED", resume=ResumePoint(task_id, stage, branch))
             await self.hooks.stage_started(stage, task_id, branch)
             try:
-                branch = await self._stage(stage, task_id, branch)
+                branch, result = await self._stage(stage, task_id, branch)
             except RunnerError as exc:
+                await self.hooks.stage_finished("failed", _error(stage, exc))
                 if not await self._retry(stage, exc):
                     return self._give_up(stage, exc, ResumePoint(task_id, stage, branch))
                 index = STAGE_ORDER.index("implement")
                 continue
+            await self.hooks.stage_finished("ok", stage_summary(result))
             index += 1
         await self.hooks.task_completed(task_id)
         return None
 
-    async def _stage(self, stage: str, task_id: str, branch: str | None) -> str | None:
+    async def _stage(self, stage: str, task_id: str, branch: str | None) -> tuple[str | None, Any]:
+        """Run one stage; return the branch after it and the stage's result."""
         stages, ctx = self.stages, self.ctx
+        result: Any
         if stage == "prep":
             result = await stages.prep(ctx, PrepRequest(task_id=task_id))
-            return str(result.to_wire()["branch"])
+            return str(result.to_wire()["branch"]), result
         if stage == "implement":
             request = ImplementRequest(
                 task_id,
@@ -157,14 +179,14 @@ class _Task:
                 attempt=self.attempt,
                 force=self.repair is not None,
             )
-            body = (await stages.implement(ctx, request)).to_wire()
-            self._check_progress(task_id, body)
+            result = await stages.implement(ctx, request)
+            self._check_progress(task_id, result.to_wire())
         elif stage == "verify":
-            await stages.verify(ctx, VerifyRequest(task_id, branch=branch))
+            result = await stages.verify(ctx, VerifyRequest(task_id, branch=branch))
         else:
             assert branch is not None
-            await stages.complete(ctx, task_id, branch)
-        return branch
+            result = await stages.complete(ctx, task_id, branch)
+        return branch, result
 
     def _check_progress(self, task_id: str, body: dict[str, Any]) -> None:
         """Stop repairing when an attempt leaves the branch's diff as the last one left it."""
@@ -202,6 +224,52 @@ class _Task:
         return outcome
 
 
+def _error(stage: str, exc: RunnerError) -> dict[str, Any]:
+    """The error a failed stage leaves in the state and the run's record, with its evidence."""
+    return {"stage": stage, "code": exc.code, "message": exc.message,
+            "details": failure_details(exc)}  # fmt: skip
+
+
 def _failed(stage: str, exc: RunnerError, resume: ResumePoint | None) -> RunOutcome:
-    error: dict[str, Any] = {"stage": stage, "code": exc.code, "message": exc.message}
-    return RunOutcome("FAILED", error=error, resume=resume)
+    return RunOutcome("FAILED", error=_error(stage, exc), resume=resume)
+
+
+async def _select_failed(hooks: RunHooks, exc: RunnerError) -> RunOutcome:
+    error = _error("select", exc)
+    await hooks.stage_finished("failed", error)
+    return RunOutcome("FAILED", error=error)
+
+
+def stage_summary(result: Any) -> dict[str, Any]:
+    """Return what a run's record keeps of a stage's result: its body without the bulk.
+
+    VERIFY keeps every criterion's result; IMPLEMENT its tool, durations, files and commit;
+    SELECT the chosen task's id and the counts.
+    """
+    wire: dict[str, Any] = result.to_wire()
+    summary = {k: v for k, v in wire.items() if k not in _NOT_SUMMARISED}
+    if "task" in wire:
+        summary["taskId"] = (wire["task"] or {}).get("id")
+    artifacts = wire.get("artifacts") or {}
+    summary.update({k: artifacts[k] for k in _SUMMARISED_ARTIFACTS if k in artifacts})
+    return summary
+
+
+def failure_details(exc: RunnerError) -> dict[str, Any]:
+    """Return the evidence a failed run keeps of ``exc``.
+
+    That is every field the error carries (VERIFY: ``results``, every criterion's; IMPLEMENT:
+    ``exitStatus``; git: ``git`` with the command, exit status and stderr), its ``details``
+    list as ``items``, and of its bulky outputs (``artifacts``, ``stdout``, ``stderr``) only
+    the last :data:`LAST_LINES` lines of each, as ``lastLines``.
+    """
+    evidence = {k: v for k, v in exc.extra.items() if k not in _BULKY}
+    outputs = dict(exc.extra.get("artifacts") or {})
+    outputs.update({k: exc.extra[k] for k in ("stdout", "stderr") if k in exc.extra})
+    tails = {name: text.splitlines()[-LAST_LINES:] for name, text in outputs.items()
+             if isinstance(text, str) and text.strip()}  # fmt: skip
+    if tails:
+        evidence["lastLines"] = tails
+    if exc.details:
+        evidence["items"] = list(exc.details)
+    return evidence

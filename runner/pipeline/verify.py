@@ -48,6 +48,8 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Re
         )
     for note in outcome.notes:
         ctx.log("warning", note)
+    if ctx.metrics is not None and outcome.process_time > 0:
+        ctx.metrics.observe_process("gates", "verify", outcome.process_time)
     results = {name: result.to_wire() for name, result in outcome.results.items()}
     artifacts = {k: ctx.redactor(v) for k, v in outcome.artifacts.items()}
     extra: dict[str, object] = {"results": results, "artifacts": artifacts}

@@ -24,7 +24,13 @@ from runner.store.idempotency import (
 )
 from runner.store.migrations import MIGRATIONS, Migration
 from runner.store.processes import Processes, ProcessRow
-from runner.store.runs import TERMINAL_STATUSES, RunRecord, Runs, interrupted_error
+from runner.store.runs import (
+    TERMINAL_STATUSES,
+    RunRecord,
+    Runs,
+    StageRecord,
+    interrupted_error,
+)
 from runner.store.steps import StepRecord, Steps
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "RunRecord",
     "Runs",
     "SqliteStore",
+    "StageRecord",
     "Started",
     "StateSnapshot",
     "StepRecord",

@@ -20,6 +20,7 @@ effect of an earlier one. Cancellation:
 from __future__ import annotations
 
 import contextlib
+import errno
 import queue
 import sqlite3
 import threading
@@ -30,7 +31,7 @@ import attrs
 import outcome
 import trio
 
-from runner.errors import RunnerError
+from runner.errors import InsufficientStorageError, RunnerError
 from runner.store.audit import AuditLog
 from runner.store.customers import Customers
 from runner.store.events import Events
@@ -174,8 +175,17 @@ class SqliteStore:
         return await self._submit(fn, write=True)
 
     async def check(self) -> None:
-        """Raise ``RunnerError(code="store_error")`` unless the database answers (for /health)."""
-        await self.read(lambda conn: conn.execute("SELECT 1").fetchone())
+        """Raise unless the database takes a write (for /health; a full disk fails it).
+
+        Raises:
+            RunnerError: ``store_error``, or ``insufficient_storage`` when it is full.
+        """
+        await self.write(
+            lambda conn: conn.execute(
+                "INSERT INTO health_probe (id, writes) VALUES (1, 1)"
+                " ON CONFLICT (id) DO UPDATE SET writes = writes + 1"
+            )
+        )
 
     async def pragma(self, name: str) -> Any:
         """Return the value of ``PRAGMA <name>`` (``journal_mode``, ``synchronous``...)."""
@@ -301,10 +311,29 @@ def _run_writes(conn: sqlite3.Connection, batch: list[_Job]) -> list[outcome.Out
     return results
 
 
+def _is_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk or the database is full (SQLITE_FULL, ENOSPC)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    return False
+
+
 def _as_store_error(exc: BaseException) -> BaseException:
-    """Wrap a database or file error into a ``store_error`` RunnerError (keeping the cause)."""
+    """Wrap a database or file error into a RunnerError (keeping the cause).
+
+    A write that failed for lack of space is ``insufficient_storage`` (507), every other
+    database failure ``store_error``.
+    """
     if isinstance(exc, (sqlite3.Error, OSError)):
-        error = RunnerError(f"database error: {exc}", code=STORE_ERROR)
+        if _is_full(exc):
+            error: RunnerError = InsufficientStorageError(
+                f"no space left to save the change: {exc}"
+            )
+        else:
+            error = RunnerError(f"database error: {exc}", code=STORE_ERROR)
         error.__cause__ = exc
         return error
     return exc

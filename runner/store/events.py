@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from runner.store.customers import write_state
+from runner.store.runs import insert_run
 from runner.store.steps import write_step
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from runner.store.db import SqliteStore
+    from runner.store.runs import RunRecord
     from runner.store.steps import StepRecord
 
 __all__ = ["EventRecord", "Events", "NewEvent"]
@@ -103,6 +105,7 @@ class Events:
         *,
         state: StateSnapshot | None = None,
         steps: Sequence[StepRecord] = (),
+        new_run: RunRecord | None = None,
     ) -> list[EventRecord]:
         """Store a batch of events in one transaction (all or none).
 
@@ -112,6 +115,8 @@ class Events:
                 fsync for "persist the state, then publish its events").
             steps: Stage results to record in the same transaction (a manual stage's result
                 and the state that ends the stage).
+            new_run: A run to create in the same transaction (a run and the state that
+                starts it: both or neither).
 
         Returns:
             The stored records, in the given order, with their seqs.
@@ -119,6 +124,8 @@ class Events:
         batch = tuple(events)
 
         def append_all(conn: sqlite3.Connection) -> list[EventRecord]:
+            if new_run is not None:
+                insert_run(conn, new_run)
             if state is not None:
                 write_state(conn, state.customer_id, state.state, state.updated_at)
             for step in steps:
@@ -130,7 +137,7 @@ class Events:
                 for e in batch
             ]
 
-        if not batch and state is None and not steps:
+        if not batch and state is None and not steps and new_run is None:
             return []
         return await self._db.write(append_all)
 

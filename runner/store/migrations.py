@@ -138,6 +138,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "run stages, health probe",
+        (
+            # One row per stage a run went through: the audit trail of GET .../runs.
+            """CREATE TABLE run_stages (
+                run_id      TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+                position    INTEGER NOT NULL,
+                task_id     TEXT,
+                stage       TEXT NOT NULL,
+                attempt     INTEGER NOT NULL,
+                outcome     TEXT NOT NULL,
+                started_at  TEXT NOT NULL,
+                finished_at TEXT NOT NULL,
+                duration_s  REAL NOT NULL,
+                result      TEXT NOT NULL,
+                PRIMARY KEY (run_id, position)
+            )""",
+            # /health writes here: a probe that only reads passes on a full disk.
+            "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, writes INTEGER NOT NULL)",
+        ),
+    ),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

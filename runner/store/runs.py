@@ -13,10 +13,19 @@ from runner.errors import NotFoundError
 if TYPE_CHECKING:
     import builtins
     import sqlite3
+    from collections.abc import Sequence
 
     from runner.store.db import SqliteStore
 
-__all__ = ["INTERRUPTED_MESSAGE", "TERMINAL_STATUSES", "RunRecord", "Runs", "interrupted_error"]
+__all__ = [
+    "INTERRUPTED_MESSAGE",
+    "TERMINAL_STATUSES",
+    "RunRecord",
+    "Runs",
+    "StageRecord",
+    "insert_run",
+    "interrupted_error",
+]
 
 TERMINAL_STATUSES = frozenset({"DONE", "FAILED", "STOPPED"})
 """Statuses after which a run never changes again; every other one is in progress."""
@@ -45,6 +54,36 @@ class RunRecord:
     finished_at: str | None = None
 
 
+@attrs.frozen
+class StageRecord:
+    """One stage a run went through: when, how long, which attempt, and how it ended."""
+
+    run_id: str
+    task_id: str | None
+    stage: str
+    attempt: int
+    outcome: str
+    """``ok``, ``failed`` or ``stopped``."""
+    started_at: str
+    finished_at: str
+    duration_s: float
+    result: dict[str, Any]
+    """A summary of the stage's result, or the error (with its evidence) when it failed."""
+
+
+_STAGE_COLUMNS = (
+    "run_id, task_id, stage, attempt, outcome, started_at, finished_at, duration_s, result"
+)
+
+
+def _stage(row: tuple[Any, ...]) -> StageRecord:
+    run_id, task_id, stage, attempt, outcome, started_at, finished_at, duration_s, result = row
+    return StageRecord(
+        run_id, task_id, stage, attempt, outcome, started_at, finished_at, duration_s,
+        json.loads(result),
+    )  # fmt: skip
+
+
 def _run(row: tuple[Any, ...]) -> RunRecord:
     return RunRecord(
         run_id=row[0],
@@ -61,6 +100,24 @@ def _run(row: tuple[Any, ...]) -> RunRecord:
 
 def _dumps(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value)
+
+
+def insert_run(conn: sqlite3.Connection, record: RunRecord) -> None:
+    """Insert a new run inside the caller's transaction."""
+    conn.execute(
+        f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.run_id,
+            record.customer_id,
+            record.status,
+            json.dumps(record.params),
+            record.current_task,
+            _dumps(record.error),
+            record.started_at,
+            record.updated_at,
+            record.finished_at,
+        ),
+    )
 
 
 def interrupted_error(status: str) -> dict[str, str]:
@@ -83,20 +140,7 @@ class Runs:
         """
 
         def create(conn: sqlite3.Connection) -> RunRecord:
-            conn.execute(
-                f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.run_id,
-                    record.customer_id,
-                    record.status,
-                    json.dumps(record.params),
-                    record.current_task,
-                    _dumps(record.error),
-                    record.started_at,
-                    record.updated_at,
-                    record.finished_at,
-                ),
-            )
+            insert_run(conn, record)
             return record
 
         return await self._db.write(create)
@@ -165,6 +209,49 @@ class Runs:
             return [_run(row) for row in rows]
 
         return await self._db.read(list_runs)
+
+    async def record_stage(self, record: StageRecord) -> StageRecord:
+        """Append a finished stage to its run; ``attempt`` is replaced by the stage's count.
+
+        The attempt is one more than the times this run already ran this stage of this task
+        (a resumed run retrying the stage that failed counts 2).
+        """
+
+        def insert(conn: sqlite3.Connection) -> StageRecord:
+            (position, attempt) = conn.execute(
+                "SELECT COALESCE(MAX(position), 0) + 1, 1 + (SELECT COUNT(*) FROM run_stages"
+                " WHERE run_id = ? AND task_id IS ? AND stage = ?)"
+                " FROM run_stages WHERE run_id = ?",
+                (record.run_id, record.task_id, record.stage, record.run_id),
+            ).fetchone()
+            stored = attrs.evolve(record, attempt=attempt)
+            conn.execute(
+                f"INSERT INTO run_stages (position, {_STAGE_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (position, *attrs.astuple(stored)[:-1], json.dumps(stored.result)),
+            )
+            return stored
+
+        return await self._db.write(insert)
+
+    async def stages(self, run_ids: Sequence[str]) -> dict[str, builtins.list[StageRecord]]:
+        """Return the stages of each of ``run_ids``, in the order they ran."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" for _ in run_ids)
+
+        def read(conn: sqlite3.Connection) -> dict[str, builtins.list[StageRecord]]:
+            rows = conn.execute(
+                f"SELECT {_STAGE_COLUMNS} FROM run_stages WHERE run_id IN ({marks})"
+                " ORDER BY run_id, position",
+                tuple(run_ids),
+            )
+            found: dict[str, builtins.list[StageRecord]] = {run_id: [] for run_id in run_ids}
+            for row in rows:
+                found[row[0]].append(_stage(row))
+            return found
+
+        return await self._db.read(read)
 
     async def mark_interrupted(self, now: str) -> builtins.list[RunRecord]:
         """Fail every run that was inside a stage when the service stopped (at startup).

@@ -9,6 +9,7 @@ second one.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ class JobSlots:
     """
 
     limit: int = attrs.field(validator=attrs.validators.ge(1))
+    on_wait: Callable[[float], None] | None = None
+    """Called with the seconds each granted job waited for its slot (0 when one was free)."""
     _running: int = 0
     _waiting: dict[str, collections.deque[trio.Event]] = attrs.field(factory=dict, init=False)
     _turns: collections.deque[str] = attrs.field(factory=collections.deque, init=False)
@@ -47,7 +50,10 @@ class JobSlots:
     @asynccontextmanager
     async def acquire(self, customer_id: str) -> AsyncIterator[None]:
         """Hold one slot for the block; wait for a fair turn when all are taken."""
+        asked = trio.current_time()
         await self._take(customer_id)
+        if self.on_wait is not None:
+            self.on_wait(trio.current_time() - asked)
         try:
             yield
         finally:

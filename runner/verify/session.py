@@ -134,7 +134,18 @@ class Session:
         cwd: Path | None = None,
         output: tuple[OutputTail, OutputTail] | None = None,
     ) -> ProcessResult:
-        """Run one child process of ``gate`` and account for its time."""
+        """Run one child process of ``gate`` and account for its time.
+
+        Each output line goes to ``on_line`` as it is printed, redacted and tagged with the
+        gate (gates run concurrently).
+        """
+        on_line = self.on_line
+        tagged: LineCallback | None = None
+        if on_line is not None:
+
+            def tagged(stream: str, line: str) -> None:
+                on_line(stream, f"[{gate}] {self.redactor(line)}")
+
         started = trio.current_time()
         try:
             result = await run_process(
@@ -144,7 +155,7 @@ class Session:
                 limits=self.limits,
                 output_cap=self.settings.output_cap_bytes,
                 output=output,
-                on_line=self.on_line,
+                on_line=tagged,
             )
         except OSError as exc:
             raise VerifyError(

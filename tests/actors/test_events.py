@@ -143,3 +143,13 @@ def _drain(sub: object) -> list[Event]:
             out.append(sub.receive_nowait())  # type: ignore[attr-defined]
         except trio.WouldBlock:
             return out
+
+
+def test_each_dropped_log_is_reported_to_the_bus_observer() -> None:
+    dropped: list[None] = []
+    bus = EventBus(capacity=3, on_dropped=lambda: dropped.append(None))
+    with bus.subscribe(), bus.subscribe(["b"]):  # the second follows another customer
+        for seq in range(10):
+            bus.publish(_log("a", seq))
+        bus.publish(_update("a", 11, "DONE"))  # an update is never dropped
+    assert len(dropped) == 7

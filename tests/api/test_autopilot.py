@@ -69,6 +69,7 @@ async def test_stop_on_error_leaves_later_tasks_untouched(
         "stage": "verify",
         "code": "criteria_not_met",
         "message": "criteria not met: test.coverage",
+        "details": {"results": {"test.coverage": {"passed": False}}},
     }
     # three attempts, each with its evidence, then stop-on-error
     assert (error["attempt"], error["maxAttempts"]) == (3, 3)

@@ -133,6 +133,7 @@ async def test_metrics_count_requests_by_route_and_status(service: Service) -> N
     text = response.text
     assert response.status_code == 200
     assert 'devteam_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'devteam_http_request_duration_seconds_count{method="GET",route="/healthz"} 1.0' in text
     assert "devteam_ws_subscribers" in text
     assert "devteam_active_runs" in text
 
@@ -142,8 +143,12 @@ async def test_openapi_lists_every_endpoint(service: Service) -> None:
         schema = (await client.get("/openapi.json")).json()
     paths = set(schema["paths"])
     for path in ["/health", "/prep", "/implement", "/verify", "/tasks/next", "/customers",
-                 "/customers/{customer_id}", "/customers/{customer_id}/run", "/audit"]:  # fmt: skip
+                 "/customers/{customer_id}", "/customers/{customer_id}/run", "/audit",
+                 "/customers/{customer_id}/runs",
+                 "/customers/{customer_id}/runs/{run_id}"]:  # fmt: skip
         assert path in paths, path
+    assert "507" in schema["paths"]["/customers/{customer_id}"]["put"]["responses"]
+    assert "507" in schema["paths"]["/prep"]["post"]["responses"]
     # the routes accept customer ids only (400 otherwise), and the document says so
     for path, operations in schema["paths"].items():
         for operation in operations.values():

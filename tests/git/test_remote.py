@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
-from runner.errors import GitError, RepoAccessError
+from runner.errors import GitError, InsufficientStorageError, RepoAccessError
 from runner.git import GitAuth, RepoUrl, Workspace, git_deadline, validate_repo_url, workspace_path
 from runner.git.remote import classify_failure
 from runner.tools.process import ProcessResult
@@ -117,6 +117,31 @@ def test_classify_failure_redacts_token_and_picks_class(tmp_path: Path) -> None:
     assert type(failed) is GitError
     assert failed.code == "git_failed"
     assert failed.http_status == 500
+
+
+def test_classify_failure_carries_the_command_and_its_stderr(tmp_path: Path) -> None:
+    token = "ghp_secretsecretsecret1234567890"
+    auth = GitAuth.create(tmp_path / "s", token=token)
+    result = ProcessResult(
+        ("git", "fetch", f"https://{token}@h/x"), 128, "", "fatal: bad object deadbeef\n", 0.1
+    )
+    error = classify_failure(result, auth, "fetch")
+    assert error.extra == {
+        "git": {
+            "command": "git fetch https://***@h/x",
+            "exitStatus": 128,
+            "stderr": "fatal: bad object deadbeef",
+        }
+    }
+
+
+def test_classify_failure_of_a_full_disk_is_insufficient_storage(tmp_path: Path) -> None:
+    auth = GitAuth.create(tmp_path / "s", token=None)
+    stderr = "error: unable to write file .git/objects/ab/cd: No space left on device\n"
+    error = classify_failure(ProcessResult(("git", "clone"), 128, "", stderr, 0.1), auth, "clone")
+    assert isinstance(error, InsufficientStorageError)
+    assert (error.code, error.http_status) == ("insufficient_storage", 507)
+    assert error.extra["git"]["command"] == "git clone"
 
 
 async def test_git_deadline_converts_too_slow() -> None:

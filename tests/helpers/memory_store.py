@@ -15,6 +15,7 @@ from runner.store import (
     EventRecord,
     NewEvent,
     RunRecord,
+    StageRecord,
     StateSnapshot,
     StepRecord,
 )
@@ -44,6 +45,7 @@ class _Customers:
 @attrs.define
 class _Runs:
     runs: dict[str, RunRecord] = attrs.field(factory=dict)
+    stage_records: dict[str, list[StageRecord]] = attrs.field(factory=dict)
 
     async def create(self, record: RunRecord) -> None:
         self.runs[record.run_id] = record
@@ -54,12 +56,23 @@ class _Runs:
     async def mark_interrupted(self, now: str) -> list[RunRecord]:
         return []
 
+    async def record_stage(self, record: StageRecord) -> StageRecord:
+        stages = self.stage_records.setdefault(record.run_id, [])
+        attempt = 1 + sum((s.task_id, s.stage) == (record.task_id, record.stage) for s in stages)
+        stored = attrs.evolve(record, attempt=attempt)
+        stages.append(stored)
+        return stored
+
+    async def stages(self, run_ids: Sequence[str]) -> dict[str, list[StageRecord]]:
+        return {run_id: list(self.stage_records.get(run_id, [])) for run_id in run_ids}
+
 
 @attrs.define
 class _Events:
     customers: _Customers
     records: list[EventRecord] = attrs.field(factory=list)
     steps: list[StepRecord] = attrs.field(factory=list)
+    runs: _Runs = attrs.field(factory=lambda: _Runs())
 
     async def append_many(
         self,
@@ -67,7 +80,10 @@ class _Events:
         *,
         state: StateSnapshot | None = None,
         steps: Sequence[StepRecord] = (),
+        new_run: RunRecord | None = None,
     ) -> list[EventRecord]:
+        if new_run is not None:
+            self.runs.runs[new_run.run_id] = new_run
         if state is not None:
             await self.customers.save_state(state.customer_id, state.state, state.updated_at)
         self.steps += steps
@@ -76,8 +92,9 @@ class _Events:
             seq = 1 + max(
                 (r.seq for r in self.records if r.customer_id == e.customer_id), default=0
             )
-            out.append(EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp))
-        self.records += out
+            record = EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp)
+            self.records.append(record)  # before the next one: each event its own seq
+            out.append(record)
         return out
 
     async def append(self, customer_id: str, run_id: str | None, type: str,  # noqa: A002
@@ -96,7 +113,7 @@ class MemoryStore:
     events: _Events = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.events = _Events(self.customers)
+        self.events = _Events(self.customers, runs=self.runs)
 
     def register(self, customer_id: str) -> None:
         """Add a customer record."""

@@ -66,6 +66,16 @@ async def test_prep_implement_verify_round_trip(service: Service, remote: Path) 
         assert results["tests.pass"]["passed"] is True
         assert "doc.updated" not in results
 
+        metrics = service.services.metrics.registry
+        count = "devteam_process_duration_seconds_count"
+        assert metrics.get_sample_value(count, {"kind": "tool", "name": "command"}) == 1
+        assert metrics.get_sample_value(count, {"kind": "gates", "name": "verify"}) == 1
+        assert metrics.get_sample_value("devteam_job_slot_wait_seconds_count") == 2
+        events = await service.services.store.events.since(["default"], 0, 1000)
+        logged = [line for e in events if e.type == "execution-log"
+                  for line in e.payload["message"].split("\n")]  # fmt: skip
+        assert any(line.startswith("[test] ") for line in logged)  # the gates' own lines
+
         unmet = await client.post(
             "/verify",
             json={"taskId": "1.1.1", "branch": prepped["branch"],

@@ -90,6 +90,26 @@ async def test_command_tool_redacts_secrets_in_output_lines_and_argv(
     assert run.cost is None
 
 
+async def test_command_tool_streams_lines_while_it_runs(tmp_path: Path, home: Path) -> None:
+    repo = await make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    gate = tmp_path / "gate"
+    # the tool prints a line, then works until the test has seen that line
+    body = f"echo thinking\nwhile [ ! -f {gate} ]; do sleep 0.01; done\necho done\n"
+    script = _script(tmp_path, body)
+    lines: list[str] = []
+
+    def on_line(_stream: str, line: str) -> None:
+        lines.append(line)
+        gate.touch()
+
+    with trio.fail_after(15):
+        run = await CommandTool(settings=Settings(tool_command=(script,)), home=home).run(
+            _request(repo), on_line=on_line
+        )
+    assert run.returncode == 0
+    assert lines == ["thinking", "done"]
+
+
 async def test_command_tool_timeout_kills_the_whole_group(tmp_path: Path, home: Path) -> None:
     repo = await make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     pidfile = tmp_path / "child.pid"

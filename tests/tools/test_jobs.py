@@ -62,3 +62,12 @@ async def test_job_slots_release_on_error() -> None:
     assert slots.running == 0
     async with slots.acquire("a"):
         assert slots.running == 1
+
+
+async def test_job_slots_report_each_wait(autojump_clock: trio.abc.Clock) -> None:
+    waits: list[float] = []
+    slots = JobSlots(1, on_wait=waits.append)
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(_job, slots, "a", [], [0])
+    assert waits == pytest.approx([0, 1, 2])  # each job held the one slot for 1 s

@@ -327,3 +327,27 @@ async def _verify_with_base(repo: Path) -> VerifyOutcome:
         return await verify(
             repo, {"tests.pass": "true"}, changed_files=(), settings=Settings(), base="main"
         )
+
+
+async def test_verify_streams_each_gate_line_while_the_gate_runs(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    # the gate prints a line, then waits until the test has seen it
+    script = f"echo collecting {SECRET}; while [ ! -f {gate} ]; do sleep 0.01; done; echo done"
+    repo = _repo(tmp_path / "repo", {".devteam.toml": f"[verify]\ntest = '{script}'\n"})
+    lines: list[tuple[str, str]] = []
+
+    def on_line(stream: str, line: str) -> None:
+        lines.append((stream, line))
+        if "collecting" in line:
+            gate.touch()  # the process is still running: it only ends once this exists
+
+    with trio.fail_after(15):  # a gate whose lines came only at its end would never end
+        outcome = await verify(
+            repo,
+            {"tests.pass": "true"},
+            changed_files=(),
+            settings=Settings(git_token=SECRET),
+            on_line=on_line,
+        )
+    assert outcome.passed
+    assert lines == [("stdout", "[test] collecting ***"), ("stdout", "[test] done")]
