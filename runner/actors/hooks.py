@@ -22,7 +22,6 @@ __all__ = ["RunHooks"]
 class _OpenStage:
     stage: str
     task_id: str | None
-    attempt: int
     started: float
     started_at: str
 
@@ -41,8 +40,7 @@ class RunHooks:
         if branch is not None:
             state.branch = branch
         now = self.journal.now()
-        attempt = state.attempt or 1 if task_id is not None else 1
-        self._open = _OpenStage(stage, task_id, attempt, trio.current_time(), now)
+        self._open = _OpenStage(stage, task_id, trio.current_time(), now)
         self.journal.log("info", f"{stage} started" + (f" for task {task_id}" if task_id else ""))
         status = STAGE_STATUS[stage]
         if status != state.status:  # a run's start or resume already announced it
@@ -58,7 +56,7 @@ class RunHooks:
         deps = self.journal.deps
         deps.metrics.observe_stage(opened.stage, outcome, seconds)
         record = StageRecord(
-            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=opened.attempt,
+            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=1,  # the store numbers it
             outcome=outcome, started_at=opened.started_at, finished_at=self.journal.now(),
             duration_s=round(seconds, 3), result=deps.redactor.value(result),
         )  # fmt: skip

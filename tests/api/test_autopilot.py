@@ -65,7 +65,7 @@ async def test_stop_on_error_leaves_later_tasks_untouched(
             await client.post("/customers/acme/run")
             frames = await frames_until(ws, status_is("FAILED"))
     error = frames[-1]["error"]
-    assert {k: error[k] for k in ("stage", "code", "message")} == {
+    assert {k: error[k] for k in ("stage", "code", "message", "details")} == {
         "stage": "verify",
         "code": "criteria_not_met",
         "message": "criteria not met: test.coverage",

@@ -49,7 +49,8 @@ async def test_a_run_failing_at_verify_exposes_every_result(
     url = f"{service.ws_url}/ws/devteam?customerId=acme"
     with trio.fail_after(30):
         async with open_websocket_url(url) as ws, service.client() as client:
-            run_id = (await client.post("/customers/acme/run")).json()["runId"]
+            started = await client.post("/customers/acme/run", json={"maxAttempts": 1})
+            run_id = started.json()["runId"]
             frames = await frames_until(ws, status_is("FAILED"))
     expected = {
         "stage": "verify",
@@ -59,7 +60,13 @@ async def test_a_run_failing_at_verify_exposes_every_result(
             "results": RESULTS,
             "lastLines": {"testOutput": TEST_OUTPUT.splitlines()[-20:]},
         },
-    }
+        "attempt": 1,
+        "maxAttempts": 1,
+        "attempts": [
+            {"attempt": 1, "stage": "verify", "code": "criteria_not_met",
+             "message": "criteria not met: test.coverage, tests.pass", "results": RESULTS}
+        ],
+    }  # fmt: skip
     assert frames[-1]["error"] == expected  # the FAILED execution-update
     assert (await _get(service, "/customers/acme"))["state"]["error"] == expected
     saved = await service.services.store.customers.load_all_states()
@@ -84,7 +91,9 @@ async def test_a_run_failing_at_verify_exposes_every_result(
     assert [(s["stage"], s["outcome"]) for s in failed["stages"]] == [
         ("select", "ok"), ("prep", "ok"), ("implement", "ok"), ("verify", "failed"),
     ]  # fmt: skip
-    assert failed["stages"][-1]["result"] == expected
+    # the stage's record holds its own error; the run's error adds the task's attempts
+    assert failed["stages"][-1]["result"] == {k: expected[k] for k in ("stage", "code",
+                                              "message", "details")}  # fmt: skip
     for stage in (*done["stages"], *failed["stages"]):
         assert stage["durationS"] >= 0
         assert stage["startedAt"] <= stage["finishedAt"]
@@ -100,7 +109,8 @@ async def test_a_resumed_run_counts_the_retried_stage_as_attempt_two(
     url = f"{service.ws_url}/ws/devteam?customerId=acme"
     with trio.fail_after(30):
         async with open_websocket_url(url) as ws, service.client() as client:
-            run_id = (await client.post("/customers/acme/run")).json()["runId"]
+            started = await client.post("/customers/acme/run", json={"maxAttempts": 1})
+            run_id = started.json()["runId"]
             await frames_until(ws, status_is("FAILED"))
             del stages.fail[("verify", "1.1.1")]
             assert (await client.post("/customers/acme/resume")).status_code == 200
