@@ -55,8 +55,9 @@ class RunHooks:
         seconds = trio.current_time() - opened.started
         deps = self.journal.deps
         deps.metrics.observe_stage(opened.stage, outcome, seconds)
+        # attempt: the store numbers it (the times this run ran this stage of this task)
         record = StageRecord(
-            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=1,  # the store numbers it
+            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=1,
             outcome=outcome, started_at=opened.started_at, finished_at=self.journal.now(),
             duration_s=round(seconds, 3), result=deps.redactor.value(result),
         )  # fmt: skip
