@@ -205,6 +205,13 @@ class PrepArtifacts(ViewModel):
     cloned: bool
     branch_created: bool
     working_directory: str
+    branch_synced: str = Field(
+        default="",
+        description="What PREP did to an existing task branch after the fetch, comma-separated: "
+        "`fast-forwarded` (to commits pushed to its remote copy), `merged-remote`, `recreated` "
+        "(it had no commits beyond the base: started again from the new base), `merged-base`; "
+        "empty when it was taken as it was.",
+    )
 
 
 class PrepView(ViewModel):

@@ -53,10 +53,16 @@ _SEQUENCE_STATE = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "sequencer")
 
 @attrs.frozen
 class BranchCheckout:
-    """What :meth:`Workspace.create_or_reset_branch` did: the branch was created; its sha."""
+    """What :meth:`Workspace.create_or_reset_branch` did: the branch was created; its sha.
+
+    ``synced`` says what :meth:`Workspace.sync_task_branch` did to an existing branch:
+    ``fast-forwarded`` (to its remote copy's new commits), ``recreated`` (from the new base:
+    it had no commits of its own), ``merged-base`` (the base merged in), or ``""``.
+    """
 
     created: bool
     sha: str
+    synced: str = ""
 
 
 @attrs.define
@@ -313,6 +319,48 @@ class Workspace(WorkTree):
         await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, start)
         return BranchCheckout(created=True, sha=refs[start])
 
+    async def sync_task_branch(self, name: str, base: str) -> BranchCheckout:
+        """Check out task branch ``name`` brought up to date after a fetch.
+
+        A new branch is created as :meth:`create_or_reset_branch` does. An existing one takes
+        what happened meanwhile: commits a person pushed to its remote copy are taken
+        (fast-forward, or a merge when the local copy has commits of its own); a branch with
+        no commits beyond the base is recreated from the base as it now is; otherwise the
+        base is merged in.
+
+        Raises:
+            GitError: ``merge_conflict`` (``files`` in its extra; the tree is left clean).
+        """
+        check_branch_name(name, "branch")
+        check_branch_name(base, "baseBranch")
+        own, theirs, base_ref = (
+            f"refs/heads/{name}",
+            f"refs/remotes/origin/{name}",
+            f"refs/heads/{base}",
+        )
+        refs = await self._refs(own, theirs, base_ref)
+        if own not in refs or base_ref not in refs:
+            return await self.create_or_reset_branch(name, base)
+        await self._ok("checkout", "-q", "--force", name)
+        steps: list[str] = []
+        head, remote_head = refs[own], refs.get(theirs)
+        if remote_head is not None and remote_head != head:
+            if await self._is_ancestor(head, remote_head):
+                await self._ok("merge", "-q", "--ff-only", "--end-of-options", theirs)
+                steps.append("fast-forwarded")
+            elif not await self._is_ancestor(remote_head, head):
+                await self._merge(theirs, f"Merge {theirs} into {name}", code="merge_conflict")
+                steps.append("merged-remote")
+            head = await self.head_sha()
+        tip = refs[base_ref]
+        if head != tip and await self._is_ancestor(head, tip):
+            await self._ok("reset", "-q", "--hard", tip)
+            steps.append("recreated")
+        elif not await self._is_ancestor(tip, head):
+            await self._merge(base_ref, f"Merge {base} into {name}", code="merge_conflict")
+            steps.append("merged-base")
+        return BranchCheckout(created=False, sha=await self.head_sha(), synced=",".join(steps))
+
     async def reset_to(self, sha: str) -> None:
         """Move the checked-out branch back to ``sha`` and drop every change after it."""
         await self._ok("reset", "-q", "--hard", check_revision(sha))
@@ -342,11 +390,16 @@ class Workspace(WorkTree):
         result = await self._run(*args)
         if result.ok:
             return
+        files: list[str] = []
         if (self.git_dir / "MERGE_HEAD").exists():
+            unmerged = await self._run("diff", "--name-only", "--diff-filter=U")
+            files = unmerged.stdout.split()
             await self._run("merge", "--abort")
             await self._reset_and_clean()
         detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
-        raise GitError(f"merging {rev} failed: {detail}", code=code)
+        if files:
+            detail = f"conflicts in {', '.join(files)}: {detail}"
+        raise GitError(f"merging {rev} failed: {detail}", code=code, extra={"files": files})
 
     async def push(self, branches: Sequence[str]) -> None:
         """Push the local ``branches`` to ``origin`` (fast-forward only).

@@ -26,6 +26,7 @@ class PrepResult:
     repo_path: str
     cloned: bool
     branch_created: bool
+    branch_synced: str = ""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the spec's response body (the API adds ``idempotencyKey``)."""
@@ -37,6 +38,7 @@ class PrepResult:
             "artifacts": {
                 "cloned": self.cloned,
                 "branchCreated": self.branch_created,
+                "branchSynced": self.branch_synced,
                 "workingDirectory": self.repo_path,
             },
         }
@@ -45,11 +47,15 @@ class PrepResult:
 async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepResult:
     """Make the task branch ready in the customer's workspace.
 
+    An existing task branch takes what happened since the last PREP (see
+    :meth:`~runner.git.Workspace.sync_task_branch`): a person's commits pushed to it, or the
+    new base.
+
     Raises:
         InvalidInputError: the task is not atomic.
         NotFoundError: ``task_not_found`` / ``task_list_not_found``.
         RepoAccessError: the remote is unreachable or refused access (409).
-        GitError: any other git failure (500).
+        GitError: ``merge_conflict`` naming the files; any other git failure (500).
     """
     cloned = await sync_base(ctx, ws, checkout=False)
     base = ctx.customer.base_branch
@@ -62,8 +68,9 @@ async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepRe
             f"task {task.id} is {task.type}; only atomic tasks are prepared", field="taskId"
         )
     branch = task_branch(task)
-    checkout = await ws.create_or_reset_branch(branch, base)
-    ctx.log("info", f"branch {branch} {'created' if checkout.created else 'checked out'}")
-    result = PrepResult(task.id, branch, str(ws.path), cloned, checkout.created)
+    checkout = await ws.sync_task_branch(branch, base)
+    done = "created" if checkout.created else f"checked out {checkout.synced}".rstrip()
+    ctx.log("info", f"branch {branch} {done}")
+    result = PrepResult(task.id, branch, str(ws.path), cloned, checkout.created, checkout.synced)
     await record_step(ctx, "prep", task.id, branch, checkout.sha, result.to_wire())
     return result

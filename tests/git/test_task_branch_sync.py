@@ -1,0 +1,100 @@
+"""PREP after a person stepped in: the task branch takes their commits or the new base."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+
+from runner.errors import GitError
+from runner.redact import Redactor
+from tests.helpers.gitrepo import commit_files, git
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runner.git import BranchCheckout, RepoUrl, Workspace
+
+BRANCH = "task/1-1-1-fix"
+
+
+async def _prep(workspace: Workspace, repo: RepoUrl) -> BranchCheckout:
+    """PREP's git sequence: fetch, bring the base up to date, sync the task branch."""
+    with trio.fail_after(30):
+        await workspace.ensure(repo)
+        await workspace.checkout_base("main")
+        checkout = await workspace.sync_task_branch(BRANCH, "main")
+    assert checkout.sha == await workspace.head_sha()
+    assert await workspace.current_branch() == BRANCH
+    return checkout
+
+
+async def _tool_commit(workspace: Workspace, files: dict[str, str]) -> str:
+    for name, text in files.items():
+        (workspace.path / name).write_text(text)
+    sha = await workspace.commit_all("Task 1.1.1: the tool's change", Redactor())
+    assert sha is not None
+    return sha
+
+
+def _push(workspace: Workspace) -> None:
+    git("push", "-q", "origin", f"{BRANCH}:{BRANCH}", cwd=workspace.path)
+
+
+async def test_a_persons_commit_on_the_remote_task_branch_is_taken(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    assert (await _prep(workspace, repo)).created
+    await _tool_commit(workspace, {"fix.py": "x = 1\n"})
+    _push(workspace)
+    fixed = commit_files(bare, {"fix.py": "x = 2  # fixed by hand\n"}, "fix", branch=BRANCH)
+    checkout = await _prep(workspace, repo)
+    assert (checkout.created, checkout.synced, checkout.sha) == (False, "fast-forwarded", fixed)
+    assert (workspace.path / "fix.py").read_text() == "x = 2  # fixed by hand\n"
+
+
+async def test_a_branch_without_own_commits_is_recreated_from_the_new_base(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    await _prep(workspace, repo)
+    base = commit_files(bare, {"src/app.py": "print('fixed on main')\n"}, "fix on main")
+    checkout = await _prep(workspace, repo)
+    assert (checkout.synced, checkout.sha) == ("recreated", base)
+    assert "fixed on main" in (workspace.path / "src/app.py").read_text()
+
+
+async def test_a_base_fix_is_merged_into_a_branch_with_the_tools_commits(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    await _prep(workspace, repo)
+    own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
+    base = commit_files(bare, {"src/app.py": "print('fixed on main')\n"}, "fix on main")
+    checkout = await _prep(workspace, repo)
+    assert checkout.synced == "merged-base"
+    parents = git("rev-list", "--parents", "-n", "1", "HEAD", cwd=workspace.path).split()[1:]
+    assert set(parents) == {own, base}
+    assert (workspace.path / "feature.py").read_text() == "y = 1\n"
+    assert "fixed on main" in (workspace.path / "src/app.py").read_text()
+
+
+async def test_a_conflict_with_the_base_stops_naming_the_files_and_leaves_the_tree_clean(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    await _prep(workspace, repo)
+    own = await _tool_commit(workspace, {"src/app.py": "print('tool')\n"})
+    commit_files(bare, {"src/app.py": "print('person')\n"}, "conflicting fix on main")
+    with pytest.raises(GitError) as info:
+        await _prep(workspace, repo)
+    assert info.value.code == "merge_conflict"
+    assert info.value.extra["files"] == ["src/app.py"]
+    assert "src/app.py" in info.value.message
+    assert await workspace.head_sha() == own
+    assert git("status", "--porcelain", cwd=workspace.path) == ""
+
+
+async def test_an_up_to_date_branch_is_taken_as_it_is(workspace: Workspace, repo: RepoUrl) -> None:
+    await _prep(workspace, repo)
+    own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
+    checkout = await _prep(workspace, repo)
+    assert (checkout.created, checkout.synced, checkout.sha) == (False, "", own)
