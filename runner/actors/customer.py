@@ -216,11 +216,18 @@ class CustomerActor:
         self._check("resume")
         if self.state.run_id is None:
             raise InvalidTransitionError(self.state.status, ("PAUSED",), "resume")
+        if command.from_stage is not None and self.state.current_task is None:
+            raise ConflictError(
+                f"there is no task in progress to resume from {command.from_stage}",
+                code="no_task_in_progress",
+            )
         self._run_request_id = command.request_id
+        stage = command.from_stage or self.state.resume_stage
         await self.journal.change(
-            Status.SELECTING if self._resume is None else self._resume_status(),
+            STAGE_STATUS[stage] if stage and self.state.current_task else Status.SELECTING,
             error=None,
             pause_requested=False,
+            resume_stage=stage,
         )
         self._value(command.reply, self.state.to_wire())
         self._launch_run(self._resume)
@@ -232,10 +239,6 @@ class CustomerActor:
         if s.resume_stage is None or s.current_task is None:
             return None
         return ResumePoint(s.current_task, s.resume_stage, s.branch)
-
-    def _resume_status(self) -> str:
-        assert self._resume is not None
-        return STAGE_STATUS[self._resume.stage]
 
     async def _pause(self, command: Pause) -> None:
         self._check("pause")

@@ -52,10 +52,11 @@ class Pause:
 
 @attrs.frozen
 class Resume:
-    """Continue a paused, failed or stopped run from where it stopped."""
+    """Continue a paused, failed or stopped run from where it stopped (or ``from_stage``)."""
 
     reply: Reply
     request_id: str | None = None
+    from_stage: str | None = None
 
 
 @attrs.frozen

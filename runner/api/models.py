@@ -158,6 +158,17 @@ class TransitionBody(ApiModel):
     idempotency_key: str | None = KEY
 
 
+class ResumeBody(TransitionBody):
+    """``POST /customers/{customerId}/resume``."""
+
+    from_stage: Literal["prep", "implement", "verify", "complete"] | None = Field(
+        default=None,
+        alias="from",
+        description="Continue the task in progress from this stage instead of the one it "
+        "stopped in: `verify` re-verifies the branch as it now is (after a person's fix).",
+    )
+
+
 class TaskNextQuery(ApiModel):
     """``GET /tasks/next`` query."""
 
@@ -208,9 +219,10 @@ class PrepArtifacts(ViewModel):
     branch_synced: str = Field(
         default="",
         description="What PREP did to an existing task branch after the fetch, comma-separated: "
-        "`fast-forwarded` (to commits pushed to its remote copy), `merged-remote`, `recreated` "
-        "(it had no commits beyond the base: started again from the new base), `merged-base`; "
-        "empty when it was taken as it was.",
+        "`fast-forwarded` (to commits a person pushed to its remote copy), `taken-from-remote` "
+        "(a remote copy without the local commits replaced them), `recreated` (it had no "
+        "commits beyond the base: started again from the new base), `merged-base`; empty when "
+        "it was taken as it was.",
     )
 
 

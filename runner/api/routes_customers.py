@@ -24,6 +24,7 @@ from runner.api.models import (
     CustomerView,
     ErrorBody,
     ExecutionStateView,
+    ResumeBody,
     RunBody,
     TransitionBody,
 )
@@ -136,7 +137,7 @@ async def pause(customer_id: str) -> Response:
 
 
 @blueprint.post("/customers/<customer_id>/resume")
-@document_request(TransitionBody)
+@document_request(ResumeBody)
 @document_response(ExecutionStateView, 200)
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
@@ -144,11 +145,18 @@ async def pause(customer_id: str) -> Response:
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 507)
 async def resume(customer_id: str) -> Response:
-    """Continue a paused, failed or stopped run where it stopped."""
-    body = await parse_body(TransitionBody, optional=True)
+    """Continue a paused, failed or stopped run where it stopped (or ``from`` a stage).
+
+    The task in progress is brought up to date first (PREP: fetch, then a person's commits
+    on the task branch or a new base are taken).
+    """
+    body = await parse_body(ResumeBody, optional=True)
     request_id = getattr(g, "request_id", None)
     return await _transition(
-        customer_id, "resume", lambda reply: Resume(reply, request_id=request_id), body
+        customer_id,
+        "resume",
+        lambda reply: Resume(reply, request_id=request_id, from_stage=body.from_stage),
+        body,
     )
 
 

@@ -56,7 +56,8 @@ class BranchCheckout:
     """What :meth:`Workspace.create_or_reset_branch` did: the branch was created; its sha.
 
     ``synced`` says what :meth:`Workspace.sync_task_branch` did to an existing branch:
-    ``fast-forwarded`` (to its remote copy's new commits), ``recreated`` (from the new base:
+    ``fast-forwarded`` (to its remote copy's new commits), ``taken-from-remote`` (a remote copy
+    without the local commits replaced them), ``recreated`` (from the new base:
     it had no commits of its own), ``merged-base`` (the base merged in), or ``""``.
     """
 
@@ -324,7 +325,8 @@ class Workspace(WorkTree):
 
         A new branch is created as :meth:`create_or_reset_branch` does. An existing one takes
         what happened meanwhile: commits a person pushed to its remote copy are taken
-        (fast-forward, or a merge when the local copy has commits of its own); a branch with
+        (fast-forward; a remote copy that does not contain the local commits replaces them,
+        since they were never published and the person's push is the newer word); a branch with
         no commits beyond the base is recreated from the base as it now is; otherwise the
         base is merged in.
 
@@ -349,8 +351,10 @@ class Workspace(WorkTree):
                 await self._ok("merge", "-q", "--ff-only", "--end-of-options", theirs)
                 steps.append("fast-forwarded")
             elif not await self._is_ancestor(remote_head, head):
-                await self._merge(theirs, f"Merge {theirs} into {name}", code="merge_conflict")
-                steps.append("merged-remote")
+                # a person pushed their own version: it replaces the unpublished local one
+                log.warning("task_branch_replaced", branch=name, dropped=head, taken=remote_head)
+                await self._ok("reset", "-q", "--hard", remote_head)
+                steps.append("taken-from-remote")
             head = await self.head_sha()
         tip = refs[base_ref]
         if head != tip and await self._is_ancestor(head, tip):

@@ -34,11 +34,19 @@ __all__ = [
 ]
 
 STAGE_ORDER = ("select", "prep", "implement", "verify", "complete")
+_PREP, _IMPLEMENT = STAGE_ORDER.index("prep"), STAGE_ORDER.index("implement")
 LAST_LINES = 20
 """How many trailing lines of each output a failed run keeps as evidence."""
 _BULKY = ("artifacts", "stdout", "stderr")
 _NOT_SUMMARISED = frozenset({"success", "artifacts", "task", "customerId", "idempotencyKey"})
-_SUMMARISED_ARTIFACTS = ("filesModified", "linesChanged", "outOfScope", "commit")
+_SUMMARISED_ARTIFACTS = (
+    "filesModified",
+    "linesChanged",
+    "outOfScope",
+    "commit",
+    "branchCreated",
+    "branchSynced",
+)
 
 
 @attrs.frozen
@@ -114,7 +122,8 @@ async def drive(
                     return RunOutcome("FAILED", error=error)
                 return RunOutcome("DONE")
             point = ResumePoint(task_id=str(selection.task["id"]), stage="prep")
-        outcome = await _Task(stages, ctx, hooks, point, tool, max_attempts).run()
+        resumed, resume = point is resume, None
+        outcome = await _Task(stages, ctx, hooks, point, tool, max_attempts, resumed).run()
         if outcome is not None:
             return outcome
         if hooks.stop_after() == point.task_id:
@@ -132,6 +141,8 @@ class _Task:
     point: ResumePoint
     tool: str | None
     max_attempts: int
+    resumed: bool = False
+    """A resumed task is brought up to date first (PREP), then continues where it stopped."""
     attempts: list[Attempt] = attrs.field(factory=list)
     repair: str | None = None
     digests: list[str] = attrs.field(factory=list)
@@ -145,6 +156,9 @@ class _Task:
         task_id, branch = self.point.task_id, self.point.branch
         await self.hooks.attempt_started(task_id, self.attempt, self.max_attempts)
         index = STAGE_ORDER.index(self.point.stage)
+        resume_at = index if self.resumed and index > _PREP else None
+        if resume_at is not None:
+            index = _PREP
         while index < len(STAGE_ORDER):
             stage = STAGE_ORDER[index]
             if self.hooks.pause_requested():
@@ -159,7 +173,10 @@ class _Task:
                 index = STAGE_ORDER.index("implement")
                 continue
             await self.hooks.stage_finished("ok", stage_summary(result))
-            index += 1
+            if stage == "prep" and resume_at is not None:
+                index, resume_at = _after_sync(resume_at, result.to_wire()), None
+            else:
+                index += 1
         await self.hooks.task_completed(task_id)
         return None
 
@@ -222,6 +239,21 @@ class _Task:
             outcome.error["maxAttempts"] = self.max_attempts
             outcome.error["attempts"] = [a.to_wire() for a in self.attempts]
         return outcome
+
+
+def _after_sync(resume_at: int, prep: dict[str, Any]) -> int:
+    """Where a resumed task continues once PREP brought its branch up to date.
+
+    A person's commits taken from the remote task branch are the implementation: VERIFY
+    judges them instead of the tool running again. A branch recreated from the base has no
+    change left to verify: IMPLEMENT runs.
+    """
+    synced = str((prep.get("artifacts") or {}).get("branchSynced", "")).split(",")
+    if "recreated" in synced:
+        return min(resume_at, _IMPLEMENT)
+    if {"fast-forwarded", "taken-from-remote"} & set(synced) and resume_at == _IMPLEMENT:
+        return _IMPLEMENT + 1
+    return resume_at
 
 
 def _error(stage: str, exc: RunnerError) -> dict[str, Any]:

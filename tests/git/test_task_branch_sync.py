@@ -54,6 +54,18 @@ async def test_a_persons_commit_on_the_remote_task_branch_is_taken(
     assert (workspace.path / "fix.py").read_text() == "x = 2  # fixed by hand\n"
 
 
+async def test_a_persons_own_version_of_the_task_branch_replaces_the_unpublished_one(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    await _prep(workspace, repo)
+    await _tool_commit(workspace, {"fix.py": "x = 1  # the tool's wrong try\n"})
+    main = git("rev-parse", "main", cwd=bare)
+    theirs = commit_files(bare, {"fix.py": "x = 2\n"}, "by hand", branch=BRANCH, parents=[main])
+    checkout = await _prep(workspace, repo)
+    assert (checkout.synced, checkout.sha) == ("taken-from-remote", theirs)
+    assert (workspace.path / "fix.py").read_text() == "x = 2\n"
+
+
 async def test_a_branch_without_own_commits_is_recreated_from_the_new_base(
     workspace: Workspace, repo: RepoUrl, bare: Path
 ) -> None:
