@@ -79,7 +79,9 @@ async def test_doc_updated_symlink_out_of_the_repo_is_never_handed_to_the_tool(
     outside.write_text("# not the repo's\n")
     commit_symlink(remote, "docs/DevTeam/task_outcomes.md", str(outside))
     async with service.client() as client:
-        await client.put("/customers/acme", json={"repoUrl": str(remote), "tool": "command"})
+        criteria = {"doc.updated": "task_outcomes.md"}
+        body = {"repoUrl": str(remote), "tool": "command", "defaultCriteria": criteria}
+        await client.put("/customers/acme", json=body)
         prep = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
         assert prep.status_code == 200, prep.text
         implement = await client.post(
