@@ -138,7 +138,8 @@ async def _audit(services: Services, rule: str, response: Response) -> None:
         status_code=status,
         request_id=getattr(g, "request_id", None),
         detail={"path": services.redactor(request.path),
-                "replayed": response.headers.get("Idempotent-Replayed") == "true"},
+                "replayed": response.headers.get("Idempotent-Replayed") == "true",
+                **services.redactor.value(getattr(g, "audit_detail", {}))},
     )  # fmt: skip
     try:
         with trio.CancelScope(shield=True):

@@ -3,7 +3,16 @@
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
 from runner.actors.events import LOG, UPDATE, Event, EventBus, Subscriber
-from runner.actors.messages import GetState, Pause, Reply, Resume, RunStage, StartRun, Stop
+from runner.actors.messages import (
+    GetState,
+    Pause,
+    Reply,
+    Resume,
+    RunStage,
+    SkipTask,
+    StartRun,
+    Stop,
+)
 from runner.actors.registry import Registry
 from runner.actors.state import ACTIVE, RESTING, ExecutionState, Status, allowed_from
 
@@ -23,6 +32,7 @@ __all__ = [
     "Reply",
     "Resume",
     "RunStage",
+    "SkipTask",
     "StartRun",
     "Status",
     "Stop",

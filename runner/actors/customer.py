@@ -28,6 +28,7 @@ from runner.actors.messages import (
     Reply,
     Resume,
     RunStage,
+    SkipTask,
     StartRun,
     Stop,
 )
@@ -48,7 +49,7 @@ from runner.pipeline import (
     TaskListMemo,
     drive,
 )
-from runner.store import TERMINAL_STATUSES, RunRecord, StepRecord
+from runner.store import TERMINAL_STATUSES, RunRecord, SkipRecord, StepRecord
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -159,6 +160,8 @@ class CustomerActor:
                     await self._resume_run(command)
                 case Stop():
                     await self._stop(command)
+                case SkipTask():
+                    await self._skip(command)
         except RunnerError as exc:
             self._error(command.reply, exc)
 
@@ -253,6 +256,24 @@ class CustomerActor:
             await self._finish_run(RunOutcome(Status.STOPPED, resume=self._resume))
         self.state.pause_requested = False
         self._value(command.reply, self.state.to_wire())
+
+    async def _skip(self, command: SkipTask) -> None:
+        self._check("skip")
+        if self._manual_running:
+            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        skip = SkipRecord(self.customer_id, command.task_id, command.reason,
+                          command.skipped_by, self._now())  # fmt: skip
+        await self.deps.store.skips.add(skip)
+        self.journal.log("warning", f"task {command.task_id} skipped: {command.reason}")
+        if self.state.current_task == command.task_id:  # a resume moves on to the next task
+            await self.journal.change(
+                self.state.status, current_task=None, resume_stage=None, branch=None
+            )
+        else:
+            await self.journal.change(self.state.status)
+        body = {"taskId": skip.task_id, "reason": skip.reason, "skippedAt": skip.skipped_at,
+                "state": self.state.to_wire()}  # fmt: skip
+        self._value(command.reply, body)
 
     def _launch_run(self, resume: ResumePoint | None) -> None:
         assert self._nursery is not None

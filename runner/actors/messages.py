@@ -15,6 +15,7 @@ __all__ = [
     "Reply",
     "Resume",
     "RunStage",
+    "SkipTask",
     "StartRun",
     "Stop",
 ]
@@ -67,10 +68,20 @@ class Stop:
 
 
 @attrs.frozen
+class SkipTask:
+    """Skip a task: SELECT passes over it from now on; a run stopped at it moves on."""
+
+    task_id: str
+    reason: str
+    skipped_by: str | None
+    reply: Reply
+
+
+@attrs.frozen
 class GetState:
     """Return the execution state."""
 
     reply: Reply
 
 
-Command: TypeAlias = RunStage | StartRun | Pause | Resume | Stop | GetState
+Command: TypeAlias = RunStage | StartRun | Pause | Resume | Stop | SkipTask | GetState

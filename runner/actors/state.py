@@ -58,12 +58,13 @@ _ALLOWED = {
     "run": (Status.IDLE, Status.STOPPED, Status.FAILED, Status.DONE),
     "pause": ACTIVE,
     "resume": (Status.PAUSED, Status.FAILED, Status.STOPPED),
+    "skip": (Status.IDLE, Status.PAUSED, Status.FAILED, Status.STOPPED, Status.DONE),
     "stop": (*ACTIVE, Status.PAUSED),
 }
 
 
 def allowed_from(action: str) -> tuple[str, ...]:
-    """Return the statuses in which ``action`` (run, pause, resume, stop) is valid."""
+    """Return the statuses in which ``action`` (run, pause, resume, stop, skip) is valid."""
     return _ALLOWED[action]
 
 

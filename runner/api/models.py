@@ -158,6 +158,17 @@ class TransitionBody(ApiModel):
     idempotency_key: str | None = KEY
 
 
+class SkipBody(ApiModel):
+    """``POST /customers/{customerId}/tasks/{taskId}/skip``."""
+
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why the task is skipped (kept with the skip and in the audit log).",
+    )
+    idempotency_key: str | None = KEY
+
+
 class ResumeBody(TransitionBody):
     """``POST /customers/{customerId}/resume``."""
 
@@ -334,6 +345,15 @@ class ExecutionStateView(ViewModel):
     error: RunErrorView | None = None
     attempt: int | None = None
     max_attempts: int | None = None
+
+
+class SkipView(ViewModel):
+    """A skipped task and the customer's state after the skip."""
+
+    task_id: str
+    reason: str
+    skipped_at: str
+    state: ExecutionStateView
 
 
 class CustomerView(ViewModel):

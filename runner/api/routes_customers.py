@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from quart import Blueprint, Response, g, request
 from quart_schema import document_request, document_response
 
-from runner.actors import Pause, Resume, StartRun, Stop
+from runner.actors import Pause, Reply, Resume, SkipTask, StartRun, Stop
 from runner.api.customers import (
     check_tool,
     checked_customer_id,
@@ -18,6 +19,7 @@ from runner.api.customers import (
 from runner.api.errors import json_response
 from runner.api.http import idempotent, parse_body
 from runner.api.models import (
+    TASK_ID,
     AuditPage,
     CustomerBody,
     CustomerList,
@@ -26,6 +28,8 @@ from runner.api.models import (
     ExecutionStateView,
     ResumeBody,
     RunBody,
+    SkipBody,
+    SkipView,
     TransitionBody,
 )
 from runner.api.services import services
@@ -158,6 +162,39 @@ async def resume(customer_id: str) -> Response:
         lambda reply: Resume(reply, request_id=request_id, from_stage=body.from_stage),
         body,
     )
+
+
+@blueprint.post("/customers/<customer_id>/tasks/<task_id>/skip")
+@document_request(SkipBody)
+@document_response(SkipView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 409)
+@document_response(ErrorBody, 422)
+@document_response(ErrorBody, 507)
+async def skip(customer_id: str, task_id: str) -> Response:
+    """Skip a task: SELECT passes over it; its dependants keep waiting for it.
+
+    Valid while the customer is not running (IDLE, PAUSED, FAILED, STOPPED, DONE); a run that
+    stopped at this task moves on to the next one when resumed.
+    """
+    customer_id = checked_customer_id(customer_id)
+    if re.fullmatch(TASK_ID, task_id) is None:
+        raise InvalidInputError(f"not a task id: {task_id[:40]!r}", field="taskId")
+    body = await parse_body(SkipBody)
+    g.audit_detail = {"reason": body.reason}  # the audit row keeps why
+    await get_customer(customer_id)
+    grant = getattr(g, "grant", None)
+    by = grant.token_id if grant is not None else None
+
+    def command(reply: Reply) -> SkipTask:
+        return SkipTask(task_id, body.reason, by, reply)
+
+    async def execute(key: str | None) -> tuple[int, Any]:
+        return 200, await services().registry.ask(customer_id, command)
+
+    return await idempotent(customer_id, f"POST skip {task_id}", body, body.idempotency_key,
+                            execute)  # fmt: skip
 
 
 @blueprint.post("/customers/<customer_id>/stop")

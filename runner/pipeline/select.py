@@ -38,7 +38,8 @@ async def select(ctx: StageContext, ws: Workspace, *, exclude_completed: bool) -
     # checked it out
     where = f"refs/heads/{ctx.customer.base_branch}" if ws.fetched_base else None
     task_list = await load_task_list(ctx, ws, where)
-    selection = select_next(task_list, exclude_completed=exclude_completed)
+    skipped = await ctx.store.skips.of(ctx.customer.customer_id)
+    selection = select_next(task_list, exclude_completed=exclude_completed, skipped=skipped)
     blocked = tuple(
         {"taskId": b.task_id, "waitingFor": list(b.waiting_for), "reason": b.reason}
         for b in selection.blocked

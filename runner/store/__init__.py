@@ -31,6 +31,7 @@ from runner.store.runs import (
     StageRecord,
     interrupted_error,
 )
+from runner.store.skips import SkipRecord, Skips
 from runner.store.steps import StepRecord, Steps
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "Replay",
     "RunRecord",
     "Runs",
+    "SkipRecord",
+    "Skips",
     "SqliteStore",
     "StageRecord",
     "Started",

@@ -39,6 +39,7 @@ from runner.store.idempotency import IdempotencyRecords
 from runner.store.migrations import apply_migrations
 from runner.store.processes import Processes
 from runner.store.runs import Runs
+from runner.store.skips import Skips
 from runner.store.steps import Steps
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class SqliteStore:
     Open it with ``async with open_store(path) as store:`` (or ``await SqliteStore.open(path)``
     and ``await store.aclose()``). Repositories: :attr:`customers`, :attr:`runs`,
     :attr:`events`, :attr:`idempotency`, :attr:`audit`, :attr:`steps`,
-    :attr:`processes`.
+    :attr:`processes`, :attr:`skips`.
     """
 
     customers: Customers
@@ -115,6 +116,7 @@ class SqliteStore:
     audit: AuditLog
     steps: Steps
     processes: Processes
+    skips: Skips
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -132,6 +134,7 @@ class SqliteStore:
         self.audit = AuditLog(self)
         self.steps = Steps(self)
         self.processes = Processes(self)
+        self.skips = Skips(self)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:

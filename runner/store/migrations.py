@@ -160,6 +160,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, writes INTEGER NOT NULL)",
         ),
     ),
+    Migration(
+        4,
+        "skipped tasks",
+        (
+            """CREATE TABLE skipped_tasks (
+                customer_id TEXT NOT NULL REFERENCES customers (customer_id) ON DELETE CASCADE,
+                task_id     TEXT NOT NULL,
+                reason      TEXT NOT NULL,
+                skipped_by  TEXT,
+                skipped_at  TEXT NOT NULL,
+                PRIMARY KEY (customer_id, task_id)
+            )""",
+        ),
+    ),
 )
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -8,9 +8,14 @@ checkpoint is marked. An unknown reference is never done.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from runner.tasks.model import Group, Task, TaskList
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 __all__ = ["Blocked", "Selection", "group_completed_by", "list_tasks", "select_next"]
 
@@ -59,7 +64,9 @@ def open_ids(task_list: TaskList) -> set[str]:
     return found
 
 
-def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selection:
+def select_next(
+    task_list: TaskList, *, exclude_completed: bool = True, skipped: Collection[str] = ()
+) -> Selection:
     """Return the next atomic task to run, deterministically for a given list.
 
     Args:
@@ -68,6 +75,8 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
             completed tasks candidates too: the answer is the first atomic task in document
             order whose dependencies are done, completed or not (so a client can look at, or
             redo, the earliest task); totals and progress are the same either way.
+        skipped: Tasks a person skipped: never chosen, never done, so their dependants
+            wait (blocked, the reason naming the skipped task).
 
     Returns:
         The task (``None`` when nothing is left or nothing is ready), the tasks passed over
@@ -80,6 +89,8 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         done = row.status == "completed"
         if row.type != "atomic" or row.status == "cancelled" or (done and exclude_completed):
             continue
+        if row.id in skipped and not done:
+            continue
         if row.status == "blocked":
             blocked.append(Blocked(row.id, (), "the task's status is blocked"))
             continue
@@ -91,7 +102,9 @@ def select_next(task_list: TaskList, *, exclude_completed: bool = True) -> Selec
         if unknown:
             reason = f"unknown dependency {', '.join(unknown)}"
         else:
-            reason = f"waiting for {', '.join(waiting)}"
+            reason = "waiting for " + ", ".join(
+                f"{d} (skipped)" if d in skipped else d for d in waiting
+            )
         blocked.append(Blocked(row.id, waiting, reason))
     return _selection(task_list, None, blocked, satisfied=not blocked)
 

@@ -130,3 +130,35 @@ async def test_resume_from_verify_re_verifies_the_branch_as_it_is(
     stages = await _task_stages(service, failed["runId"], "1.1.1")
     assert [(s["stage"], s["outcome"]) for s in stages[-2:]] == [("prep", "ok"),
                                                                  ("verify", "failed")]  # fmt: skip
+
+
+async def test_a_skipped_task_is_passed_over_its_dependants_wait_and_it_is_audited(
+    service: Service, remote: Path, tool_dir: Path
+) -> None:
+    (tool_dir / "break-1.1.1").write_text("")
+    await _register(service, remote)
+    with trio.fail_after(180):
+        failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
+        assert failed["currentTask"] == "1.1.1"
+        async with service.client() as client:
+            url = "/customers/acme/tasks/1.1.1/skip"
+            missing = await client.post(url, json={})
+            assert missing.status_code == 400
+            assert missing.json()["error"]["details"][0]["field"] == "reason"
+            bad = await client.post("/customers/acme/tasks/one/skip", json={"reason": "x"})
+            assert (bad.status_code, bad.json()["error"]["details"][0]["field"]) == (400, "taskId")
+            skipped = await client.post(url, json={"reason": "needs a product decision"})
+            assert skipped.status_code == 200, skipped.text
+            body = skipped.json()
+            assert (body["taskId"], body["reason"]) == ("1.1.1", "needs a product decision")
+            assert body["state"]["currentTask"] is None
+        # the list orders the group's tasks: 1.1.2 waits for 1.1.1, which is never done
+        blocked = await _until(service, "/customers/acme/resume", "DONE", "FAILED")
+        async with service.client() as client:
+            audit = (await client.get("/audit?customerId=acme")).json()["entries"]
+    assert (blocked["status"], blocked["error"]["code"]) == ("FAILED", "tasks_blocked")
+    assert "waiting for 1.1.1 (skipped)" in blocked["error"]["message"]
+    assert "def sub(" not in git("show", "main:calc/ops.py", cwd=remote)
+    (row,) = [e for e in audit if e["action"].endswith("/skip") and e["statusCode"] == 200]
+    assert row["detail"]["reason"] == "needs a product decision"
+    assert row["detail"]["path"] == "/customers/acme/tasks/1.1.1/skip"

@@ -274,3 +274,16 @@ def test_a_cycle_through_a_task_that_holds_deeper_items_is_reported() -> None:
     assert [(e.line, e.message) for e in task_list.errors] == [
         (3, "dependency cycle: 1.2 (line 3) → 1.3 (line 2) → 1.2 (line 3)")
     ]
+
+
+def test_a_skipped_task_is_passed_over_and_its_dependants_wait_for_it() -> None:
+    task_list = parse_task_list("1.1 A\n1.1.1 a\n1.1.2 b\n1.2 B\n1.2.1 c\n")
+    selection = select_next(task_list, skipped={"1.1.1"})
+    assert selection.task is not None
+    assert selection.task.id == "1.2.1"
+    waiting = select_next(task_list, skipped={"1.1.1", "1.2.1"})
+    assert waiting.task is None
+    assert [(b.task_id, b.reason) for b in waiting.blocked] == [
+        ("1.1.2", "waiting for 1.1.1 (skipped)")
+    ]
+    assert select_next(parse_task_list("1.1 A\n1.1.1 a\n"), skipped={"1.1.1"}).blocked == ()

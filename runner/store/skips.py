@@ -1,0 +1,57 @@
+"""Tasks a person skipped: SELECT passes over them; their dependants keep waiting."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from runner.store.db import SqliteStore
+
+__all__ = ["SkipRecord", "Skips"]
+
+
+@attrs.frozen
+class SkipRecord:
+    """One skipped task: who asked (the token id), why, and when."""
+
+    customer_id: str
+    task_id: str
+    reason: str
+    skipped_by: str | None
+    skipped_at: str
+
+
+class Skips:
+    """The ``skipped_tasks`` table."""
+
+    def __init__(self, db: SqliteStore) -> None:
+        self._db = db
+
+    async def add(self, skip: SkipRecord) -> None:
+        """Record ``skip`` (a second skip of the task replaces the first)."""
+
+        def add(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO skipped_tasks"
+                " (customer_id, task_id, reason, skipped_by, skipped_at) VALUES (?, ?, ?, ?, ?)",
+                attrs.astuple(skip),
+            )
+
+        await self._db.write(add)
+
+    async def of(self, customer_id: str) -> dict[str, SkipRecord]:
+        """Return the customer's skipped tasks by id."""
+
+        def select(conn: sqlite3.Connection) -> dict[str, SkipRecord]:
+            rows = conn.execute(
+                "SELECT customer_id, task_id, reason, skipped_by, skipped_at"
+                " FROM skipped_tasks WHERE customer_id = ?",
+                (customer_id,),
+            )
+            return {row[1]: SkipRecord(*row) for row in rows}
+
+        return await self._db.read(select)
