@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from runner.errors import NotFoundError, ToolError
+from runner.errors import InvalidInputError, NotFoundError, ToolError
 from runner.paths import path_in_repo, relative_path
 from runner.pipeline.common import (
     Recorded,
     WorkspaceAccess,
     load_task,
+    load_task_list,
     record_step,
     recorded_step,
     repair_unless_clean,
@@ -23,7 +25,7 @@ from runner.tools import ToolRequest, build_prompt, make_tool
 if TYPE_CHECKING:
     from runner.git import Workspace
     from runner.pipeline.base import ImplementRequest, StageContext
-    from runner.tasks import Task
+    from runner.tasks import Task, TaskList
 
 __all__ = [
     "CONVENTIONS_FILES",
@@ -37,6 +39,7 @@ _DIFF_CAP = 1024 * 1024
 CONVENTIONS_FILES = ("AGENTS.md", "CLAUDE.md", "CONVENTIONS.md", ".cursorrules")
 """The repo's own instructions for coding agents, handed to the tool read-only."""
 _CONVENTIONS_CAP = 256 * 1024
+_LISTED_FILES = 10
 
 
 def conventions_files(repo: Path) -> tuple[str, ...]:
@@ -50,6 +53,56 @@ def conventions_files(repo: Path) -> tuple[str, ...]:
         if path.resolve().is_relative_to(root) and path.stat().st_size <= _CONVENTIONS_CAP:
             found.append(name)
     return tuple(found)
+
+
+def read_only_files(repo: Path) -> tuple[str, ...]:
+    """The conventions files, plus ``[implement] read = [...]`` from ``.devteam.toml``.
+
+    Raises:
+        InvalidInputError: ``[implement] read`` is not a list of paths inside the repo.
+    """
+    config = repo / ".devteam.toml"
+    named: tuple[str, ...] = ()
+    if config.is_file() and not config.is_symlink() and config.stat().st_size <= _CONVENTIONS_CAP:
+        try:
+            table = tomllib.loads(config.read_text("utf-8")).get("implement", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f".devteam.toml: {exc}", field=".devteam.toml") from None
+        raw = table.get("read", []) if isinstance(table, dict) else None
+        if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+            raise InvalidInputError(
+                "[implement].read must be a list of paths", field="implement.read"
+            )
+        named = safe_paths(repo, tuple(raw), "implement.read")
+        for name in named:
+            path = repo / name
+            if not path.is_file() or path.stat().st_size > _CONVENTIONS_CAP:
+                raise InvalidInputError(
+                    f"[implement].read: {name} is not a file of at most 256 KiB",
+                    field="implement.read",
+                )
+    return tuple(dict.fromkeys((*conventions_files(repo), *named)))
+
+
+async def done_before(ctx: StageContext, task_list: TaskList, task: Task) -> tuple[str, ...]:
+    """Describe the task's dependencies for the prompt: title, status, files the runner changed."""
+    lines: list[str] = []
+    for dep in task.dependencies:
+        group = task_list.group(dep)
+        found = task_list.get(dep)
+        if found is None and group is not None:
+            lines.append(f"- {dep} {group.title} (tasks {', '.join(group.tasks)})")
+            continue
+        if found is None:
+            continue
+        line = f"- {dep} {found.title}: {'done' if found.done else found.status}"
+        steps = await ctx.store.steps.find("implement", dep, None)
+        mine = [s for s in steps if s.customer_id == ctx.customer.customer_id]
+        changed = (mine[-1].body.get("artifacts") or {}).get("filesModified") if mine else None
+        if changed:
+            line += f"; changed {', '.join(map(str, changed[:_LISTED_FILES]))}"
+        lines.append(line)
+    return tuple(lines)
 
 
 def _absent(repo: Path, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -147,6 +200,7 @@ async def implement(
     tool = make_tool(request.tool or ctx.customer.tool, ctx.settings,
                      home=access.tool_home(ctx.settings))  # fmt: skip
     handed = _tool_files(ctx, ws.path, task, files)
+    task_list = await load_task_list(ctx, ws, f"refs/heads/{base}")
     tool_request = ToolRequest(
         task_id=task.id,
         title=task.title,
@@ -156,7 +210,8 @@ async def implement(
         repo=ws.path,
         customer_id=ctx.customer.customer_id,
         repair=request.repair,
-        read_only=await trio.to_thread.run_sync(conventions_files, ws.path),
+        read_only=await trio.to_thread.run_sync(read_only_files, ws.path),
+        done_before=await done_before(ctx, task_list, task),
     )
     absent = await trio.to_thread.run_sync(_absent, ws.path, handed)
     async with ctx.slots.acquire(ctx.customer.customer_id):

@@ -71,6 +71,8 @@ class ToolRequest:
     customer_id: str
     repair: str | None = None
     read_only: tuple[str, ...] = ()
+    done_before: tuple[str, ...] = ()
+    """One line per dependency: what it was and, when the runner did it, the files it changed."""
 
 
 @attrs.frozen
@@ -111,6 +113,8 @@ def build_prompt(request: ToolRequest) -> str:
         parts += ["", "Requirements:", *(f"- {r}" for r in request.requirements)]
     if request.files:
         parts += ["", "Files:", *(f"- {f}" for f in request.files)]
+    if request.done_before:
+        parts += ["", "Done before this task (its dependencies):", *request.done_before]
     if request.read_only:
         parts += [
             "",
