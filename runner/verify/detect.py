@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from runner.errors import VerifyError
+from runner.errors import InvalidInputError, VerifyError
+from runner.paths import path_in_repo, relative_path
 
 if TYPE_CHECKING:
     from runner.config import ResourceLimits
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 CONFIG_FILE = ".devteam.toml"
+MAX_CONFIG_BYTES = 256 * 1024
+"""A larger ``.devteam.toml`` is refused (it is read on every VERIFY)."""
 _PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt")
 _SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 _COMMAND_KEYS = ("setup", "test", "typecheck", "lint")
@@ -97,10 +100,18 @@ def load_verify_config(repo: Path) -> VerifyConfig:
         VerifyError: ``verify_failed`` when the file or the table is malformed.
     """
     path = repo / CONFIG_FILE
+    if not path.exists() and not path.is_symlink():
+        return VerifyConfig()
+    try:
+        path_in_repo(repo, CONFIG_FILE, CONFIG_FILE)
+    except InvalidInputError:
+        raise _bad_config("is a link out of the repository") from None
+    if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+        raise _bad_config(f"must be a file of at most {MAX_CONFIG_BYTES // 1024} KiB")
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return VerifyConfig()
+    except (FileNotFoundError, UnicodeDecodeError) as exc:
+        raise _bad_config(f"cannot be read: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -115,6 +126,11 @@ def load_verify_config(repo: Path) -> VerifyConfig:
     report = table.get("coverage_report")
     if report is not None and (not isinstance(report, str) or not report.strip()):
         raise _bad_config("[verify].coverage_report must be a path")
+    if report is not None:
+        try:
+            report = relative_path(report, "[verify].coverage_report")
+        except InvalidInputError as exc:
+            raise _bad_config(f"[verify].coverage_report: {exc.message}") from None
     return VerifyConfig(
         **commands,
         coverage_report=report,

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
     from runner.verify.commands import TestPlan
 
-__all__ = ["judge_tests", "run_tests"]
+__all__ = ["MAX_COVERAGE_BYTES", "judge_tests", "run_tests"]
+
+MAX_COVERAGE_BYTES = 256 * 2**20
+"""A larger coverage report is refused rather than read into memory."""
 
 
 async def run_tests(session: Session, plan: TestPlan, tree: Path, artifact: str) -> TestReport:
@@ -66,7 +69,19 @@ async def _read_coverage(session: Session, plan: TestPlan, started: float) -> Co
     def read() -> CoverageData | None:
         if not path.is_file() or path.stat().st_mtime < started - 1:
             return None  # absent, or stale from an earlier run
-        return parse_coverage(path.read_text(encoding="utf-8"), session.repo)
+        where = path.resolve()
+        if not (where.is_relative_to(session.repo.resolve()) or where.is_relative_to(
+                session.work.resolve())):  # fmt: skip
+            raise VerifyError(
+                f"the coverage report {path.name} is a link out of the repository",
+                code="verify_failed",
+            )
+        if where.stat().st_size > MAX_COVERAGE_BYTES:
+            raise VerifyError(
+                f"the coverage report {path.name} is larger than {MAX_COVERAGE_BYTES // 2**20} MiB",
+                code="verify_failed",
+            )
+        return parse_coverage(where.read_text(encoding="utf-8"), session.repo)
 
     return await trio.to_thread.run_sync(read)
 

@@ -351,3 +351,40 @@ async def test_verify_streams_each_gate_line_while_the_gate_runs(tmp_path: Path)
         )
     assert outcome.passed
     assert lines == [("stdout", "[test] collecting ***"), ("stdout", "[test] done")]
+
+
+async def test_a_devteam_toml_linked_out_of_the_repo_or_too_large_is_refused(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "elsewhere.toml"
+    outside.write_text("[verify]\ntest = 'true'\n")
+    repo = _repo(tmp_path / "repo", {"README.md": "x\n"})
+    (repo / ".devteam.toml").symlink_to(outside)
+    error = await _verify_error(repo, {"tests.pass": "true"})
+    assert "link out of the repository" in error.message
+    (repo / ".devteam.toml").unlink()
+    (repo / ".devteam.toml").write_text("# " + "x" * 300_000 + "\n")
+    error = await _verify_error(repo, {"tests.pass": "true"})
+    assert "at most 256 KiB" in error.message
+
+
+@pytest.mark.parametrize("report", ["../coverage.json", "/tmp/coverage.json"])
+async def test_a_coverage_report_path_out_of_the_repo_is_refused(
+    tmp_path: Path, report: str
+) -> None:
+    config = f"[verify]\ntest = 'true'\ncoverage_report = '{report}'\n"
+    repo = _repo(tmp_path / "repo", {".devteam.toml": config})
+    error = await _verify_error(repo, {"test.coverage": "80%"})
+    assert "coverage_report" in error.message
+
+
+async def test_a_coverage_report_the_tests_link_out_of_the_repo_is_never_read(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"files": {"calc.py": {"summary": {"percent_covered": 100}}}}')
+    test = f"ln -sf {secret} coverage.json"
+    config = f"[verify]\ntest = '{test}'\ncoverage_report = 'coverage.json'\n"
+    repo = _repo(tmp_path / "repo", {".devteam.toml": config, "calc.py": "x = 1\n"})
+    error = await _verify_error(repo, {"test.coverage": "80%"})
+    assert "link out of the repository" in error.message
