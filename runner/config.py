@@ -184,6 +184,8 @@ class Settings:
     node_path: str = "node"
     tool_timeout_s: float = 600.0
     tool_retry_limit: int = 3
+    transient_retries: int = 4
+    transient_backoff_s: float = 5.0
     verify_timeout_s: float = 900.0
     verify_test_timeout_s: float = 600.0
     verify_env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
@@ -264,6 +266,8 @@ class Settings:
             "node_path": env.text("NODE_PATH", "node"),
             "tool_timeout_s": env.number("TOOL_TIMEOUT_S", 600.0, minimum=0.1),
             "tool_retry_limit": env.integer("TOOL_RETRY_LIMIT", 3),
+            "transient_retries": env.integer("TRANSIENT_RETRIES", 4),
+            "transient_backoff_s": env.number("TRANSIENT_BACKOFF_S", 5.0),
             "verify_timeout_s": env.number("VERIFY_TIMEOUT_S", 900.0, minimum=0.1),
             "verify_test_timeout_s": env.number("VERIFY_TEST_TIMEOUT_S", 600.0, minimum=0.1),
             "verify_env": _verify_env(env.text("VERIFY_ENV", ""), raw_env),

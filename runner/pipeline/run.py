@@ -9,11 +9,14 @@ evidence.
 
 from __future__ import annotations
 
+import random
 from typing import Any, Protocol
 
 import attrs
+import trio
 
 from runner.errors import RunnerError, ToolError
+from runner.failures import transient
 from runner.pipeline.base import ImplementRequest, PrepRequest, StageContext, Stages, VerifyRequest
 from runner.pipeline.repair import (
     DEFAULT_MAX_ATTEMPTS,
@@ -35,6 +38,8 @@ __all__ = [
 
 STAGE_ORDER = ("select", "prep", "implement", "verify", "complete")
 _PREP, _IMPLEMENT = STAGE_ORDER.index("prep"), STAGE_ORDER.index("implement")
+MAX_BACKOFF_S = 300.0
+"""The longest wait before a stage that failed for a transient reason runs again."""
 LAST_LINES = 20
 """How many trailing lines of each output a failed run keeps as evidence."""
 _BULKY = ("artifacts", "stdout", "stderr")
@@ -107,11 +112,17 @@ async def drive(
         if point is None:
             if hooks.pause_requested():
                 return RunOutcome("PAUSED", resume=None)
-            await hooks.stage_started("select", None, None)
-            try:
-                selection = await stages.select(ctx)
-            except RunnerError as exc:
-                return await _select_failed(hooks, exc)
+            selection = None
+            backoff = _Backoff(ctx)
+            while selection is None:
+                await hooks.stage_started("select", None, None)
+                try:
+                    selection = await stages.select(ctx)
+                except RunnerError as exc:
+                    failed = _error("select", exc)
+                    await hooks.stage_finished("failed", failed)
+                    if not await backoff.wait_out("select", exc):
+                        return RunOutcome("FAILED", error=failed)
             await hooks.stage_finished("ok", stage_summary(selection))
             await hooks.counts(selection.completed, selection.total)
             if selection.task is None:
@@ -132,6 +143,32 @@ async def drive(
 
 
 @attrs.define
+class _Backoff:
+    """Transient failures waited out for one task (or one SELECT); they are not attempts."""
+
+    ctx: StageContext
+    waits: int = 0
+
+    async def wait_out(self, stage: str, exc: RunnerError) -> bool:
+        """Wait before ``stage`` runs again if ``exc`` is transient; False when it is not.
+
+        Full-jitter exponential backoff: a wait drawn from 0 to ``TRANSIENT_BACKOFF_S`` * 2**n
+        (at most :data:`MAX_BACKOFF_S`), up to ``TRANSIENT_RETRIES`` times.
+        """
+        settings = self.ctx.settings
+        if not transient(exc) or self.waits >= settings.transient_retries:
+            return False
+        ceiling = min(MAX_BACKOFF_S, settings.transient_backoff_s * 2**self.waits)
+        delay = random.uniform(0, ceiling)  # jitter, not a secret
+        self.waits += 1
+        self.ctx.log("warning", f"{stage} failed for a transient reason ({exc.code}): "
+                     f"{exc.message}; trying again in {delay:.1f} s "
+                     f"({self.waits} of {settings.transient_retries})")  # fmt: skip
+        await trio.sleep(delay)
+        return True
+
+
+@attrs.define
 class _Task:
     """One task's stages from a resume point, with its repair attempts."""
 
@@ -144,6 +181,9 @@ class _Task:
     resumed: bool = False
     """A resumed task is brought up to date first (PREP), then continues where it stopped."""
     attempts: list[Attempt] = attrs.field(factory=list)
+    backoff: _Backoff = attrs.field(
+        init=False, default=attrs.Factory(lambda task: _Backoff(task.ctx), takes_self=True)
+    )
     repair: str | None = None
     digests: list[str] = attrs.field(factory=list)
 
@@ -168,6 +208,8 @@ class _Task:
                 branch, result = await self._stage(stage, task_id, branch)
             except RunnerError as exc:
                 await self.hooks.stage_finished("failed", _error(stage, exc))
+                if await self.backoff.wait_out(stage, exc):
+                    continue  # the same stage again, not a new attempt
                 if not await self._retry(stage, exc):
                     return self._give_up(stage, exc, ResumePoint(task_id, stage, branch))
                 index = STAGE_ORDER.index("implement")
@@ -264,12 +306,6 @@ def _error(stage: str, exc: RunnerError) -> dict[str, Any]:
 
 def _failed(stage: str, exc: RunnerError, resume: ResumePoint | None) -> RunOutcome:
     return RunOutcome("FAILED", error=_error(stage, exc), resume=resume)
-
-
-async def _select_failed(hooks: RunHooks, exc: RunnerError) -> RunOutcome:
-    error = _error("select", exc)
-    await hooks.stage_finished("failed", error)
-    return RunOutcome("FAILED", error=error)
 
 
 def stage_summary(result: Any) -> dict[str, Any]:
