@@ -76,10 +76,6 @@ class Redactor:
             pattern = re.compile("|".join(re.escape(s) for s in ordered))
             object.__setattr__(self, "_literal", pattern)
 
-    def with_secrets(self, more: Iterable[str]) -> Redactor:
-        """Return a redactor that also hides ``more``."""
-        return Redactor(self.secrets + _as_tuple(more))
-
     def __call__(self, text: str) -> str:
         """Return ``text`` with every secret replaced by ``***``."""
         if not text:

@@ -82,7 +82,6 @@ class CustomerActor:
     _task_lists: TaskListMemo = attrs.field(factory=TaskListMemo)
     _replies: set[Reply] = attrs.field(factory=set)
     _run_request_id: str | None = None
-    idle_since: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         self._send, self._recv = trio.open_memory_channel[Command](self.deps.settings.inbox_size)

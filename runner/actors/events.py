@@ -61,7 +61,6 @@ class Subscriber:
     _dropped: dict[str, int] = attrs.field(factory=dict)
     _ready: trio.Event = attrs.field(factory=trio.Event)
     closed: bool = False
-    delivered: int = 0
 
     def wants(self, customer_id: str) -> bool:
         """Whether this subscriber follows ``customer_id``."""
@@ -107,7 +106,6 @@ class Subscriber:
                 raise trio.EndOfChannel
             raise trio.WouldBlock
         _key, event = self._items.popitem(last=False)
-        self.delivered += 1
         return event
 
     async def receive(self) -> Event:

@@ -77,11 +77,6 @@ class StageContext:
     metrics: Metrics | None = None
     """Where tool and gate process times are observed."""
 
-    @property
-    def customer_dir(self) -> Path:
-        """The customer's private directory under ``WORKSPACE_DIR``."""
-        return self.settings.workspace_dir / self.customer.customer_id
-
 
 class StageResult(Protocol):
     """A stage's outcome; ``to_wire()`` is the spec's response body."""
