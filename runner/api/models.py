@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
 
 from runner.config import CUSTOMER_ID
@@ -164,19 +164,31 @@ class SkipBody(ApiModel):
     reason: str = Field(
         min_length=1,
         max_length=500,
-        description="Why the task is skipped (kept with the skip and in the audit log).",
+        description="Why the task is skipped (kept with the skip and in the audit log): "
+        "one line of text, no control characters.",
     )
     idempotency_key: str | None = KEY
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be one line without control characters")
+        return value
 
 
 class ResumeBody(TransitionBody):
     """``POST /customers/{customerId}/resume``."""
 
-    from_stage: Literal["prep", "implement", "verify", "complete"] | None = Field(
+    from_stage: Literal["prep", "implement", "verify"] | None = Field(
         default=None,
         alias="from",
         description="Continue the task in progress from this stage instead of the one it "
-        "stopped in: `verify` re-verifies the branch as it now is (after a person's fix).",
+        "stopped in: `verify` re-verifies the branch as it now is (after a person's fix). "
+        "Not `complete`: nothing is merged that VERIFY has not passed.",
     )
 
 

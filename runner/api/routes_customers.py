@@ -155,6 +155,8 @@ async def resume(customer_id: str) -> Response:
     on the task branch or a new base are taken).
     """
     body = await parse_body(ResumeBody, optional=True)
+    if body.from_stage is not None:
+        g.audit_detail = {"from": body.from_stage}
     request_id = getattr(g, "request_id", None)
     return await _transition(
         customer_id,

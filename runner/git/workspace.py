@@ -326,7 +326,9 @@ class Workspace(WorkTree):
         A new branch is created as :meth:`create_or_reset_branch` does. An existing one takes
         what happened meanwhile: commits a person pushed to its remote copy are taken
         (fast-forward; a remote copy that does not contain the local commits replaces them,
-        since they were never published and the person's push is the newer word); a branch with
+        since they were never published and the person's push is the newer word: the local
+        commits stay under ``refs/devteam/replaced/<branch>``; a branch that exists only on
+        the remote is taken from there); a branch with
         no commits beyond the base is recreated from the base as it now is; otherwise the
         base is merged in.
 
@@ -341,10 +343,15 @@ class Workspace(WorkTree):
             f"refs/heads/{base}",
         )
         refs = await self._refs(own, theirs, base_ref)
-        if own not in refs or base_ref not in refs:
+        if base_ref not in refs or (own not in refs and theirs not in refs):
             return await self.create_or_reset_branch(name, base)
-        await self._ok("checkout", "-q", "--force", name)
         steps: list[str] = []
+        if own not in refs:  # only a person's copy exists: take it, then bring in the base
+            await self._ok("checkout", "-q", "--force", "--no-track", "-b", name, theirs)
+            refs[own] = refs[theirs]
+            steps.append("taken-from-remote")
+        else:
+            await self._ok("checkout", "-q", "--force", name)
         head, remote_head = refs[own], refs.get(theirs)
         if remote_head is not None and remote_head != head:
             if await self._is_ancestor(head, remote_head):
@@ -352,7 +359,9 @@ class Workspace(WorkTree):
                 steps.append("fast-forwarded")
             elif not await self._is_ancestor(remote_head, head):
                 # a person pushed their own version: it replaces the unpublished local one
-                log.warning("task_branch_replaced", branch=name, dropped=head, taken=remote_head)
+                kept = f"refs/devteam/replaced/{name}"
+                await self._ok("update-ref", kept, head)  # the runner's commits stay reachable
+                log.warning("task_branch_replaced", branch=name, kept=kept, taken=remote_head)
                 await self._ok("reset", "-q", "--hard", remote_head)
                 steps.append("taken-from-remote")
             head = await self.head_sha()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from runner.clock import iso_utc
-from runner.errors import NotFoundError
+from runner.errors import NotFoundError, RunnerError
 from runner.paths import path_in_repo
 from runner.pipeline.base import CompleteResult
 from runner.pipeline.common import read_task_list
@@ -118,7 +118,13 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
     merge = await ws.merge_no_ff(branch, base, f"Merge {branch}: Task {task_id}: {title}")
     pushed = False
     if ctx.customer.push:
-        await ws.push([base, branch])
+        try:
+            await ws.push([base, branch])
+        except RunnerError:
+            # the merge is undone: a resume runs COMPLETE again on the base as the remote has
+            # it, instead of finding the task's commits in the base and starting it anew
+            await ws.reset_to(f"{merge}^1")
+            raise
         pushed = True
     ctx.log("info", f"task {task_id} merged into {base}" + (" and pushed" if pushed else ""))
     return CompleteResult(task_id, merge, pushed, group.id if group is not None else None)

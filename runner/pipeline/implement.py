@@ -74,6 +74,11 @@ def read_only_files(repo: Path) -> tuple[str, ...]:
                 "[implement].read must be a list of paths", field="implement.read"
             )
         named = safe_paths(repo, tuple(raw), "implement.read")
+        if any(name == ".git" or name.startswith(".git/") for name in named):
+            raise InvalidInputError(
+                "[implement].read: git's own files are not handed to the tool",
+                field="implement.read",
+            )
         for name in named:
             path = repo / name
             if not path.is_file() or path.stat().st_size > _CONVENTIONS_CAP:

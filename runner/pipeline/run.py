@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 STAGE_ORDER = ("select", "prep", "implement", "verify", "complete")
-_PREP, _IMPLEMENT = STAGE_ORDER.index("prep"), STAGE_ORDER.index("implement")
+_PREP, _IMPLEMENT, _VERIFY = (STAGE_ORDER.index(s) for s in ("prep", "implement", "verify"))
 MAX_BACKOFF_S = 300.0
 """The longest wait before a stage that failed for a transient reason runs again."""
 LAST_LINES = 20
@@ -211,7 +211,9 @@ class _Task:
                 if await self.backoff.wait_out(stage, exc):
                     continue  # the same stage again, not a new attempt
                 if not await self._retry(stage, exc):
-                    return self._give_up(stage, exc, ResumePoint(task_id, stage, branch))
+                    # a resumed task's PREP failing (a conflict) still resumes where it was
+                    at = STAGE_ORDER[resume_at] if resume_at is not None else stage
+                    return self._give_up(stage, exc, ResumePoint(task_id, at, branch))
                 index = STAGE_ORDER.index("implement")
                 continue
             await self.hooks.stage_finished("ok", stage_summary(result))
@@ -286,15 +288,19 @@ class _Task:
 def _after_sync(resume_at: int, prep: dict[str, Any]) -> int:
     """Where a resumed task continues once PREP brought its branch up to date.
 
-    A person's commits taken from the remote task branch are the implementation: VERIFY
-    judges them instead of the tool running again. A branch recreated from the base has no
-    change left to verify: IMPLEMENT runs.
+    A branch created afresh (the workspace was lost) or recreated from the base has no change
+    of the tool's left: IMPLEMENT runs. A person's commits taken from the remote task branch
+    are the implementation: VERIFY judges them instead of the tool running again. Whatever
+    the sync changed (a person's commits, a merged base) is verified before COMPLETE.
     """
-    synced = str((prep.get("artifacts") or {}).get("branchSynced", "")).split(",")
-    if "recreated" in synced:
+    artifacts = prep.get("artifacts") or {}
+    synced = set(str(artifacts.get("branchSynced", "")).split(","))
+    if artifacts.get("branchCreated") or "recreated" in synced:
         return min(resume_at, _IMPLEMENT)
-    if {"fast-forwarded", "taken-from-remote"} & set(synced) and resume_at == _IMPLEMENT:
-        return _IMPLEMENT + 1
+    if {"fast-forwarded", "taken-from-remote"} & synced and resume_at == _IMPLEMENT:
+        return _VERIFY
+    if {"fast-forwarded", "taken-from-remote", "merged-base"} & synced:
+        return min(resume_at, _VERIFY)
     return resume_at
 
 

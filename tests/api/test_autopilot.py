@@ -203,7 +203,8 @@ async def test_restart_mid_run_shows_interrupted_and_resume_continues(tmp_path: 
             async with service.client() as client:
                 await client.post("/customers/acme/run")
             await stages.entered["verify"].wait()
-        restarted = FakeStages(done={"acme": set()})
+        # the workspace outlives the service: its task branch is still there
+        restarted = FakeStages(done={"acme": set()}, branches=stages.branches)
         async with running_service(settings, restarted) as service:
             state = await _state(service)
             assert state["status"] == "FAILED"

@@ -110,3 +110,30 @@ async def test_an_up_to_date_branch_is_taken_as_it_is(workspace: Workspace, repo
     own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
     checkout = await _prep(workspace, repo)
     assert (checkout.created, checkout.synced, checkout.sha) == (False, "", own)
+
+
+async def test_a_branch_only_on_the_remote_is_taken_and_gets_the_new_base(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    await _prep(workspace, repo)
+    main = git("rev-parse", "main", cwd=bare)
+    theirs = commit_files(bare, {"fix.py": "x = 2\n"}, "by hand", branch=BRANCH, parents=[main])
+    git("checkout", "-q", "main", cwd=workspace.path)
+    git("branch", "-D", BRANCH, cwd=workspace.path)  # a fresh clone after a cleanup, say
+    base = commit_files(bare, {"src/app.py": "print('fixed')\n"}, "base fix")
+    checkout = await _prep(workspace, repo)
+    assert checkout.synced == "taken-from-remote,merged-base"
+    for sha in (theirs, base):
+        assert git("merge-base", "--is-ancestor", sha, "HEAD", cwd=workspace.path) == ""
+
+
+async def test_the_replaced_local_commits_stay_reachable(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    await _prep(workspace, repo)
+    own = await _tool_commit(workspace, {"fix.py": "x = 1\n"})
+    main = git("rev-parse", "main", cwd=bare)
+    commit_files(bare, {"fix.py": "x = 2\n"}, "by hand", branch=BRANCH, parents=[main])
+    assert (await _prep(workspace, repo)).synced == "taken-from-remote"
+    kept = git("rev-parse", f"refs/devteam/replaced/{BRANCH}", cwd=workspace.path)
+    assert kept == own

@@ -48,6 +48,7 @@ class FakeStages:
     gates: dict[str, trio.Event] = attrs.field(factory=dict)
     entered: dict[str, trio.Event] = attrs.field(factory=dict)
     resets: int = 0
+    branches: set[str] = attrs.field(factory=set)
 
     def gate(self, stage: str) -> trio.Event:
         """Block ``stage`` until the returned event is set."""
@@ -89,9 +90,11 @@ class FakeStages:
         if request.task_id not in self.tasks:
             raise NotFoundError("no such task", code="task_not_found", task_id=request.task_id)
         branch = f"task/{request.task_id.replace('.', '-')}-fake"
+        created = branch not in self.branches  # a later PREP of the task finds its branch
+        self.branches.add(branch)
         return Body({"success": True, "taskId": request.task_id, "branch": branch,
-                     "repoPath": "/tmp/fake", "artifacts": {"cloned": True, "branchCreated": True,
-                     "workingDirectory": "/tmp/fake"}})  # fmt: skip
+                     "repoPath": "/tmp/fake", "artifacts": {"cloned": created,
+                     "branchCreated": created, "workingDirectory": "/tmp/fake"}})  # fmt: skip
 
     async def implement(self, ctx: StageContext, request: ImplementRequest) -> Body:
         self.repairs.append(request.repair)

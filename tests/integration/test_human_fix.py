@@ -67,8 +67,9 @@ async def test_a_persons_fix_pushed_to_the_task_branch_is_verified_on_resume(
     resumed = [(s["stage"], s["outcome"]) for s in stages[-3:]]
     assert resumed == [("prep", "ok"), ("verify", "ok"), ("complete", "ok")]  # no tool again
     assert stages[-3]["result"]["branchSynced"] == "taken-from-remote"
-    assert git("merge-base", "--is-ancestor", theirs, "main", cwd=remote, check=False) == ""
-    assert "fixed by hand" in git("show", "main:calc/ops.py", cwd=remote)
+    (ws,) = (service.settings.workspace_dir / "acme").iterdir()  # push is off: the local base
+    assert git("merge-base", "--is-ancestor", theirs, "main", cwd=ws) == ""
+    assert "fixed by hand" in git("show", "main:calc/ops.py", cwd=ws)
 
 
 async def test_a_base_fix_is_merged_into_the_task_branch_on_resume(
