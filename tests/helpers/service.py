@@ -34,7 +34,8 @@ class Service:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         """Return an HTTP client for the service."""
-        return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.url, **kwargs)
 
     @property
     def ws_url(self) -> str:

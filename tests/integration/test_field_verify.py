@@ -28,7 +28,11 @@ async def test_js_app_verifies_with_default_settings(tmp_path: Path) -> None:
         tmp_path, tool_command=TOOL, python_path=sys.executable, verify_timeout_s=300.0
     )
     with trio.fail_after(300):
-        async with running_service(settings, PipelineStages()) as svc, svc.client() as client:
+        # VERIFY installs the app's packages twice (branch and base): minutes on a busy machine
+        async with (
+            running_service(settings, PipelineStages()) as svc,
+            svc.client(timeout=280) as client,
+        ):
             prep = await client.post("/prep", json={"repoUrl": str(remote), "taskId": "1.1.1"})
             assert prep.status_code == 200, prep.text
             branch = prep.json()["branch"]
