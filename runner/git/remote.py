@@ -2,13 +2,16 @@
 
 Every git command runs through :func:`run_git`, i.e. :func:`runner.tools.process.run_process`
 in its own process group, so cancelling the caller kills git and its helpers
-(``git-remote-https``, ``ssh``). Failures become :class:`~runner.errors.RepoAccessError`
-(409 ``repo_access_denied``: unreachable, not found, authentication refused) or
-:class:`~runner.errors.GitError` (500 ``git_failed``); git's stderr is redacted first.
+(``git-remote-https``, ``ssh``). A failure whose stderr matches a ``git`` row of
+:data:`runner.failures.RULES` becomes a :class:`~runner.errors.RepoAccessError` (409) with
+that row's code: ``git_auth_failed``, ``repo_not_found``, ``repo_access_denied`` (permanent)
+or ``git_remote_unavailable`` (transient), and the row in ``extra["failure"]``; any other
+failure is a :class:`~runner.errors.GitError` (500 ``git_failed``). git's stderr is redacted
+first.
 
 Timeouts: wrap network calls in :func:`git_deadline`. An overrun becomes
-``RepoAccessError(code="git_timeout")`` (409): a remote too slow to answer is, for the client,
-an unreachable remote, and retrying later is the remedy.
+``RepoAccessError(code="git_timeout")`` (409, transient): a remote too slow to answer is, for
+the client, an unreachable remote, and retrying later is the remedy.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import structlog
 import trio
 
 from runner.errors import GitError, InsufficientStorageError, RepoAccessError
+from runner.failures import classify
 from runner.git.credentials import git_env
 from runner.tools import ProcessResult, run_process
 
@@ -37,35 +41,6 @@ log = structlog.get_logger(__name__)
 
 _STDERR_TAIL = 2000
 _NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.IGNORECASE)
-_ACCESS_PATTERNS = re.compile(
-    "|".join(
-        [
-            r"authentication failed",
-            r"could not read (?:username|password)",
-            r"terminal prompts disabled",
-            r"permission denied",
-            r"access denied",
-            r"repository .*not found",
-            r"repository '.*' does not exist",
-            r"does not appear to be a git repository",
-            r"could not resolve host",
-            r"could not resolve hostname",
-            r"connection refused",
-            r"connection timed out",
-            r"failed to connect",
-            r"unable to access",
-            r"could not read from remote repository",
-            r"returned error: 40[1345]",
-            r"host key verification failed",
-            r"no route to host",
-            r"network is unreachable",
-            r"transport '[a-z+]+' not allowed",
-            r"unable to connect",
-            r"empty reply from server",
-        ]
-    ),
-    re.IGNORECASE,
-)
 
 
 async def run_git(
@@ -100,7 +75,10 @@ def classify_failure(
     result: ProcessResult, auth: GitAuth, what: str
 ) -> GitError | InsufficientStorageError:
     """Turn a failed git run into ``RepoAccessError`` or ``GitError`` with redacted stderr
-    (``InsufficientStorageError`` when git ran out of disk space)."""
+    (``InsufficientStorageError`` when git ran out of disk space).
+
+    The failure table (:func:`runner.failures.classify`) picks the ``RepoAccessError``'s code.
+    """
     stderr = auth.redactor(result.stderr.strip())[-_STDERR_TAIL:]
     detail = stderr or f"exit status {result.returncode}"
     evidence = {"git": {"command": " ".join(auth.redactor(a) for a in result.args),
@@ -108,9 +86,12 @@ def classify_failure(
     if _NO_SPACE.search(stderr):
         log.warning("git_failed", operation=what, code="insufficient_storage", stderr=stderr)
         return InsufficientStorageError(f"{what} failed: {detail}", extra=evidence)
-    if _ACCESS_PATTERNS.search(stderr):
+    failure = classify("git", stderr)
+    if failure is not None:
         error: GitError = RepoAccessError(
-            f"{what}: repository not accessible: {detail}", extra=evidence
+            f"{what}: {failure.reason}: {detail}",
+            code=failure.code,
+            extra={**evidence, "failure": failure.as_dict()},
         )
     else:
         error = GitError(f"{what} failed: {detail}", extra=evidence)

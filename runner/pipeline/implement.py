@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from runner.git import Workspace
     from runner.pipeline.base import ImplementRequest, StageContext
     from runner.tasks import Task, TaskList
+    from runner.tools import ToolRun
 
 __all__ = [
     "CONVENTIONS_FILES",
@@ -185,13 +186,37 @@ def _tool_files(
     return tuple(dict.fromkeys((*files, *safe_paths(repo, tuple(docs), "criteria.doc.updated"))))
 
 
+def _unchanged(run: ToolRun, task_id: str) -> ToolError:
+    """The error for a run that changed nothing: the model's failure if it had one.
+
+    A model that could not be reached (or refused the key) is never reported as
+    ``tool_no_change``: that code asks for a repair prompt, which the model cannot answer.
+    """
+    extra: dict[str, Any] = {
+        "exitStatus": run.returncode,
+        "artifacts": {"stdout": run.stdout, "stderr": run.stderr},
+    }
+    failure = run.failure
+    if failure is None:
+        return ToolError(f"{run.tool} made no change (exit {run.returncode})",
+                         code="tool_no_change", task_id=task_id, extra=extra)  # fmt: skip
+    return ToolError(
+        f"{run.tool} made no change: {failure.reason} ({failure.line})",
+        code=failure.code,
+        task_id=task_id,
+        extra={**extra, "failure": failure.as_dict()},
+    )
+
+
 async def implement(
     ctx: StageContext, ws: Workspace, access: WorkspaceAccess, request: ImplementRequest
 ) -> Any:
     """Run the tool, commit ``Task <id>: <title>`` and return the spec's artifacts.
 
     Raises:
-        ToolError: ``tool_no_change`` when the tool changed nothing, ``tool_timeout``,
+        ToolError: ``tool_no_change`` when the tool changed nothing, the model failure's code
+            (``model_rate_limited``, ``model_auth_failed``...; :mod:`runner.failures`) when
+            it changed nothing because the model failed, ``tool_timeout``,
             ``tool_not_found``, ``out_of_scope`` (policy ``reject``).
     """
     started = trio.current_time()
@@ -229,15 +254,7 @@ async def implement(
     commit = await ws.commit_all(f"Task {task.id}: {task.title}{attempt}", ctx.redactor)
     head = await ws.head_sha()
     if commit is None and head == before:
-        raise ToolError(
-            f"{tool.name} made no change (exit {run.returncode})",
-            code="tool_no_change",
-            task_id=task.id,
-            extra={
-                "exitStatus": run.returncode,
-                "artifacts": {"stdout": run.stdout, "stderr": run.stderr},
-            },
-        )
+        raise _unchanged(run, task.id)
     modified, added, deleted = await ws.diff_stats(base, "HEAD")
     allowed = set(handed)
     out_of_scope = [f for f in modified if files and f not in allowed]

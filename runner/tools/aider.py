@@ -13,7 +13,9 @@ moves those four files out of the workspace root for the run and puts them back 
 
 Aider retries "retryable" LLM errors (e.g. a reply that is not JSON) with backoff for about a
 minute and no flag shortens that; the adapter counts its ``Retrying in …`` lines and stops the
-run after ``TOOL_RETRY_LIMIT`` of them.
+run after ``TOOL_RETRY_LIMIT`` of them. Aider exits 0 after a model failure too (a bad key, a
+rate limit it gave up on); the adapter reads its output with :func:`runner.failures.classify`
+and reports what it found as :attr:`ToolRun.failure <runner.tools.base.ToolRun.failure>`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import structlog
 import trio
 
 from runner.config import Settings
+from runner.failures import classify
 from runner.tools.base import ToolRequest, ToolRun, build_prompt, run_isolated
 
 if TYPE_CHECKING:
@@ -190,6 +193,8 @@ class AiderTool:
     async def run(self, request: ToolRequest, *, on_line: LineCallback | None = None) -> ToolRun:
         """Run aider on ``request``; return its redacted run for any exit status.
 
+        A model failure in aider's output (see :mod:`runner.failures`) is the run's ``failure``.
+
         Raises:
             ToolError: ``tool_not_found`` or ``tool_timeout``.
         """
@@ -211,4 +216,5 @@ class AiderTool:
         finally:
             _restore(request.repo, stash, hidden)  # sync on purpose: must run when cancelled
         tokens, cost = parse_usage(run.stdout)
-        return attrs.evolve(run, tokens=tokens, cost=cost)
+        failure = classify("tool", f"{run.stdout}\n{run.stderr}")
+        return attrs.evolve(run, tokens=tokens, cost=cost, failure=failure)

@@ -21,6 +21,7 @@ import attrs
 import trio
 
 from runner.errors import InvalidInputError, ToolError
+from runner.failures import Failure
 from runner.redact import Redactor
 from runner.tools.environment import tool_environment
 from runner.tools.process import LineCallback, OutputTail, run_process
@@ -77,7 +78,12 @@ class ToolRequest:
 
 @attrs.frozen
 class ToolRun:
-    """One finished tool run; outputs and argv are redacted, outputs capped (tail + marker)."""
+    """One finished tool run; outputs and argv are redacted, outputs capped (tail + marker).
+
+    ``failure``: what the tool's output says went wrong with the model (a ``tool`` row of
+    :data:`runner.failures.RULES`), if the adapter can tell; the run may still have changed
+    files (a retried call that then succeeded), so the caller decides by the diff first.
+    """
 
     tool: str
     returncode: int
@@ -87,6 +93,7 @@ class ToolRun:
     tokens: Mapping[str, int] | None = None
     cost: float | None = None
     argv: tuple[str, ...] = ()
+    failure: Failure | None = None
 
 
 class Tool(Protocol):

@@ -83,7 +83,7 @@ async def test_clone_and_push_with_token_over_http(
     assert TOKEN not in repr(logs)
 
 
-async def test_wrong_token_is_repo_access_denied_without_leaking(
+async def test_wrong_token_is_git_auth_failed_without_leaking(
     tmp_path: Path, server: GitHttpServer, argv_log: list[tuple[str, ...]]
 ) -> None:
     workspace, repo = make_workspace(tmp_path, WRONG, server.url("app.git"))
@@ -94,7 +94,8 @@ async def test_wrong_token_is_repo_access_denied_without_leaking(
     ):
         await workspace.ensure(repo)
     error = info.value
-    assert error.code == "repo_access_denied"
+    assert error.code == "git_auth_failed"
+    assert error.extra["failure"]["transient"] is False
     assert error.http_status == 409
     assert "Authentication failed" in error.message
     text = f"{error.message} {error.details} {error!r} {logs!r}"
@@ -116,10 +117,9 @@ async def test_missing_token_fails_fast_without_prompting(
         await workspace.ensure(repo)
 
 
-async def test_unknown_repository_is_repo_access_denied(
-    tmp_path: Path, server: GitHttpServer
-) -> None:
+async def test_unknown_repository_is_repo_not_found(tmp_path: Path, server: GitHttpServer) -> None:
     workspace, repo = make_workspace(tmp_path, TOKEN, server.url("missing.git"))
     with trio.fail_after(30), pytest.raises(RepoAccessError) as info:
         await workspace.ensure(repo)
+    assert (info.value.code, info.value.http_status) == ("repo_not_found", 409)
     assert TOKEN not in info.value.message

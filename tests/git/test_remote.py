@@ -80,12 +80,12 @@ async def test_stalled_clone_timeout_is_git_timeout_and_kills_git(
     assert list(workspace.path.parent.iterdir()) == []
 
 
-async def test_missing_local_remote_is_repo_access_denied(tmp_path: Path, auth: GitAuth) -> None:
+async def test_missing_local_remote_is_repo_not_found(tmp_path: Path, auth: GitAuth) -> None:
     missing = validate_repo_url(str(tmp_path / "nope.git"), allow_local=True)
     workspace = Workspace(workspace_path(tmp_path / "ws", "acme", missing), auth)
     with trio.fail_after(10), pytest.raises(RepoAccessError) as info:
         await workspace.ensure(missing)
-    assert info.value.code == "repo_access_denied"
+    assert info.value.code == "repo_not_found"
 
 
 async def test_file_transport_refused_when_local_repos_disallowed(

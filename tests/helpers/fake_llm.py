@@ -30,7 +30,15 @@ MODEL = "openai/fake-coder"
 Responder = Callable[[dict[str, Any]], tuple[int, bytes]]
 """Turn a decoded request body into ``(status, response body)``."""
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 _MAX_HEAD = 64 * 1024
 
 

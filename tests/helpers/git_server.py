@@ -6,6 +6,10 @@ demands ``Authorization: Basic`` with the given user and token::
     with GitHttpServer(project_root, username="bot", token="s3cret") as server:
         url = server.url("origin.git")        # http://127.0.0.1:<port>/origin.git
 
+Set ``server.fail_with = 503`` to answer every request with that status (a remote having a
+bad moment), or ``server.hang_up = True`` to send half of every pack and close the connection
+(git: "early EOF").
+
 ``serve_stalled`` (trio) accepts TCP connections and never sends a byte: a remote that hangs.
 """
 
@@ -58,6 +62,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         self.server.owner.auth_headers.append(self.headers.get("Authorization", ""))
+        if self.server.owner.fail_with is not None:
+            self.send_response(self.server.owner.fail_with)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.headers.get("Authorization", "") != self.server.owner.expected_auth:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
@@ -97,6 +106,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
+        if self.server.owner.hang_up and b"want " in body:  # a pack is on its way
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            return
         self.wfile.write(payload)
 
 
@@ -110,6 +123,8 @@ class GitHttpServer:
 
     Attributes:
         auth_headers: Every ``Authorization`` header received (to check what git sent).
+        fail_with: When set, the HTTP status every request gets (nothing served).
+        hang_up: When true, answers carrying a pack are cut in half and the connection closed.
     """
 
     def __init__(self, root: Path, *, username: str, token: str) -> None:
@@ -118,6 +133,8 @@ class GitHttpServer:
         credentials = base64.b64encode(f"{username}:{token}".encode()).decode()
         self.expected_auth = f"Basic {credentials}"
         self.auth_headers: list[str] = []
+        self.fail_with: int | None = None
+        self.hang_up = False
         exec_path = subprocess.run(
             ["git", "--exec-path"], capture_output=True, text=True, check=True
         ).stdout.strip()

@@ -123,7 +123,7 @@ async def test_bad_requests_are_clear_errors(service: Service, remote: Path) -> 
     assert no_branch.json()["error"]["code"] == "branch_not_found"
     assert bad_criterion.status_code in (400, 404)
     assert unreachable.status_code == 409
-    assert unreachable.json()["error"]["code"] == "repo_access_denied"
+    assert unreachable.json()["error"]["code"] == "repo_not_found"
     assert ext.status_code == 400
     assert ext.json()["error"]["details"][0]["field"] == "repoUrl"
 

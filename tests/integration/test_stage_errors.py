@@ -60,7 +60,7 @@ async def test_prep_over_https_auth_never_leaks_the_token(
     assert TOKEN not in (workspace / ".git" / "config").read_text()
 
 
-async def test_wrong_token_is_409_repo_access_denied(
+async def test_wrong_token_is_409_git_auth_failed(
     tmp_path: Path, git_server: GitHttpServer
 ) -> None:
     url = git_server.url("calc.git")
@@ -70,7 +70,8 @@ async def test_wrong_token_is_409_repo_access_denied(
             async with service.client() as client:
                 prep = await client.post("/prep", json={"repoUrl": url, "taskId": "1.1.1"})
     assert prep.status_code == 409
-    assert prep.json()["error"]["code"] == "repo_access_denied"
+    assert prep.json()["error"]["code"] == "git_auth_failed"
+    assert prep.json()["failure"]["transient"] is False
     assert "tok-wrong" not in prep.text
 
 

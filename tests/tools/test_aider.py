@@ -197,6 +197,9 @@ async def test_aider_llm_error_returns_fast_with_no_change(
     assert "BadRequestError" in run.stdout + run.stderr
     assert "bad request" in run.stdout + run.stderr
     assert run.tokens is None
+    assert run.failure is not None
+    assert (run.failure.code, run.failure.kind) == ("model_request_failed", "permanent")
+    assert run.failure.line.startswith("litellm.BadRequestError")
 
 
 @pytest.mark.aider
@@ -214,6 +217,8 @@ async def test_aider_garbage_reply_is_stopped_after_retry_limit(
     assert run.returncode != 0
     assert "Retrying in" in run.stdout
     assert "TOOL_RETRY_LIMIT=1" in run.stderr
+    assert run.failure is not None
+    assert (run.failure.code, run.failure.kind) == ("model_unavailable", "transient")
     assert len(env.llm.requests) <= 3  # litellm's own retry plus aider's
     assert (repo / "src/flags.py").read_text() == ORIGINAL
     assert await git(repo, "status", "--porcelain") == ""
@@ -229,4 +234,5 @@ async def test_aider_reply_without_edit_changes_nothing(
     run, _elapsed = await _run(env, repo, home)
     assert run.returncode == 0  # aider reports success; the runner decides by the diff
     assert "I am not sure what to change." in run.stdout
+    assert run.failure is None
     assert await git(repo, "status", "--porcelain") == ""
