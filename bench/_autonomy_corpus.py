@@ -562,5 +562,3 @@ def task_list(tasks: list[Task]) -> str:
         ]
     return "\n".join(lines)
 
-
-assert len({task.title for task in TASKS}) == len(TASKS), "the scripted model keys on titles"

@@ -132,6 +132,8 @@ class Outcome:
     failed: dict[str, str] = attrs.field(factory=dict)
     """Task id -> the error code that stopped it (it was then cancelled)."""
     attempts: dict[str, int] = attrs.field(factory=dict)
+    stage_s: dict[str, list[float]] = attrs.field(factory=dict)
+    """Stage name -> the duration of each time a stage ran."""
     wall: float = 0.0
     check: FreshCheck | None = None
 
@@ -169,17 +171,17 @@ async def _wait_final(client: httpx.AsyncClient, customer: str) -> dict[str, Any
         await trio.sleep(POLL_S)
 
 
-async def _count_attempts(client: httpx.AsyncClient, customer: str) -> dict[str, int]:
-    """IMPLEMENT runs per task, over every run of the customer."""
+async def _read_runs(client: httpx.AsyncClient, customer: str, outcome: Outcome) -> None:
+    """IMPLEMENT runs per task and every stage's duration, over every run of the customer."""
     response = await client.get(f"/customers/{customer}/runs", params={"limit": 100})
     response.raise_for_status()
-    attempts: dict[str, int] = {}
     for run in response.json()["runs"]:
         for task in run["tasks"]:
+            for stage in task["stages"]:
+                outcome.stage_s.setdefault(stage["stage"], []).append(stage["durationS"] or 0.0)
             count = sum(1 for stage in task["stages"] if stage["stage"] == "implement")
             if task["taskId"] is not None and count:
-                attempts[task["taskId"]] = attempts.get(task["taskId"], 0) + count
-    return attempts
+                outcome.attempts[task["taskId"]] = outcome.attempts.get(task["taskId"], 0) + count
 
 
 async def drive(client: httpx.AsyncClient, outcome: Outcome, root: Path) -> None:
@@ -206,7 +208,7 @@ async def drive(client: httpx.AsyncClient, outcome: Outcome, root: Path) -> None
         operator = root / f"{outcome.repo}-operator"
         await trio.to_thread.run_sync(cancel_task, outcome.remote, operator, task_id, why)
     outcome.wall = time.perf_counter() - started
-    outcome.attempts = await _count_attempts(client, customer)
+    await _read_runs(client, customer, outcome)
 
 
 def service_env(root: Path, llm: FakeLLM) -> dict[str, str]:
@@ -228,6 +230,8 @@ def service_env(root: Path, llm: FakeLLM) -> dict[str, str]:
 async def run_all(root: Path, corpus: dict[str, list[Task]], attempts: list[int]) -> list[Outcome]:
     """Serve the model and the service; run every repo at every ``maxAttempts``."""
     model = ScriptedModel({task.title: task for tasks in corpus.values() for task in tasks})
+    if len(model.tasks) != sum(len(tasks) for tasks in corpus.values()):
+        raise RuntimeError("two tasks share a title: the scripted model tells them by title")
     llm = FakeLLM(respond=model.respond)
     outcomes = []
     async with trio.open_nursery() as nursery:
@@ -295,6 +299,7 @@ def report(corpus: dict[str, list[Task]], outcomes: list[Outcome], attempts: lis
         "attempts used (tool runs)": [],
         "runs started (1 + restarts)": [],
         "wall time": [],
+        "mean s: implement / verify": [],
         "false completions (fresh clone)": [],
     }
     goal = True
@@ -307,6 +312,11 @@ def report(corpus: dict[str, list[Task]], outcomes: list[Outcome], attempts: lis
         rows["attempts used (tool runs)"].append(str(sum(sum(o.attempts.values()) for o in group)))
         rows["runs started (1 + restarts)"].append(str(sum(o.runs for o in group)))
         rows["wall time"].append(f"{max(o.wall for o in group):.0f} s")
+        stage_s = {name: [s for o in group for s in o.stage_s.get(name, [])]
+                   for name in ("implement", "verify")}  # fmt: skip
+        rows["mean s: implement / verify"].append(
+            " / ".join(f"{sum(v) / len(v):.1f}" if v else "-" for v in stage_s.values())
+        )
         rows["false completions (fresh clone)"].append(f"{false} of {done}")
         goal = goal and false == 0 and (n < 3 or done == repairable)
     print()
