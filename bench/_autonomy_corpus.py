@@ -561,4 +561,3 @@ def task_list(tasks: list[Task]) -> str:
             "",
         ]
     return "\n".join(lines)
-
