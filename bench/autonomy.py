@@ -363,8 +363,8 @@ def main() -> None:
             work = outcome.remote.parent / f"{outcome.repo}-fresh"
             outcome.check = check_remote(outcome.remote, outcome.repo, work)
         check_s = time.perf_counter() - checked
-    print(f"aider {aider_path()} against a scripted model; Python and TypeScript customers "
-          f"concurrently; {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"aider {aider_path()} against a scripted model; customers {', '.join(corpus)} "
+          f"run concurrently; {os.cpu_count()} CPUs")  # fmt: skip
     report(corpus, outcomes, attempts)
     print(f"fresh-clone checks {check_s:.0f} s; total {time.perf_counter() - started:.0f} s")
 
