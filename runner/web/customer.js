@@ -29,6 +29,8 @@ export class CustomerView {
     for (const sel of ["#summary", "#error-box", "#timeline", "#runs", "#task-tree"]) {
       fill(this.$(sel));
     }
+    delete root.dataset.status;
+    delete this.$("#task-tree").dataset.loaded;
     this.say("");
     this.listeners = [];
     this.listen("#run-form", "submit", (event) => {
@@ -196,6 +198,7 @@ export class CustomerView {
       box.dataset.loaded = "true";
     } catch (error) {
       message.textContent = error.describe ? error.describe() : String(error);
+      box.dataset.loaded = "error";
     }
   }
 

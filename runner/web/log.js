@@ -29,7 +29,6 @@ export class LogView {
   setFollowing(on) {
     this.following = on;
     this.followButton.setAttribute("aria-pressed", String(on));
-    this.followButton.textContent = on ? "Following (pause)" : "Paused (follow)";
     if (on) this.box.scrollTop = this.box.scrollHeight;
   }
 

@@ -50,7 +50,7 @@ def run_to_a_verify_failure(page: Page, url: str, remote: Path) -> dict[str, Any
     page.evaluate(RECORD_STATUSES)
     page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_selector('#customer-view[data-status="FAILED"]', timeout=RUN_TIMEOUT_MS)
-    page.wait_for_selector("#timeline [data-run] tbody tr")
+    page.wait_for_selector("#timeline [data-run] tr.outcome-failed")  # reloaded after FAILED
     seen = {
         "tree": tree,
         "statuses": page.evaluate("window.seenStatuses"),
@@ -93,3 +93,39 @@ async def test_dashboard_runs_a_customer_live_to_a_verify_failure(
     assert seen["customer_axe"] == [], describe(seen["customer_axe"])
     assert seen["overview_axe"] == [], describe(seen["overview_axe"])
     assert not [m for m in browser.console if m.startswith(("error", "pageerror"))]
+
+
+def stop_after_a_refused_run(page: Page, url: str, remote: Path) -> dict[str, Any]:
+    page.goto(url)
+    register(page, "acme", remote)
+    run = page.get_by_role("button", name="Run", exact=True)
+    run.click()
+    page.wait_for_selector('#customer-view[data-status="IMPLEMENTING"]', timeout=RUN_TIMEOUT_MS)
+    seen: dict[str, Any] = {}
+    run.click()  # a second run while one is running: 409
+    page.wait_for_selector("#action-message:has-text('cannot run')")
+    seen["refused"] = page.locator("#action-message").inner_text()
+    page.get_by_role("button", name="Stop…").click()
+    page.get_by_role("button", name="Keep it running").click()
+    page.wait_for_selector("#action-message:has-text('stop cancelled')")
+    seen["after_cancel"] = page.locator("#customer-view").get_attribute("data-status")
+    page.get_by_role("button", name="Stop…").click()
+    page.get_by_role("button", name="Stop the run").click()
+    page.wait_for_selector('#customer-view[data-status="STOPPED"]')
+    seen["resume_enabled"] = page.get_by_role("button", name="Resume").is_enabled()
+    seen["pause_enabled"] = page.get_by_role("button", name="Pause", exact=True).is_enabled()
+    return seen
+
+
+async def test_dashboard_stops_a_run_after_confirmation_and_shows_a_refusal(
+    service: Service, browser: Browser, remote: Path, tool_dir: Path
+) -> None:
+    (tool_dir / "hang-1.1.1").write_text("")  # the tool hangs until the stop kills it
+    seen = await browser.run(stop_after_a_refused_run, service.url + "/", remote)
+    assert "cannot run while IMPLEMENTING" in seen["refused"]
+    assert "IDLE, STOPPED, FAILED, DONE" in seen["refused"]
+    assert seen["after_cancel"] == "IMPLEMENTING"
+    assert (seen["resume_enabled"], seen["pause_enabled"]) == (True, False)
+    async with service.client() as client:
+        state = (await client.get("/customers/acme")).json()["state"]
+    assert state["status"] == "STOPPED"
