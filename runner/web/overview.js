@@ -139,6 +139,9 @@ export class OverviewView {
     this.all = false;
     this.dirty.clear();
     this.root.dataset.rendered = String(byId.size);
+    if (!this.root.dataset.firstRenderMs && byId.size) {
+      this.root.dataset.firstRenderMs = String(Math.round(performance.now())); // since navigation
+    }
   }
 
   tick() {
