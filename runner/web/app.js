@@ -141,6 +141,10 @@ function showOverviewError(error) {
 
 async function main() {
   onUnauthorized(askToken);
+  $(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault(); // "#main" would change the route
+    $("#main").focus();
+  });
   $("#customer-form").addEventListener("submit", saveCustomer);
   $("#customer-cancel").addEventListener("click", () => $("#customer-dialog").close());
   $("#new-customer").addEventListener("click", () => editCustomer(null));
