@@ -6,7 +6,7 @@ AIDER_VENV := .venv-aider
 AIDER_VERSION := 0.86.2
 STAMP := $(VENV)/.installed
 
-.PHONY: install aider node-toolchain run test lint typecheck pytest schemathesis bench clean
+.PHONY: install aider node-toolchain browser run test lint typecheck pytest schemathesis bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,20 @@ $(JEST_TOOLCHAIN)/node_modules/.package-lock.json: $(JEST_TOOLCHAIN)/package-loc
 
 node-toolchain: $(TS_TOOLCHAIN)/node_modules/.package-lock.json $(JEST_TOOLCHAIN)/node_modules/.package-lock.json
 
+# The dashboard's browser tests (tests/web): Debian's chromium, driven by Playwright (from the
+# dev extra; never `playwright install`, which downloads a browser), and pinned axe-core.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+	  || ($(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+AXE := tests/fixtures/axe
+$(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
+	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error --ignore-scripts
+
+browser: $(CHROMIUM) $(AXE)/node_modules/.package-lock.json
+
 run: install aider
 	mkdir -p var
 	AIDER_PATH=$${AIDER_PATH:-$(CURDIR)/$(AIDER_VENV)/bin/aider} $(BIN)/devteam-runner serve
@@ -47,7 +61,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict runner
 
-pytest: install aider node-toolchain
+pytest: install aider node-toolchain browser
 	AIDER_TEST_PATH=$(CURDIR)/$(AIDER_VENV)/bin/aider $(BIN)/pytest --cov=runner --cov-report=term --cov-fail-under=85
 
 schemathesis: install
@@ -59,4 +73,4 @@ bench: install aider
 	for b in bench/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(AIDER_VENV) $(TS_TOOLCHAIN)/node_modules $(JEST_TOOLCHAIN)/node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(AIDER_VENV) $(TS_TOOLCHAIN)/node_modules $(JEST_TOOLCHAIN)/node_modules $(AXE)/node_modules var .pytest_cache .mypy_cache .ruff_cache .coverage

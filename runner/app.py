@@ -22,6 +22,7 @@ from quart_trio import QuartTrio
 import runner
 from runner.actors import ActorDeps, EventBus, Registry
 from runner.api import (
+    WEB_DIR,
     DevteamSocket,
     HealthProbe,
     Idempotency,
@@ -30,6 +31,7 @@ from runner.api import (
     blueprints,
     error_response,
     install_error_handlers,
+    is_page_path,
 )
 from runner.clock import iso_utc, utc_now
 from runner.errors import RunnerError, UnauthorizedError
@@ -57,7 +59,7 @@ _HOUSEKEEPING_INTERVAL_S = 600.0
 
 def create_app(settings: Settings, services: Services) -> QuartTrio:
     """Build the app around already-running ``services``."""
-    app = QuartTrio(__name__)
+    app = QuartTrio(__name__, static_folder=str(WEB_DIR), static_url_path="/static")  # the page
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["DEVTEAM_SERVICES"] = services
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
@@ -84,7 +86,7 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
             # Read the body before any response (405, 401, OPTIONS...): a keep-alive
             # connection whose body arrives after the response was left hanging otherwise.
             await request.get_data()
-        if settings.auth_enabled and request.path not in _OPEN_PATHS:
+        if settings.auth_enabled and not _open(request.path):
             try:
                 g.grant = _grant(settings, request.headers.get("Authorization"), None)
             except UnauthorizedError as exc:
@@ -109,6 +111,11 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
     # WS /ws/devteam is served by a raw ASGI handler in front of Quart (the fan-out's cost).
     app.asgi_app = DevteamSocket(app.asgi_app, app, services, authenticate)  # type: ignore[method-assign]
     return app
+
+
+def _open(path: str) -> bool:
+    """Whether ``path`` is served without a token: health, and the page (it holds no data)."""
+    return path in _OPEN_PATHS or is_page_path(path)
 
 
 def _grant(settings: Settings, header: str | None, query_token: str | None) -> object:

@@ -398,6 +398,9 @@ class CustomerActor:
     # -- manual stages -------------------------------------------------------------------
 
     def _queue_stage(self, command: RunStage) -> None:
+        if self._running() and command.stage == "tasks":  # the run holds the workspace:
+            self._value(command.reply, self._task_lists.last)  # the list it read last
+            return
         if self._running():
             raise ConflictError(
                 f"an automated run is in progress ({self.state.status}); pause or stop it first",
@@ -420,7 +423,7 @@ class CustomerActor:
         reads none of it. Its result record and the state that ends it are one transaction.
         """
         resting = self.state.status
-        changes = command.stage != "select"
+        changes = command.stage not in ("select", "tasks")
         steps: list[StepRecord] = []
         announced: Persisting | None = None
         result: outcome.Outcome[Any] = outcome.Error(RunnerError("internal error", code="internal"))
@@ -468,6 +471,9 @@ class CustomerActor:
         stages = self.deps.stages
         if command.stage == "select":
             return await stages.select(ctx, exclude_completed=bool(command.request))
+        if command.stage == "tasks":  # the task list as SELECT reads it (the memo keeps it)
+            await stages.select(ctx)
+            return self._task_lists.last
         if command.stage == "prep":
             return await stages.prep(ctx, command.request)
         if command.stage == "implement":

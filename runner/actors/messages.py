@@ -25,7 +25,11 @@ Reply: TypeAlias = trio.MemorySendChannel[outcome.Outcome[Any]]
 
 @attrs.frozen
 class RunStage:
-    """Run one manual stage (``select``, ``prep``, ``implement``, ``verify``) and reply."""
+    """Run one manual stage (``select``, ``prep``, ``implement``, ``verify``) and reply.
+
+    ``tasks`` replies with the parsed task list as SELECT reads it (``None`` if no stage has
+    read it); while a run holds the workspace, with the list the run read last.
+    """
 
     stage: str
     request: Any

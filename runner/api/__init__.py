@@ -8,6 +8,7 @@ from runner.api.errors import error_response, install_error_handlers
 from runner.api.health import HealthProbe
 from runner.api.idempotency import Idempotency
 from runner.api.openapi import OpenAPI
+from runner.api.routes_web import WEB_DIR, is_page_path
 from runner.api.services import Services
 from runner.api.ws import DevteamSocket
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from quart import Blueprint
 
 __all__ = [
+    "WEB_DIR",
     "DevteamSocket",
     "HealthProbe",
     "Idempotency",
@@ -23,16 +25,26 @@ __all__ = [
     "blueprints",
     "error_response",
     "install_error_handlers",
+    "is_page_path",
 ]
 
 
 def blueprints() -> list[Blueprint]:
     """Return every route blueprint (``/ws/devteam`` is served by ``DevteamSocket``)."""
-    from runner.api import routes_customers, routes_health, routes_runs, routes_stages
+    from runner.api import (
+        routes_customers,
+        routes_health,
+        routes_runs,
+        routes_stages,
+        routes_tasks,
+        routes_web,
+    )
 
     return [
         routes_health.blueprint,
         routes_customers.blueprint,
         routes_runs.blueprint,
         routes_stages.blueprint,
+        routes_tasks.blueprint,
+        routes_web.blueprint,
     ]

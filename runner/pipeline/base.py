@@ -58,6 +58,11 @@ class TaskListMemo:
             self._key = key
         return self._parsed
 
+    @property
+    def last(self) -> TaskList | None:
+        """The list parsed last (``None`` before the first parse)."""
+        return self._parsed
+
 
 @attrs.frozen
 class StageContext:

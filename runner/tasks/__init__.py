@@ -24,9 +24,11 @@ from runner.tasks.rules import RULES, LineKind, Rules
 from runner.tasks.selection import (
     Blocked,
     Selection,
+    Standing,
     group_completed_by,
     list_tasks,
     select_next,
+    standings,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Row",
     "Rules",
     "Selection",
+    "Standing",
     "Task",
     "TaskList",
     "check_report",
@@ -51,4 +54,5 @@ __all__ = [
     "mark_done",
     "parse_task_list",
     "select_next",
+    "standings",
 ]

@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from runner.tasks.model import Group, Task, TaskList
+from runner.tasks.model import Group, Row, Task, TaskList
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-__all__ = ["Blocked", "Selection", "group_completed_by", "list_tasks", "select_next"]
+__all__ = [
+    "Blocked",
+    "Selection",
+    "Standing",
+    "group_completed_by",
+    "list_tasks",
+    "select_next",
+    "standings",
+]
 
 _OPEN = frozenset({"pending", "in_progress", "blocked"})
 """The statuses of a task still to be done (every status but ``completed`` and ``cancelled``)."""
@@ -91,22 +99,68 @@ def select_next(
             continue
         if row.id in skipped and not done:
             continue
-        if row.status == "blocked":
-            blocked.append(Blocked(row.id, (), "the task's status is blocked"))
-            continue
-        deps = row.dependencies
-        waiting = tuple(d for d in deps if d in still_open or not task_list.knows(d))
-        if not waiting:
+        why = _why_blocked(task_list, row, still_open, skipped)
+        if why is None:
             return _selection(task_list, task_list.get(row.id), blocked, satisfied=True)
-        unknown = [d for d in waiting if not task_list.knows(d)]
-        if unknown:
-            reason = f"unknown dependency {', '.join(unknown)}"
-        else:
-            reason = "waiting for " + ", ".join(
-                f"{d} (skipped)" if d in skipped else d for d in waiting
-            )
-        blocked.append(Blocked(row.id, waiting, reason))
+        blocked.append(why)
     return _selection(task_list, None, blocked, satisfied=not blocked)
+
+
+def _why_blocked(
+    task_list: TaskList, row: Row, still_open: Collection[str], skipped: Collection[str]
+) -> Blocked | None:
+    """Why an open atomic task cannot run yet (``None``: its dependencies are done)."""
+    if row.status == "blocked":
+        return Blocked(row.id, (), "the task's status is blocked")
+    deps = row.dependencies
+    waiting = tuple(d for d in deps if d in still_open or not task_list.knows(d))
+    if not waiting:
+        return None
+    unknown = [d for d in waiting if not task_list.knows(d)]
+    if unknown:
+        reason = f"unknown dependency {', '.join(unknown)}"
+    else:
+        reason = "waiting for " + ", ".join(
+            f"{d} (skipped)" if d in skipped else d for d in waiting
+        )
+    return Blocked(row.id, waiting, reason)
+
+
+@attrs.frozen
+class Standing:
+    """Where one task stands: ``done``, ``next``, ``ready``, ``blocked``, ``skipped``,
+    ``cancelled``, or ``open`` (a composite or checkpoint not done yet)."""
+
+    task_id: str
+    state: str
+    waiting_for: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+def standings(task_list: TaskList, *, skipped: Collection[str] = ()) -> dict[str, Standing]:
+    """Return where every task of the list stands, by id, in document order.
+
+    ``next`` is the task :func:`select_next` chooses; ``ready`` atomic tasks could run too
+    (their dependencies are done) but come later; ``blocked`` ones carry the same reason
+    SELECT gives.
+    """
+    still_open = open_ids(task_list)
+    found: dict[str, Standing] = {}
+    chosen = False
+    for row in task_list.rows:
+        if row.status in ("completed", "cancelled"):
+            state = "done" if row.status == "completed" else "cancelled"
+            found[row.id] = Standing(row.id, state)
+        elif row.type != "atomic":
+            found[row.id] = Standing(row.id, "open")
+        elif row.id in skipped:
+            found[row.id] = Standing(row.id, "skipped", reason="skipped by a person")
+        elif (why := _why_blocked(task_list, row, still_open, skipped)) is not None:
+            found[row.id] = Standing(row.id, "blocked", why.waiting_for, why.reason)
+        else:
+            found[row.id] = Standing(row.id, "ready" if chosen else "next")
+            chosen = True
+    return found
 
 
 def _selection(
