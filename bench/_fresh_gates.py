@@ -12,7 +12,8 @@ the repository's own gates, run here by the bench, not by the service:
 
 A done task is a false completion when a test in a file it touched fails, a file it touched
 has a type error, or the source files it touched are covered below 80 % (lines; a file no
-test loads is 0 %), or when no merge of it is on ``main``.
+test loads is 0 %), or when no merge of it is on ``main``. The check also names every task
+with a merge on ``main``, so the bench can tell that a task it skipped never got there.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class FreshCheck:
     done: dict[str, list[str]]
     suite: list[str]
     """Problems anywhere in the clone (failing tests, type errors), for the record."""
+    merged: frozenset[str] = frozenset()
+    """Every task with a merge on ``main``, marked done or not."""
 
     @property
     def false_completions(self) -> list[str]:
@@ -209,4 +212,4 @@ def check_remote(remote: Path, language: str, work: Path) -> FreshCheck:
         done[task.id] = _problems(clone, touched, gates)
     suite = [f"failing: {', '.join(ids)}" for ids in gates.failing.values()]
     suite += [f"{n} type error(s) in {path}" for path, n in gates.type_errors.items()]
-    return FreshCheck(done, suite)
+    return FreshCheck(done, suite, frozenset(merges))
