@@ -79,6 +79,7 @@ async def _http_error(exc: HTTPException) -> Response:
     if status == 413:
         message = f"request body is over {services().settings.max_body_bytes} bytes"
     error = RunnerError(str(message), code=code)
+    error.http_status = status  # type: ignore[misc]  # a 404 is not logged as a server error
     response = json_response(error_body(error, getattr(g, "request_id", None)), status)
     if status == 405 and exc.get_headers():
         for name, value in exc.get_headers():

@@ -31,3 +31,15 @@ async def test_a_500_is_logged_at_error_with_its_ids(service: Service, stages: F
         "acme", "1.1.1", "req-500"
     )  # fmt: skip
     assert not [e for e in logs if e["event"] == "request_failed" and e["status"] < 500]
+
+
+async def test_an_unknown_route_or_method_is_not_logged_as_a_server_error(
+    service: Service,
+) -> None:
+    async with service.client() as client:
+        with structlog.testing.capture_logs() as logs:
+            missing = await client.get("/no/such/route")
+            method = await client.delete("/health")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert method.status_code == 405
+    assert not [e for e in logs if e["event"] == "request_failed"]

@@ -44,15 +44,21 @@ async def _task_stages(service: Service, run_id: str, task_id: str) -> list[dict
     return [s for t in run["tasks"] if t["taskId"] == task_id for s in t["stages"]]
 
 
+async def _failed_at_verify(service: Service, remote: Path, tool_dir: Path) -> dict[str, Any]:
+    """Run with a tool whose ``sub`` is wrong (its test fails) until VERIFY stops the run."""
+    (tool_dir / "break-1.1.1").write_text("")
+    await _register(service, remote)
+    failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
+    assert (failed["status"], failed["currentTask"]) == ("FAILED", "1.1.1")
+    assert failed["error"]["stage"] == "verify"
+    return failed
+
+
 async def test_a_persons_fix_pushed_to_the_task_branch_is_verified_on_resume(
     service: Service, remote: Path, tool_dir: Path
 ) -> None:
-    (tool_dir / "break-1.1.1").write_text("")  # the tool's sub is wrong: its test fails
-    await _register(service, remote)
     with trio.fail_after(180):
-        failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
-        assert (failed["status"], failed["currentTask"]) == ("FAILED", "1.1.1")
-        assert failed["error"]["stage"] == "verify"
+        failed = await _failed_at_verify(service, remote, tool_dir)
         branch = failed["branch"]
         # a person does the task by hand on the task branch and pushes it
         ops = FILES["calc/ops.py"] + FIXED_SUB
@@ -96,10 +102,8 @@ async def test_a_base_fix_is_merged_into_the_task_branch_on_resume(
 async def test_a_base_fix_that_conflicts_with_the_tools_change_stops_naming_the_files(
     service: Service, remote: Path, tool_dir: Path
 ) -> None:
-    (tool_dir / "break-1.1.1").write_text("")
-    await _register(service, remote)
     with trio.fail_after(180):
-        failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
+        failed = await _failed_at_verify(service, remote, tool_dir)
         assert failed["status"] == "FAILED"
         ops = FILES["calc/ops.py"] + FIXED_SUB
         commit_files(remote, {"calc/ops.py": ops}, "sub by hand on main")
@@ -113,11 +117,8 @@ async def test_a_base_fix_that_conflicts_with_the_tools_change_stops_naming_the_
 async def test_resume_from_verify_re_verifies_the_branch_as_it_is(
     service: Service, remote: Path, tool_dir: Path
 ) -> None:
-    (tool_dir / "break-1.1.1").write_text("")
-    await _register(service, remote)
     with trio.fail_after(180):
-        failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
-        assert failed["error"]["stage"] == "verify"
+        failed = await _failed_at_verify(service, remote, tool_dir)
         async with service.client() as client:
             bad = await client.post("/customers/acme/resume", json={"from": "deploy"})
             assert bad.status_code == 400
@@ -136,10 +137,8 @@ async def test_resume_from_verify_re_verifies_the_branch_as_it_is(
 async def test_a_skipped_task_is_passed_over_its_dependants_wait_and_it_is_audited(
     service: Service, remote: Path, tool_dir: Path
 ) -> None:
-    (tool_dir / "break-1.1.1").write_text("")
-    await _register(service, remote)
     with trio.fail_after(180):
-        failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
+        failed = await _failed_at_verify(service, remote, tool_dir)
         assert failed["currentTask"] == "1.1.1"
         async with service.client() as client:
             url = "/customers/acme/tasks/1.1.1/skip"

@@ -11,7 +11,7 @@ from trio_websocket import open_websocket_url
 from tests.helpers.calc_repo import FILES
 from tests.helpers.gitrepo import commit_files, git
 from tests.helpers.ws import frames_until, status_is
-from tests.integration.test_human_fix import _register, _task_stages, _until
+from tests.integration.test_human_fix import _failed_at_verify, _register, _task_stages, _until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,11 +24,8 @@ BROKEN_SUB = "\n\ndef sub(a: int, b: int) -> int:\n    return a + b\n"
 async def test_a_lost_workspace_is_implemented_again_not_completed_empty(
     service: Service, remote: Path, tool_dir: Path
 ) -> None:
-    (tool_dir / "break-1.1.1").write_text("")
-    await _register(service, remote)
     with trio.fail_after(180):
-        failed = await _until(service, "/customers/acme/run", "FAILED", "DONE")
-        assert failed["error"]["stage"] == "verify"
+        failed = await _failed_at_verify(service, remote, tool_dir)
         shutil.rmtree(service.settings.workspace_dir / "acme")  # the janitor, say
         (tool_dir / "break-1.1.1").unlink()
         done = await _until(service, "/customers/acme/resume", "DONE", "FAILED")
@@ -44,10 +41,8 @@ async def test_a_lost_workspace_is_implemented_again_not_completed_empty(
 async def test_resume_from_complete_is_refused(
     service: Service, remote: Path, tool_dir: Path
 ) -> None:
-    (tool_dir / "break-1.1.1").write_text("")
-    await _register(service, remote)
     with trio.fail_after(180):
-        await _until(service, "/customers/acme/run", "FAILED", "DONE")
+        await _failed_at_verify(service, remote, tool_dir)
         async with service.client() as client:
             response = await client.post("/customers/acme/resume", json={"from": "complete"})
             state = (await client.get("/customers/acme")).json()["state"]
