@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._server import http_client, percentile, post, served, timed_post
 from runner.config import Settings
-from runner.tools import ProcessResult, run_process
+from runner.process import ProcessResult, run_process
 from runner.verify import child_environment, detect_toolchain, load_verify_config, verify
 from runner.verify.commands import plan_lint, plan_tests, plan_typecheck
 from runner.verify.deps import install_node_modules

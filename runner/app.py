@@ -36,9 +36,10 @@ from runner.api import (
 from runner.clock import iso_utc, utc_now
 from runner.errors import RunnerError, UnauthorizedError
 from runner.metrics import Metrics
+from runner.process import Containment, JobRecord, contained, end_previous_life
 from runner.redact import Redactor
 from runner.store import AuditEntry, ProcessRow, SqliteStore, open_store
-from runner.tools import Containment, JobRecord, JobSlots, contained, end_previous_life
+from runner.tools import JobSlots
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

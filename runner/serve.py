@@ -13,7 +13,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from runner.app import create_app, open_services
 from runner.pipeline import PipelineStages
-from runner.tools import become_subreaper
+from runner.process import become_subreaper
 
 if TYPE_CHECKING:
     from runner.config import Settings

@@ -1,8 +1,8 @@
 """Actors: one supervising actor per customer, the registry, and the event bus."""
 
+from runner.actors.bus import LOG, UPDATE, Event, EventBus, Subscriber
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
-from runner.actors.events import LOG, UPDATE, Event, EventBus, Subscriber
 from runner.actors.messages import (
     GetState,
     Pause,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from runner.actors.events import EventBus
+from runner.actors.bus import EventBus
 from runner.config import Settings
 from runner.metrics import Metrics
 from runner.pipeline import Stages

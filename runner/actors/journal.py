@@ -18,8 +18,8 @@ import attrs
 import structlog
 import trio
 
+from runner.actors.bus import LOG, UPDATE, Event
 from runner.actors.deps import ActorDeps
-from runner.actors.events import LOG, UPDATE, Event
 from runner.actors.state import STAGE_FRACTION, ExecutionState, Status
 from runner.clock import iso_utc
 from runner.errors import RunnerError

@@ -8,9 +8,9 @@ import attrs
 import structlog
 import trio
 
+from runner.actors.bus import UPDATE
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
-from runner.actors.events import UPDATE
 from runner.actors.state import ACTIVE, ExecutionState, Status
 from runner.clock import iso_utc
 

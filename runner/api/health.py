@@ -17,8 +17,8 @@ import trio
 
 from runner.config import Settings
 from runner.errors import InsufficientStorageError
+from runner.process import run_process
 from runner.store import SqliteStore
-from runner.tools import run_process
 
 __all__ = ["HealthProbe", "HealthReport"]
 

@@ -1,6 +1,6 @@
 """Git as child processes: clone, fetch and push, plus the error classification.
 
-Every git command runs through :func:`run_git`, i.e. :func:`runner.tools.process.run_process`
+Every git command runs through :func:`run_git`, i.e. :func:`runner.process.run.run_process`
 in its own process group, so cancelling the caller kills git and its helpers
 (``git-remote-https``, ``ssh``). A failure whose stderr matches a ``git`` row of
 :data:`runner.failures.RULES` becomes a :class:`~runner.errors.RepoAccessError` (409) with
@@ -26,7 +26,7 @@ import trio
 from runner.errors import GitError, InsufficientStorageError, RepoAccessError
 from runner.failures import classify
 from runner.git.credentials import git_env
-from runner.tools import ProcessResult, run_process
+from runner.process import ProcessResult, run_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

@@ -26,8 +26,8 @@ from runner.git.secrets import secret_lines
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from runner.process import ProcessResult
     from runner.redact import Redactor
-    from runner.tools import ProcessResult
 
 __all__ = ["LAST_USED_MARKER", "WorkTree"]
 

@@ -2,7 +2,7 @@
 
 A row exists while a child process runs (written right after it was spawned, deleted once
 its tree has been ended); the rows a crashed life left are what the next life kills before
-it resumes anything. See :mod:`runner.tools.containment`.
+it resumes anything. See :mod:`runner.process.containment`.
 """
 
 from __future__ import annotations

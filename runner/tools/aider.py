@@ -38,7 +38,7 @@ from runner.tools.base import ToolRequest, ToolRun, build_prompt, run_isolated
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from runner.tools.process import LineCallback
+    from runner.process import LineCallback
 
 __all__ = ["AIDER_FLAGS", "HIDDEN_REPO_FILES", "AiderTool", "parse_usage"]
 

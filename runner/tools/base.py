@@ -22,16 +22,15 @@ import trio
 
 from runner.errors import InvalidInputError, ToolError
 from runner.failures import Failure
+from runner.process import LineCallback, OutputTail, run_process
 from runner.redact import Redactor
 from runner.tools.environment import tool_environment
-from runner.tools.process import LineCallback, OutputTail, run_process
 
 if TYPE_CHECKING:
     from runner.config import Settings
 
 __all__ = [
     "TOOL_NAMES",
-    "LineCallback",
     "StopCheck",
     "Tool",
     "ToolRequest",

@@ -22,7 +22,7 @@ from runner.config import Settings
 from runner.tools.base import ToolRequest, ToolRun, build_prompt, run_isolated
 
 if TYPE_CHECKING:
-    from runner.tools.process import LineCallback
+    from runner.process import LineCallback
 
 __all__ = ["CommandTool"]
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from runner.tools import ProcessResult
+from runner.process import ProcessResult
 from runner.verify.explain import combined
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from runner.config import Settings
-    from runner.tools import LineCallback
+    from runner.process import LineCallback
     from runner.verify.commands import CheckPlan
 
 __all__ = ["VerifyOutcome", "verify"]

@@ -19,8 +19,8 @@ import trio
 
 from runner.config import ResourceLimits, Settings
 from runner.errors import VerifyError
+from runner.process import LineCallback, OutputTail, run_process
 from runner.redact import Redactor
-from runner.tools import LineCallback, OutputTail, run_process
 from runner.verify.commands import (
     CheckPlan,
     TestPlan,
@@ -52,7 +52,7 @@ from runner.verify.explain import combined, failure
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from runner.tools import ProcessResult
+    from runner.process import ProcessResult
 
 __all__ = ["GatePlans", "Session", "plan_gates", "prepare", "with_details"]
 

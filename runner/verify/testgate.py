@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from runner.errors import VerifyError
-from runner.tools import OutputTail, run_process
+from runner.process import OutputTail, run_process
 from runner.verify.baseline import Baseline, base_commit, base_failures, command_key, export_tree
 from runner.verify.coverage import CoverageData, coverage_result, coverage_table, parse_coverage
 from runner.verify.criteria import COVERAGE, TESTS_PASS

@@ -19,7 +19,7 @@ from runner.actors import (
     StartRun,
     Stop,
 )
-from runner.actors.events import UPDATE
+from runner.actors.bus import UPDATE
 from runner.config import Settings
 from runner.errors import ConflictError, InvalidTransitionError, RunnerError
 from runner.metrics import Metrics

@@ -11,7 +11,7 @@ import trio
 import trio.testing
 
 from runner.actors import ActorDeps, EventBus, Pause, Registry, StartRun
-from runner.actors.events import LOG, UPDATE
+from runner.actors.bus import LOG, UPDATE
 from runner.actors.journal import Journal
 from runner.actors.state import ExecutionState
 from runner.config import Settings

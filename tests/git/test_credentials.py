@@ -7,7 +7,7 @@ import trio
 
 from runner.config import Settings
 from runner.git import GitAuth, git_env, validate_repo_url
-from runner.tools.process import run_process
+from runner.process.run import run_process
 
 if TYPE_CHECKING:
     from pathlib import Path

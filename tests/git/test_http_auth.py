@@ -12,8 +12,8 @@ import trio
 import runner.git.remote
 from runner.errors import RepoAccessError
 from runner.git import GitAuth, Workspace, validate_repo_url, workspace_path
+from runner.process.run import run_process
 from runner.redact import Redactor
-from runner.tools.process import run_process
 from tests.helpers.git_server import GitHttpServer
 from tests.helpers.gitrepo import git, make_remote
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-    from runner.tools.process import ProcessResult
+    from runner.process.run import ProcessResult
 
 TOKEN = "tok-Zx81Qw-secret-value-4242"
 WRONG = "tok-wrong-value-0000000000"

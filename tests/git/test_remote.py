@@ -11,7 +11,7 @@ import trio
 from runner.errors import GitError, InsufficientStorageError, RepoAccessError
 from runner.git import GitAuth, RepoUrl, Workspace, git_deadline, validate_repo_url, workspace_path
 from runner.git.remote import classify_failure
-from runner.tools.process import ProcessResult
+from runner.process.run import ProcessResult
 from tests.helpers.git_server import serve_stalled
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import runner.git.remote
 from runner.errors import GitError, InvalidInputError
 from runner.git import GitAuth, Workspace, validate_repo_url, workspace_path
-from runner.tools.process import ProcessResult
+from runner.process.run import ProcessResult
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from runner.tools import marked_processes
+from runner.process import marked_processes
 from tests.helpers.calc_repo import make_calc_remote, make_tool
 from tests.helpers.gitrepo import git
 

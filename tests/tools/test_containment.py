@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from runner.config import Settings
-from runner.tools import (
+from runner.process import (
     MARKER_VAR,
     Containment,
     JobRecord,
@@ -22,8 +22,8 @@ from runner.tools import (
     marked_processes,
     run_process,
 )
+from runner.process.containment import start_time
 from runner.tools.base import run_isolated
-from runner.tools.containment import start_time
 from tests.tools.conftest import wait_gone
 
 if TYPE_CHECKING:

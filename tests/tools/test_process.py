@@ -3,7 +3,7 @@ from __future__ import annotations
 import trio
 
 from runner.config import ResourceLimits
-from runner.tools.process import OutputTail, run_process
+from runner.process.run import OutputTail, run_process
 from tests.tools.conftest import wait_gone
 
 

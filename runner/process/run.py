@@ -2,7 +2,7 @@
 
 Trio's default cancel delivery TERMs only the leader and warns after 5 s; we TERM the
 process group, wait a grace period, then KILL it. The process is a job of
-:mod:`runner.tools.containment`: tagged with a marker in its environment, journaled while it
+:mod:`runner.process.containment`: tagged with a marker in its environment, journaled while it
 runs, and the moment its main process exits the rest of its tree (its group and every
 process carrying its marker) is killed, so a background child holding the output pipes
 cannot keep the caller waiting.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from runner.tools.containment import (
+from runner.process.containment import (
     MARKER_VAR,
     Containment,
     JobRecord,

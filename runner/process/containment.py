@@ -1,6 +1,6 @@
 """Find and end every process a job started, even the ones that left its process group.
 
-Each child :func:`~runner.tools.process.run_process` starts is a *job*: it leads its own
+Each child :func:`~runner.process.run.run_process` starts is a *job*: it leads its own
 process group and carries ``DEVTEAM_RUNNER_JOB=<instance>:<job>`` in its environment, which
 its descendants inherit (Jenkins' process-tree killer uses the same idea). When the job's
 main process exits, :func:`end_job` KILLs its group and every process whose
