@@ -9,13 +9,13 @@ import trio
 
 from runner.actors import GetState
 from runner.api.http import authorize
-from runner.api.models import TOOLS
 from runner.api.services import services
 from runner.config import CUSTOMER_ID
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.git import validate_repo_url
 from runner.paths import relative_path
 from runner.store import CustomerRecord
+from runner.tools import TOOL_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -47,8 +47,8 @@ def checked_customer_id(value: str) -> str:
 
 def check_tool(tool: str | None, field: str = "tool") -> None:
     """Raise 400 for an unknown tool name."""
-    if tool is not None and tool not in TOOLS:
-        known = ", ".join(TOOLS)
+    if tool is not None and tool not in TOOL_NAMES:
+        known = ", ".join(TOOL_NAMES)
         raise InvalidInputError(f"unknown tool {tool!r}; known tools: {known}", field=field)
 
 

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
 
 from runner.config import CUSTOMER_ID
+from runner.tools import TOOL_NAMES
 
 __all__ = [
-    "TOOLS",
     "AuditPage",
     "CustomerBody",
     "CustomerList",
@@ -40,7 +40,6 @@ __all__ = [
 TASK_ID = r"^[0-9]{1,4}(\.[0-9]{1,4}){0,5}$"
 BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
 KEY = Field(default=None, min_length=1, max_length=200, description="Idempotency key (CONTRACT §7)")
-TOOLS = ("aider", "command")
 """The coding tools a request may name (any other is a 400 naming the field)."""
 _TOOL_DOC = "The coding tool: aider (the default) or command (the configured command line)."
 _REPO_URL_DOC = (
@@ -51,8 +50,8 @@ _REPO_URL_DOC = (
 
 
 def _tool(default: str | None) -> Any:
-    """The ``tool`` field: any string is read, `TOOLS` are accepted (the route checks)."""
-    names: list[JsonValue] = [*TOOLS] if default is not None else [*TOOLS, None]
+    """The ``tool`` field: any string is read, `TOOL_NAMES` are accepted (the route checks)."""
+    names: list[JsonValue] = [*TOOL_NAMES] if default is not None else [*TOOL_NAMES, None]
     return Field(
         default=default, max_length=64, description=_TOOL_DOC, json_schema_extra={"enum": names}
     )
