@@ -214,15 +214,25 @@ class Runs:
         """Append a finished stage to its run; ``attempt`` is replaced by the stage's count.
 
         The attempt is one more than the times this run already ran this stage of this task
-        (a resumed run retrying the stage that failed counts 2).
+        (a resumed run retrying the stage that failed counts 2). A stage of no task (SELECT)
+        counts only its runs since the run last did something else: each SELECT of a new task
+        is attempt 1, one run again after a transient failure is attempt 2.
         """
 
         def insert(conn: sqlite3.Connection) -> StageRecord:
-            (position, attempt) = conn.execute(
-                "SELECT COALESCE(MAX(position), 0) + 1, 1 + (SELECT COUNT(*) FROM run_stages"
-                " WHERE run_id = ? AND task_id IS ? AND stage = ?)"
-                " FROM run_stages WHERE run_id = ?",
-                (record.run_id, record.task_id, record.stage, record.run_id),
+            (position,) = conn.execute(
+                "SELECT COALESCE(MAX(position), 0) + 1 FROM run_stages WHERE run_id = ?",
+                (record.run_id,),
+            ).fetchone()
+            (since,) = conn.execute(
+                "SELECT COALESCE(MAX(position), 0) FROM run_stages"
+                " WHERE run_id = ? AND stage != ? AND ? IS NULL",
+                (record.run_id, record.stage, record.task_id),
+            ).fetchone()
+            (attempt,) = conn.execute(
+                "SELECT 1 + COUNT(*) FROM run_stages"
+                " WHERE run_id = ? AND task_id IS ? AND stage = ? AND position > ?",
+                (record.run_id, record.task_id, record.stage, since),
             ).fetchone()
             stored = attrs.evolve(record, attempt=attempt)
             conn.execute(

@@ -88,9 +88,9 @@ async def test_a_run_failing_at_verify_exposes_every_result(
         "tests.pass": {"passed": True, "actual": "1 passed", "required": "true"}
     }
     assert failed["taskId"] == "1.1.2"
-    assert [(s["stage"], s["outcome"]) for s in failed["stages"]] == [
-        ("select", "ok"), ("prep", "ok"), ("implement", "ok"), ("verify", "failed"),
-    ]  # fmt: skip
+    assert [(s["stage"], s["outcome"], s["attempt"]) for s in failed["stages"]] == [
+        ("select", "ok", 1), ("prep", "ok", 1), ("implement", "ok", 1), ("verify", "failed", 1),
+    ]  # fmt: skip  # each task's SELECT is its first
     # the stage's record holds its own error; the run's error adds the task's attempts
     assert failed["stages"][-1]["result"] == {k: expected[k] for k in ("stage", "code",
                                               "message", "details")}  # fmt: skip
