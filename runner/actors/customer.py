@@ -264,12 +264,11 @@ class CustomerActor:
                           command.skipped_by, self._now())  # fmt: skip
         await self.deps.store.skips.add(skip)
         self.journal.log("warning", f"task {command.task_id} skipped: {command.reason}")
-        if self.state.current_task == command.task_id:  # a resume moves on to the next task
-            await self.journal.change(
-                self.state.status, current_task=None, resume_stage=None, branch=None
-            )
-        else:
-            await self.journal.change(self.state.status)
+        at_it = self.state.current_task == command.task_id  # a resume moves on to the next task
+        moved_on: dict[str, Any] = (
+            {"current_task": None, "resume_stage": None, "branch": None} if at_it else {}
+        )
+        await self.journal.change(self.state.status, **moved_on)
         body = {"taskId": skip.task_id, "reason": skip.reason, "skippedAt": skip.skipped_at,
                 "state": self.state.to_wire()}  # fmt: skip
         self._value(command.reply, body)

@@ -324,13 +324,14 @@ class Workspace(WorkTree):
         """Check out task branch ``name`` brought up to date after a fetch.
 
         A new branch is created as :meth:`create_or_reset_branch` does. An existing one takes
-        what happened meanwhile: commits a person pushed to its remote copy are taken
-        (fast-forward; a remote copy that does not contain the local commits replaces them,
-        since they were never published and the person's push is the newer word: the local
-        commits stay under ``refs/devteam/replaced/<branch>``; a branch that exists only on
-        the remote is taken from there); a branch with
-        no commits beyond the base is recreated from the base as it now is; otherwise the
-        base is merged in.
+        what happened meanwhile:
+
+        - commits a person pushed to its remote copy: a fast-forward; a remote copy without
+          the local commits replaces them (they were never published; the person's push is
+          the newer word), which stay under ``refs/devteam/replaced/<branch>``; a branch
+          that exists only on the remote is taken from there;
+        - then the base: a branch with no commits beyond it is recreated from it as it now
+          is; otherwise the base is merged in.
 
         Raises:
             GitError: ``merge_conflict`` (``files`` in its extra; the tree is left clean).

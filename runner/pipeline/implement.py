@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from runner.pipeline.common import (
     task_branch,
 )
 from runner.tools import ToolRequest, build_prompt, make_tool
+from runner.verify import read_config
 
 if TYPE_CHECKING:
     from runner.git import Workspace
@@ -60,33 +60,26 @@ def read_only_files(repo: Path) -> tuple[str, ...]:
     """The conventions files, plus ``[implement] read = [...]`` from ``.devteam.toml``.
 
     Raises:
-        InvalidInputError: ``[implement] read`` is not a list of paths inside the repo.
+        InvalidInputError: ``.devteam.toml`` is unreadable (see
+            :func:`runner.verify.read_config`), or ``[implement] read`` is not a list of paths
+            of files inside the repo.
     """
-    config = repo / ".devteam.toml"
-    named: tuple[str, ...] = ()
-    if config.is_file() and not config.is_symlink() and config.stat().st_size <= _CONVENTIONS_CAP:
-        try:
-            table = tomllib.loads(config.read_text("utf-8")).get("implement", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(f".devteam.toml: {exc}", field=".devteam.toml") from None
-        raw = table.get("read", []) if isinstance(table, dict) else None
-        if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+    table = read_config(repo).get("implement", {})
+    raw = table.get("read", []) if isinstance(table, dict) else None
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise InvalidInputError("[implement].read must be a list of paths", field="implement.read")
+    named = safe_paths(repo, tuple(raw), "implement.read")
+    if any(name == ".git" or name.startswith(".git/") for name in named):
+        raise InvalidInputError(
+            "[implement].read: git's own files are not handed to the tool", field="implement.read"
+        )
+    for name in named:
+        path = repo / name
+        if not path.is_file() or path.stat().st_size > _CONVENTIONS_CAP:
             raise InvalidInputError(
-                "[implement].read must be a list of paths", field="implement.read"
-            )
-        named = safe_paths(repo, tuple(raw), "implement.read")
-        if any(name == ".git" or name.startswith(".git/") for name in named):
-            raise InvalidInputError(
-                "[implement].read: git's own files are not handed to the tool",
+                f"[implement].read: {name} is not a file of at most 256 KiB",
                 field="implement.read",
             )
-        for name in named:
-            path = repo / name
-            if not path.is_file() or path.stat().st_size > _CONVENTIONS_CAP:
-                raise InvalidInputError(
-                    f"[implement].read: {name} is not a file of at most 256 KiB",
-                    field="implement.read",
-                )
     return tuple(dict.fromkeys((*conventions_files(repo), *named)))
 
 

@@ -123,7 +123,7 @@ async def drive(
                     await hooks.stage_finished("failed", failed)
                     if not await backoff.wait_out("select", exc):
                         return RunOutcome("FAILED", error=failed)
-            await hooks.stage_finished("ok", stage_summary(selection))
+            await hooks.stage_finished("ok", stage_summary(selection.to_wire()))
             await hooks.counts(selection.completed, selection.total)
             if selection.task is None:
                 if selection.blocked:
@@ -205,7 +205,7 @@ class _Task:
                 return RunOutcome("PAUSED", resume=ResumePoint(task_id, stage, branch))
             await self.hooks.stage_started(stage, task_id, branch)
             try:
-                branch, result = await self._stage(stage, task_id, branch)
+                branch, body = await self._stage(stage, task_id, branch)
             except RunnerError as exc:
                 await self.hooks.stage_finished("failed", _error(stage, exc))
                 if await self.backoff.wait_out(stage, exc):
@@ -216,21 +216,22 @@ class _Task:
                     return self._give_up(stage, exc, ResumePoint(task_id, at, branch))
                 index = STAGE_ORDER.index("implement")
                 continue
-            await self.hooks.stage_finished("ok", stage_summary(result))
+            await self.hooks.stage_finished("ok", stage_summary(body))
             if stage == "prep" and resume_at is not None:
-                index, resume_at = _after_sync(resume_at, result.to_wire()), None
+                index, resume_at = _after_sync(resume_at, body), None
             else:
                 index += 1
         await self.hooks.task_completed(task_id)
         return None
 
-    async def _stage(self, stage: str, task_id: str, branch: str | None) -> tuple[str | None, Any]:
-        """Run one stage; return the branch after it and the stage's result."""
+    async def _stage(
+        self, stage: str, task_id: str, branch: str | None
+    ) -> tuple[str | None, dict[str, Any]]:
+        """Run one stage; return the branch after it and the stage's result body."""
         stages, ctx = self.stages, self.ctx
-        result: Any
         if stage == "prep":
-            result = await stages.prep(ctx, PrepRequest(task_id=task_id))
-            return str(result.to_wire()["branch"]), result
+            body = (await stages.prep(ctx, PrepRequest(task_id=task_id))).to_wire()
+            return str(body["branch"]), body
         if stage == "implement":
             request = ImplementRequest(
                 task_id,
@@ -240,14 +241,14 @@ class _Task:
                 attempt=self.attempt,
                 force=self.repair is not None,
             )
-            result = await stages.implement(ctx, request)
-            self._check_progress(task_id, result.to_wire())
+            body = (await stages.implement(ctx, request)).to_wire()
+            self._check_progress(task_id, body)
         elif stage == "verify":
-            result = await stages.verify(ctx, VerifyRequest(task_id, branch=branch))
+            body = (await stages.verify(ctx, VerifyRequest(task_id, branch=branch))).to_wire()
         else:
             assert branch is not None
-            result = await stages.complete(ctx, task_id, branch)
-        return branch, result
+            body = (await stages.complete(ctx, task_id, branch)).to_wire()
+        return branch, body
 
     def _check_progress(self, task_id: str, body: dict[str, Any]) -> None:
         """Stop repairing when an attempt leaves the branch's diff as the last one left it."""
@@ -314,13 +315,12 @@ def _failed(stage: str, exc: RunnerError, resume: ResumePoint | None) -> RunOutc
     return RunOutcome("FAILED", error=_error(stage, exc), resume=resume)
 
 
-def stage_summary(result: Any) -> dict[str, Any]:
-    """Return what a run's record keeps of a stage's result: its body without the bulk.
+def stage_summary(wire: dict[str, Any]) -> dict[str, Any]:
+    """Return what a run's record keeps of a stage's result body: the body without the bulk.
 
     VERIFY keeps every criterion's result; IMPLEMENT its tool, durations, files and commit;
     SELECT the chosen task's id and the counts.
     """
-    wire: dict[str, Any] = result.to_wire()
     summary = {k: v for k, v in wire.items() if k not in _NOT_SUMMARISED}
     if "task" in wire:
         summary["taskId"] = (wire["task"] or {}).get("id")

@@ -15,6 +15,7 @@ from runner.verify.detect import (
     child_environment,
     detect_toolchain,
     load_verify_config,
+    read_config,
 )
 from runner.verify.runner import VerifyOutcome, verify
 
@@ -30,5 +31,6 @@ __all__ = [
     "format_percent",
     "load_verify_config",
     "parse_criteria",
+    "read_config",
     "verify",
 ]

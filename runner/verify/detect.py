@@ -93,29 +93,44 @@ def _command(key: str, value: Any) -> Command:
     raise _bad_config(f"[verify].{key} must be a command string or a list of strings")
 
 
+def read_config(repo: Path) -> dict[str, Any]:
+    """Return ``repo/.devteam.toml`` parsed (empty when absent), for every stage that reads it.
+
+    Raises:
+        InvalidInputError: (field ``.devteam.toml``) a link out of the repository, larger than
+            :data:`MAX_CONFIG_BYTES`, not UTF-8 or not valid TOML.
+    """
+    path = repo / CONFIG_FILE
+    if not path.exists() and not path.is_symlink():
+        return {}
+
+    def bad(message: str) -> InvalidInputError:
+        return InvalidInputError(message, field=CONFIG_FILE)
+
+    try:
+        path_in_repo(repo, CONFIG_FILE, CONFIG_FILE)
+    except InvalidInputError:
+        raise bad("is a link out of the repository") from None
+    if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+        raise bad(f"must be a file of at most {MAX_CONFIG_BYTES // 1024} KiB")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError) as exc:
+        raise bad(f"cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise bad(f"not valid TOML: {exc}") from None
+
+
 def load_verify_config(repo: Path) -> VerifyConfig:
     """Read and validate ``repo/.devteam.toml`` ``[verify]`` (an absent file is no override).
 
     Raises:
         VerifyError: ``verify_failed`` when the file or the table is malformed.
     """
-    path = repo / CONFIG_FILE
-    if not path.exists() and not path.is_symlink():
-        return VerifyConfig()
     try:
-        path_in_repo(repo, CONFIG_FILE, CONFIG_FILE)
-    except InvalidInputError:
-        raise _bad_config("is a link out of the repository") from None
-    if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
-        raise _bad_config(f"must be a file of at most {MAX_CONFIG_BYTES // 1024} KiB")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError) as exc:
-        raise _bad_config(f"cannot be read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _bad_config(f"not valid TOML: {exc}") from None
+        data = read_config(repo)
+    except InvalidInputError as exc:
+        raise _bad_config(exc.message) from None
     table = data.get("verify", {})
     if not isinstance(table, dict):
         raise _bad_config("[verify] must be a table")
