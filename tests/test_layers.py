@@ -13,7 +13,7 @@ RUNNER = Path(__file__).resolve().parents[1] / "runner"
 LAYERS = {"api": 4, "actors": 3, "pipeline": 2, "tasks": 1, "git": 1, "tools": 0, "verify": 1}
 LEAVES = {
     "errors", "failures", "config", "redact", "store", "metrics", "logging", "clock", "paths",
-    "process", "__init__",
+    "process", "wire", "__init__",
 }  # fmt: skip
 TOP = {"app", "cli", "serve", "terminal", "__main__", "client"}
 

@@ -185,7 +185,7 @@ async def customer_view(record: CustomerRecord) -> dict[str, Any]:
     state = await services().registry.ask(record.customer_id, GetState)
     return {
         "customerId": record.customer_id,
-        "repoUrl": services().redactor(record.repo_url),
+        "repoUrl": record.repo_url,
         "baseBranch": record.base_branch,
         "tasksFile": record.tasks_file,
         "tool": record.tool,

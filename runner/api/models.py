@@ -12,6 +12,8 @@ from runner.tools import TOOL_NAMES
 
 __all__ = [
     "AuditPage",
+    "BlockedView",
+    "CriterionView",
     "CustomerBody",
     "CustomerList",
     "CustomerView",
@@ -281,7 +283,24 @@ class ImplementView(ViewModel):
     task_id: str
     tool: str
     artifacts: ImplementArtifacts
-    duration: float
+    attempt: int = Field(description="The attempt at the task (the repair loop counts them).")
+    prompt: str = Field(description="The prompt the tool was given (redacted).")
+    duration: float = Field(description="Seconds the stage took.")
+    tool_duration: float = Field(description="Seconds the tool ran.")
+
+
+class CriterionView(ViewModel):
+    """One criterion's verdict: ``passed`` plus whichever of the others are known."""
+
+    passed: bool
+    actual: str | None = None
+    required: str | None = None
+    files: list[str] | None = None
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="`tests.pass`: each failing test as `new` or `pre-existing`; coverage: "
+        "the touched files' rows with `missingLines`.",
+    )
 
 
 class VerifyView(ViewModel):
@@ -295,7 +314,7 @@ class VerifyView(ViewModel):
 
     success: bool
     task_id: str
-    results: dict[str, dict[str, Any]]
+    results: dict[str, CriterionView]
     artifacts: dict[str, str]
     notes: list[str] | None = None
 
@@ -310,6 +329,22 @@ class TaskView(ViewModel):
     type: str
     files: list[str]
     criteria: dict[str, str]
+    requirements: list[str] = []
+    prerequisites: list[str] = Field(
+        default=[], description="Files named in its dependency clauses."
+    )
+    line: int = Field(description="Its line in the task list.")
+    group: str | None = None
+    phase: int | None = None
+    status: str = Field(description="pending, in-progress, completed, ... as the list says.")
+
+
+class BlockedView(ViewModel):
+    """A task that cannot run yet, and why."""
+
+    task_id: str
+    waiting_for: list[str]
+    reason: str
 
 
 class TaskNextView(ViewModel):
@@ -320,7 +355,9 @@ class TaskNextView(ViewModel):
     total_tasks: int
     completed_tasks: int
     progress: float
-    blocked: list[dict[str, Any]] | None = None
+    blocked: list[BlockedView] | None = Field(
+        default=None, description="When no task can run: why each remaining one waits."
+    )
 
 
 class RunErrorView(ViewModel):

@@ -195,8 +195,9 @@ async def skip(customer_id: str, task_id: str) -> Response:
     async def execute(key: str | None) -> tuple[int, Any]:
         return 200, await services().registry.ask(customer_id, command)
 
-    return await idempotent(customer_id, f"POST skip {task_id}", body, body.idempotency_key,
-                            execute)  # fmt: skip
+    return await idempotent(
+        customer_id, f"POST skip {task_id}", body, body.idempotency_key, execute
+    )
 
 
 @blueprint.post("/customers/<customer_id>/stop")

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from runner.errors import GitError
+from runner.pipeline import PrepArtifacts
 from runner.pipeline.run import STAGE_ORDER, _after_sync
 from tests.helpers.fake_stages import FakeStages, criteria_failure
 
@@ -86,12 +87,16 @@ async def test_resume_from_takes_prep_implement_or_verify_only(
 @pytest.mark.parametrize("synced", ["fast-forwarded", "taken-from-remote", "merged-base"])
 def test_what_a_sync_brought_in_is_verified_before_complete(synced: str) -> None:
     complete = STAGE_ORDER.index("complete")
-    after = _after_sync(complete, {"artifacts": {"branchSynced": synced}})
+    after = _after_sync(complete, _synced(synced))
     assert STAGE_ORDER[after] == "verify"
 
 
 def test_a_branch_made_afresh_is_implemented_again() -> None:
     verify = STAGE_ORDER.index("verify")
-    body = {"artifacts": {"branchCreated": True, "branchSynced": ""}}
-    assert STAGE_ORDER[_after_sync(verify, body)] == "implement"
-    assert STAGE_ORDER[_after_sync(verify, {"artifacts": {"branchSynced": ""}})] == "verify"
+    assert STAGE_ORDER[_after_sync(verify, _synced("", created=True))] == "implement"
+    assert STAGE_ORDER[_after_sync(verify, _synced(""))] == "verify"
+
+
+def _synced(how: str, *, created: bool = False) -> PrepArtifacts:
+    return PrepArtifacts(cloned=False, branch_created=created, branch_synced=how,
+                         working_directory="/w")  # fmt: skip
