@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from runner.config import CUSTOMER_ID
 from runner.tools import TOOL_NAMES
@@ -51,8 +52,23 @@ _REPO_URL_DOC = (
 )
 
 
+def _known_tool(name: str) -> str:
+    if name not in TOOL_NAMES:
+        known = ", ".join(TOOL_NAMES)
+        raise PydanticCustomError(
+            "unknown_tool",
+            "unknown tool {name}; known tools: {known}",
+            {"name": repr(name), "known": known},
+        )
+    return name
+
+
+ToolName = Annotated[str, AfterValidator(_known_tool)]
+"""A coding tool's name: one of `runner.tools.TOOL_NAMES` (else a 400 naming the field)."""
+
+
 def _tool(default: str | None) -> Any:
-    """The ``tool`` field: any string is read, `TOOL_NAMES` are accepted (the route checks)."""
+    """The ``tool`` field (its type, `ToolName`, checks the name)."""
     names: list[JsonValue] = [*TOOL_NAMES] if default is not None else [*TOOL_NAMES, None]
     return Field(
         default=default, max_length=64, description=_TOOL_DOC, json_schema_extra={"enum": names}
@@ -113,7 +129,7 @@ class ImplementBody(ApiModel):
 
     task_id: str = Field(pattern=TASK_ID)
     branch: str | None = Field(default=None, pattern=BRANCH)
-    tool: str | None = _tool(None)
+    tool: ToolName | None = _tool(None)
     criteria: ImplementCriteria | None = None
     customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
     idempotency_key: str | None = KEY
@@ -137,7 +153,7 @@ class CustomerBody(ApiModel):
     repo_url: str = _repo_url()
     base_branch: str = Field(default="main", pattern=BRANCH)
     tasks_file: str = Field(default="docs/DevTeam/tasks_list.md", min_length=1, max_length=512)
-    tool: str = _tool("aider")
+    tool: ToolName = _tool("aider")
     push: bool = False
     default_criteria: dict[str, str] | None = None
     scope_policy: Literal["warn", "reject"] = "warn"
@@ -147,7 +163,7 @@ class CustomerBody(ApiModel):
 class RunBody(ApiModel):
     """``POST /customers/{customerId}/run``."""
 
-    tool: str | None = _tool(None)
+    tool: ToolName | None = _tool(None)
     stop_after_task: str | None = Field(default=None, pattern=TASK_ID)
     max_attempts: int | None = MAX_ATTEMPTS
     idempotency_key: str | None = KEY

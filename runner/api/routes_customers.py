@@ -10,7 +10,6 @@ from quart_schema import document_request, document_response
 
 from runner.actors import Pause, Reply, Resume, SkipTask, StartRun, Stop
 from runner.api.customers import (
-    check_tool,
     checked_customer_id,
     customer_view,
     get_customer,
@@ -49,7 +48,6 @@ async def put_customer(customer_id: str) -> Response:
     """Register or update a customer (naturally idempotent)."""
     customer_id = checked_customer_id(customer_id)
     body = await parse_body(CustomerBody)
-    check_tool(body.tool)
     settings: dict[str, Any] = {"scopePolicy": body.scope_policy}
     if body.default_criteria is not None:
         settings["defaultCriteria"] = body.default_criteria
@@ -111,7 +109,6 @@ async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Re
 async def run(customer_id: str) -> Response:
     """Start the autopilot: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE until done."""
     body = await parse_body(RunBody, optional=True)
-    check_tool(body.tool)
     return await _transition(
         customer_id,
         "run",

@@ -9,7 +9,6 @@ from quart_schema import document_querystring, document_request, document_respon
 
 from runner.actors import RunImplement, RunPrep, RunSelect, RunVerify
 from runner.api.customers import (
-    check_tool,
     get_customer,
     resolve_for_repo,
     resolve_for_task,
@@ -86,7 +85,6 @@ async def prep() -> Response:
 async def implement() -> Response:
     """IMPLEMENT: run the coding tool on the task branch and commit its change."""
     body = await parse_body(ImplementBody)
-    check_tool(body.tool)
     customer_id = await resolve_for_task(body.customer_id, body.task_id, body.branch)
     authorize(customer_id)
     criteria = body.criteria
