@@ -83,3 +83,14 @@ def test_domain_code_never_imports_pydantic() -> None:
     for module in MODULES:
         if _part(module) not in {"api", "app"}:
             assert not any(n.split(".")[0] == "pydantic" for n in _imports(module)), module
+
+
+# One concept seen from two layers (the API's view of customers and their store, the HTTP
+# rendering of errors and the errors, a package's shared definitions) may share a name.
+SAME_CONCEPT = {"__init__", "base", "customers", "errors", "idempotency"}
+
+
+def test_one_module_name_one_concept() -> None:
+    stems = [module.stem for module in MODULES]
+    shared = {stem for stem in stems if stems.count(stem) > 1}
+    assert shared <= SAME_CONCEPT, shared - SAME_CONCEPT

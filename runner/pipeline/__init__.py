@@ -1,5 +1,14 @@
 """The pipeline: SELECT, PREP, IMPLEMENT, VERIFY, COMPLETE and the loop that runs them."""
 
+from runner.pipeline.autopilot import (
+    STAGE_ORDER,
+    ResumePoint,
+    RunHooks,
+    RunOutcome,
+    drive,
+    failure_details,
+    stage_summary,
+)
 from runner.pipeline.base import (
     CompleteResult,
     ImplementArtifacts,
@@ -18,15 +27,6 @@ from runner.pipeline.base import (
     VerifyResult,
 )
 from runner.pipeline.repair import DEFAULT_MAX_ATTEMPTS
-from runner.pipeline.run import (
-    STAGE_ORDER,
-    ResumePoint,
-    RunHooks,
-    RunOutcome,
-    drive,
-    failure_details,
-    stage_summary,
-)
 from runner.pipeline.stages import PipelineStages
 
 __all__ = [

@@ -37,7 +37,6 @@ from runner.verify.criteria import (
     Criterion,
     CriterionResult,
 )
-from runner.verify.deps import install_node_modules
 from runner.verify.detect import (
     Command,
     Toolchain,
@@ -48,6 +47,7 @@ from runner.verify.detect import (
     node_limits,
 )
 from runner.verify.explain import combined, failure
+from runner.verify.install import install_node_modules
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

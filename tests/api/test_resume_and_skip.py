@@ -9,7 +9,7 @@ import trio
 
 from runner.errors import GitError
 from runner.pipeline import PrepArtifacts
-from runner.pipeline.run import STAGE_ORDER, _after_sync
+from runner.pipeline.autopilot import STAGE_ORDER, _after_sync
 from tests.helpers.fake_stages import FakeStages, criteria_failure
 
 if TYPE_CHECKING:
