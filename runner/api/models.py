@@ -261,7 +261,8 @@ class PrepArtifacts(ViewModel):
         description="What PREP did to an existing task branch after the fetch, comma-separated: "
         "`fast-forwarded` (to commits a person pushed to its remote copy), `taken-from-remote` "
         "(a remote copy without the local commits replaced them), `recreated` (it had no "
-        "commits beyond the base: started again from the new base), `merged-base`; empty when "
+        "commits beyond the base: started again from the new base), `merged-base`, `rebased` (the "
+        "base was force-pushed: its own commits replayed onto the new base); empty when "
         "it was taken as it was.",
     )
 

@@ -310,7 +310,7 @@ def _after_sync(resume_at: int, prep: PrepArtifacts) -> int:
         return min(resume_at, _IMPLEMENT)
     if {"fast-forwarded", "taken-from-remote"} & synced and resume_at == _IMPLEMENT:
         return _VERIFY
-    if {"fast-forwarded", "taken-from-remote", "merged-base"} & synced:
+    if {"fast-forwarded", "taken-from-remote", "merged-base", "rebased"} & synced:
         return min(resume_at, _VERIFY)
     return resume_at
 

@@ -84,7 +84,9 @@ async def test_resume_from_takes_prep_implement_or_verify_only(
     assert response.json()["error"]["details"][0]["field"] == "from"
 
 
-@pytest.mark.parametrize("synced", ["fast-forwarded", "taken-from-remote", "merged-base"])
+@pytest.mark.parametrize(
+    "synced", ["fast-forwarded", "taken-from-remote", "merged-base", "rebased"]
+)
 def test_what_a_sync_brought_in_is_verified_before_complete(synced: str) -> None:
     complete = STAGE_ORDER.index("complete")
     after = _after_sync(complete, _synced(synced))
