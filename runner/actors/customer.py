@@ -445,8 +445,11 @@ class CustomerActor:
 
         The stage's status is persisted beside its first steps, not before them: the stage
         reads none of it. Its result record and the state that ends it are one transaction.
+        A run waiting to be resumed keeps its place: the stage shows its own task only while
+        it runs.
         """
         resting = self.state.status
+        keep = self._resume_place() if resting in allowed_from("resume") else {}
         changes = isinstance(command, (RunPrep, RunImplement, RunVerify))
         steps: list[StepRecord] = []
         announced: Persisting | None = None
@@ -470,15 +473,20 @@ class CustomerActor:
                     if announced is not None:
                         await announced.done.wait()
                     try:
-                        await self.journal.change(resting, steps=steps)
+                        await self.journal.change(resting, steps=steps, **keep)
                     except RunnerError as exc:  # e.g. a full disk: answer now, save later
                         result, unsaved = outcome.Error(exc), True
             self._reply(command.reply, result)
             if unsaved:  # the customer stays busy until its resting state is saved
-                rest = functools.partial(self.journal.change, resting, steps=steps)
+                rest = functools.partial(self.journal.change, resting, steps=steps, **keep)
                 await self._until_saved(True, rest)
             self._manual_running = False
             self._start_next_manual()
+
+    def _resume_place(self) -> dict[str, Any]:
+        """The fields a resume reads, as the run left them."""
+        s = self.state
+        return {"current_task": s.current_task, "branch": s.branch, "repo_path": s.repo_path}
 
     def _announce(self, command: WorkspaceStage) -> Persisting:
         """Show the stage and its task in the state (persisted while the stage starts)."""

@@ -53,6 +53,23 @@ async def test_a_conflict_on_resume_keeps_the_resume_point(
     assert stages.calls[:2] == [("acme", "prep", "1.1.1"), ("acme", "verify", "1.1.1")]
 
 
+async def test_a_manual_stage_between_does_not_move_the_resume_point(
+    service: Service, stages: FakeStages
+) -> None:
+    await _failed_at_verify(service, stages)
+    async with service.client() as client:
+        body = {"customerId": "acme", "repoUrl": "/srv/acme", "taskId": "1.1.2"}
+        prepped = await client.post("/prep", json=body)
+        assert prepped.status_code == 200, prepped.text
+    state = await _wait(service, "FAILED")
+    assert (state["currentTask"], state["branch"]) == ("1.1.1", "task/1-1-1-fake")
+    stages.calls.clear()
+    async with service.client() as client:
+        assert (await client.post("/customers/acme/resume")).status_code == 200
+    assert (await _wait(service, "DONE", "FAILED"))["status"] == "DONE"
+    assert stages.calls[:2] == [("acme", "prep", "1.1.1"), ("acme", "verify", "1.1.1")]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
