@@ -38,6 +38,8 @@ class _Field:
     name: str
     key: str
     mode: str | None
+    init: bool
+    """Whether the record takes it when made (else it is worked out from the others)."""
 
 
 _FIELDS: dict[type, tuple[_Field, ...]] = {}
@@ -53,7 +55,8 @@ def _fields(cls: type) -> tuple[_Field, ...]:
     fields = _FIELDS.get(cls)
     if fields is None:
         fields = tuple(
-            _Field(f.name, to_camel(f.name), f.metadata.get("wire")) for f in attrs.fields(cls)
+            _Field(f.name, to_camel(f.name), f.metadata.get("wire"), f.init)
+            for f in attrs.fields(cls)
         )
         _FIELDS[cls] = fields
     return fields
@@ -83,18 +86,25 @@ def to_wire(value: Any) -> Any:
 def from_wire(cls: type[T], data: Mapping[str, Any], *, key: str | None = None) -> T:
     """Return the ``cls`` record that :func:`to_wire` turned into ``data``.
 
-    Fields missing from ``data`` take their defaults; ``key`` fills the ``KEY`` field.
+    Fields missing from ``data`` take their defaults (fields worked out from the others are
+    worked out again); ``key`` fills the ``KEY`` field. Records inside are read back as
+    records; other values are taken as they are.
 
     Raises:
-        TypeError: ``data`` lacks a field without default (e.g. a body of an older shape).
+        TypeError: ``data`` lacks a field without default, or holds something else where a
+            record belongs (a body of another shape).
     """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for field in _fields(cls):
+        if not field.init:
+            continue
         if field.mode == "key":
             values[field.name] = key
         elif field.key in data:
-            values[field.name] = _read(hints[field.name], data[field.key])
+            values[field.name.lstrip("_")] = _read(hints[field.name], data[field.key])
     return cls(**values)
 
 
@@ -102,14 +112,20 @@ def _read(hint: Any, value: Any) -> Any:
     """``value`` as the field typed ``hint`` holds it (records, tuples of and maps to them)."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: read as X
         args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(hint)):
+            return None
         hint = args[0] if len(args) == 1 else hint
-    origin = typing.get_origin(hint)
-    if isinstance(hint, type) and attrs.has(hint) and isinstance(value, Mapping):
+    origin, params = typing.get_origin(hint), typing.get_args(hint)
+    if _is_record(hint):
         return from_wire(hint, value)
     if origin is tuple and isinstance(value, list):
+        if params and _is_record(params[0]):
+            return tuple(from_wire(params[0], item) for item in value)
         return tuple(value)
-    if origin is Mapping and isinstance(value, Mapping):
-        item = typing.get_args(hint)[1]
-        if isinstance(item, type) and attrs.has(item):
-            return {k: from_wire(item, v, key=k) for k, v in value.items()}
+    if origin in (Mapping, dict) and isinstance(value, Mapping) and _is_record(params[1]):
+        return {k: from_wire(params[1], v, key=k) for k, v in value.items()}
     return value
+
+
+def _is_record(hint: Any) -> bool:
+    return isinstance(hint, type) and attrs.has(hint)

@@ -105,9 +105,35 @@ def test_a_recorded_result_reads_back_as_it_was(result: Any) -> None:
     assert from_wire(type(result), to_wire(result)) == result
 
 
-def test_a_body_of_another_shape_is_not_read_back() -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"taskId": "1.1.1", "tool": "aider"},  # fields missing
+        {**to_wire(IMPLEMENT), "artifacts": None},  # not a record where one belongs
+        {**to_wire(IMPLEMENT), "artifacts": ["diff"]},
+    ],
+)
+def test_a_body_of_another_shape_is_not_read_back(body: dict[str, Any]) -> None:
     with pytest.raises(TypeError):
-        from_wire(ImplementResult, {"taskId": "1.1.1", "tool": "aider"})
+        from_wire(ImplementResult, body)
+
+
+@attrs.frozen
+class _Outer:
+    blocked: tuple[Blocked, ...]
+    by_name: dict[str, Attempt]
+    maybe: Attempt | None = None
+    count: int = attrs.field(init=False)
+
+    @count.default
+    def _count(self) -> int:
+        return len(self.blocked)
+
+
+def test_records_in_tuples_and_dicts_and_worked_out_fields_read_back() -> None:
+    outer = _Outer((Blocked("1.1.2", ("1.1.1",), "waits"),), {"a": Attempt(1, "verify", "c", "m")})
+    assert from_wire(_Outer, to_wire(outer)) == outer
+    assert from_wire(_Outer, {**to_wire(outer), "count": 7}).count == 1
 
 
 def _records(cls: type) -> list[type]:

@@ -42,6 +42,7 @@ from runner.actors.state import STAGE_STATUS, ExecutionState, Status, allowed_fr
 from runner.errors import (
     ConflictError,
     InsufficientStorageError,
+    InvalidInputError,
     InvalidTransitionError,
     NotFoundError,
     RunnerError,
@@ -274,6 +275,7 @@ class CustomerActor:
         self._check("skip")
         if self._manual_running:
             raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        self._check_skippable(command.task_id)
         skip = SkipRecord(
             self.customer_id, command.task_id, command.reason, command.skipped_by, self._now()
         )
@@ -291,6 +293,26 @@ class CustomerActor:
             "state": self.state.to_wire(),
         }
         self._value(command.reply, body)
+
+    def _check_skippable(self, task_id: str) -> None:
+        """Refuse an id the task list (as last read, if it was) does not hold, or a group.
+
+        Nothing is read for it: a skip must work while the remote is down, and SELECT passes
+        over a skipped id it does not know.
+        """
+        task_list = self._task_lists.last
+        if task_list is None:
+            return
+        task = task_list.get(task_id)
+        if task is None and not task_list.knows(task_id):
+            raise NotFoundError(
+                f"task {task_id} is not in the task list", code="task_not_found", task_id=task_id
+            )
+        if task is None or task.type != "atomic":
+            kind = task.type if task is not None else "a group or phase"
+            raise InvalidInputError(
+                f"task {task_id} is {kind}; only atomic tasks are skipped", field="taskId"
+            )
 
     def _launch_run(self, resume: ResumePoint | None) -> None:
         assert self._nursery is not None
@@ -485,8 +507,7 @@ class CustomerActor:
 
     def _resume_place(self) -> dict[str, Any]:
         """The fields a resume reads, as the run left them."""
-        s = self.state
-        return {"current_task": s.current_task, "branch": s.branch, "repo_path": s.repo_path}
+        return {"current_task": self.state.current_task, "branch": self.state.branch}
 
     def _announce(self, command: WorkspaceStage) -> Persisting:
         """Show the stage and its task in the state (persisted while the stage starts)."""

@@ -334,8 +334,10 @@ class Workspace(WorkTree):
           is; otherwise the base is merged in. A base rewritten (force-pushed) since the
           branch grew from it is not merged: that would bring back the commits the rewrite
           dropped (a leaked secret, a reverted mistake). The branch's own commits are replayed
-          onto the new base instead (``rebased``); the old base commit it grew from is read
-          from the base's reflog (a fresh clone has none: the base is merged as usual).
+          onto the new base instead (``rebased``, or ``recreated`` when none is left), the
+          commits as they were kept under ``refs/devteam/rebased/<branch>``. The old base
+          commit the branch grew from is read from the base's reflog, which keeps it for 30
+          days (a fresh clone has none: the base is then merged as usual).
 
         Raises:
             GitError: ``merge_conflict`` (``files`` in its extra; the tree is left clean);
@@ -382,8 +384,12 @@ class Workspace(WorkTree):
                     " or delete it",
                     code="base_rewritten",
                 )
+            kept = f"refs/devteam/rebased/{name}"
+            await self._ok("update-ref", kept, head)  # the commits as they were stay reachable
             await self._replay(name, tip, grew_from)
-            steps.append("rebased")
+            # with no commit of its own left (none, or all empty on the new base) it is the
+            # new base: as a branch recreated from it, the tool has work to do again
+            steps.append("recreated" if await self.head_sha() == tip else "rebased")
         elif head != tip and await self._is_ancestor(head, tip):
             await self._ok("reset", "-q", "--hard", tip)
             steps.append("recreated")
@@ -408,6 +414,8 @@ class Workspace(WorkTree):
         await self._run("rebase", "--abort")
         await self._reset_and_clean()
         detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
+        if not files:
+            raise GitError(f"replaying {name} onto the rewritten base failed: {detail}")
         raise MergeConflictError(
             f"replaying {name} onto the rewritten base failed: conflicts in {', '.join(files)}:"
             f" {detail}",
@@ -451,7 +459,7 @@ class Workspace(WorkTree):
             await self._reset_and_clean()
         detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
         if not files:
-            raise GitError(f"merging {rev} failed: {detail}", code="git_failed")
+            raise GitError(f"merging {rev} failed: {detail}", code=code)
         detail = f"conflicts in {', '.join(files)}: {detail}"
         raise MergeConflictError(
             f"merging {rev} failed: {detail}", code=code, extra={"files": files}

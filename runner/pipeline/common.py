@@ -162,7 +162,12 @@ async def recorded_step(
         return None
     try:
         return from_wire(result, step.body)
-    except TypeError:  # recorded in an older shape: run the stage again
+    except TypeError as exc:  # recorded in another shape: run the stage again, and say so
+        ctx.log(
+            "warning",
+            f"the recorded {stage} result of task {task_id} is unreadable"
+            f" ({exc}); running {stage} again",
+        )
         return None
 
 

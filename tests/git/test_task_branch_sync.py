@@ -157,6 +157,18 @@ async def test_a_rewritten_base_is_not_merged_back_the_own_commits_are_replayed_
     assert not (workspace.path / "leak.txt").exists()
     assert (workspace.path / "feature.py").read_text() == "y = 1\n"
     assert git("log", "-1", "--format=%s", cwd=workspace.path) == "Task 1.1.1: the tool's change"
+    assert git("rev-parse", f"refs/devteam/rebased/{BRANCH}", cwd=workspace.path) == own
+
+
+async def test_a_branch_without_own_commits_on_a_rewritten_base_is_recreated(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    grew_from = git("rev-parse", "main", cwd=bare)
+    commit_files(bare, {"leak.txt": "x\n"}, "oops")
+    await _prep(workspace, repo)  # the tool never ran: nothing of its own
+    rewritten = commit_files(bare, {"src/app.py": "print('fixed')\n"}, "fix", parents=[grew_from])
+    checkout = await _prep(workspace, repo)
+    assert (checkout.synced, checkout.sha) == ("recreated", rewritten)  # IMPLEMENT runs again
 
 
 async def test_a_replay_that_conflicts_stops_naming_the_files_and_leaves_the_branch(
