@@ -60,10 +60,17 @@ class PostgresServer:
         return f"postgresql://postgres:{PASSWORD}@127.0.0.1:{self.port}/{dbname}"
 
     def create_database(self) -> str:
-        """Create an empty database of a fresh name; return its URL."""
+        """Create an empty database of a fresh name; return its URL.
+
+        Its text sorts by ICU's ``en-US`` rules, as a hosted database's usually does, so a
+        query that forgets byte order (``COLLATE "C"``) fails the tests here too.
+        """
         name = f"t_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0"
+                " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
         return self.url(name)
 
 

@@ -79,3 +79,10 @@ async def test_customers_state_needs_a_registered_customer(store: Store) -> None
         await store.customers.save_state("ghost", {"status": "IDLE"}, at(1))
     assert excinfo.value.code == "store_error"
     assert await store.customers.load_all_states() == {}
+
+
+async def test_customers_list_in_byte_order_whatever_the_locale(store: Store) -> None:
+    ids = ["cust-10", "cust_b", "Cust-a", "cust-9", "custa", "cust.x"]
+    for customer_id in ids:
+        await store.customers.upsert(customer(customer_id))
+    assert [c.customer_id for c in await store.customers.list()] == sorted(ids)

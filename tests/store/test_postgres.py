@@ -194,3 +194,14 @@ async def test_postgres_schema_has_every_sqlite_table_and_column(
     for table in ("runs", "steps"):
         postgres_tables[table].discard("rowid")
     assert postgres_tables == sqlite_tables
+
+
+async def test_postgres_url_parameters_reach_the_driver(url: str) -> None:
+    async with open_postgres_store(f"{url}?application_name=runner-eu-1") as store:
+        names = await store.read(
+            lambda conn: conn.execute(
+                "SELECT DISTINCT application_name FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        )
+        assert ("runner-eu-1",) in [tuple(row) for row in names]
