@@ -25,6 +25,7 @@ from runner.store.idempotency import (
     Started,
     normalize_timestamp,
 )
+from runner.store.leases import Lease, Leases, fence
 from runner.store.migrations import MIGRATIONS, Migration
 from runner.store.opening import open_database
 from runner.store.postgres import PostgresStore, open_postgres_store
@@ -59,6 +60,8 @@ __all__ = [
     "Events",
     "IdempotencyRecords",
     "InFlight",
+    "Lease",
+    "Leases",
     "Migration",
     "Mismatch",
     "NewEvent",
@@ -77,6 +80,7 @@ __all__ = [
     "StepRecord",
     "Steps",
     "Store",
+    "fence",
     "interrupted_error",
     "normalize_timestamp",
     "open_database",

@@ -19,6 +19,7 @@ from runner.store.audit import AuditLog
 from runner.store.customers import Customers
 from runner.store.events import Events
 from runner.store.idempotency import IdempotencyRecords
+from runner.store.leases import Leases
 from runner.store.processes import Processes
 from runner.store.runs import Runs
 from runner.store.skips import Skips
@@ -43,7 +44,7 @@ class Store:
     Open one with :func:`runner.store.open_store` (SQLite) or
     :func:`runner.store.open_postgres_store`. Repositories: :attr:`customers`, :attr:`runs`,
     :attr:`events`, :attr:`idempotency`, :attr:`audit`, :attr:`steps`,
-    :attr:`processes`, :attr:`skips`.
+    :attr:`processes`, :attr:`skips`, :attr:`leases`.
     """
 
     customers: Customers
@@ -54,6 +55,7 @@ class Store:
     steps: Steps
     processes: Processes
     skips: Skips
+    leases: Leases
 
     def __init__(self, dialect: Dialect, writer: Worker, reader: Worker | None = None) -> None:
         self.dialect = dialect
@@ -68,6 +70,7 @@ class Store:
         self.steps = Steps(self)
         self.processes = Processes(self)
         self.skips = Skips(self)
+        self.leases = Leases(self)
 
     async def _start(self) -> None:
         """Connect (and migrate) now, so that a bad database fails the open, not a request.

@@ -177,6 +177,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "instances and customer leases",
+        (
+            # One row per running instance: where to forward a command for its customers.
+            """CREATE TABLE instances (
+                instance_id TEXT PRIMARY KEY,
+                url         TEXT,
+                started_at  TEXT NOT NULL,
+                seen_at     TEXT NOT NULL
+            )""",
+            # Who runs a customer, until when (the database's clock), and the fencing token
+            # that grows with every acquisition: a write carrying an older one is refused.
+            """CREATE TABLE customer_leases (
+                customer_id TEXT PRIMARY KEY
+                            REFERENCES customers (customer_id) ON DELETE CASCADE,
+                owner       TEXT,
+                token       INTEGER NOT NULL,
+                expires_at  TEXT NOT NULL
+            )""",
+            "CREATE INDEX customer_leases_owner ON customer_leases (owner)",
+        ),
+    ),
 )
 """Every SQLite migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

@@ -54,6 +54,10 @@ POSTGRES = Dialect(
     lock_schema=f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})",
     migrations=POSTGRES_MIGRATIONS,
     shared=True,  # other instances may write the same database
+    now="now()",  # the transaction's start: a claim or a fence is judged at one instant
+    later="now() + make_interval(secs => ?)",
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    share_lock=" FOR SHARE",
 )
 
 

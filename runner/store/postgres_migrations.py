@@ -148,5 +148,25 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "instances and customer leases (SQLite version 5)",
+        (
+            f"""CREATE TABLE instances (
+                instance_id {_TEXT} PRIMARY KEY,
+                url         {_TEXT},
+                started_at  {_TEXT} NOT NULL,
+                seen_at     TIMESTAMPTZ NOT NULL
+            )""",
+            f"""CREATE TABLE customer_leases (
+                customer_id {_TEXT} PRIMARY KEY
+                            REFERENCES customers (customer_id) ON DELETE CASCADE,
+                owner       {_TEXT},
+                token       BIGINT NOT NULL,
+                expires_at  TIMESTAMPTZ NOT NULL
+            )""",
+            "CREATE INDEX customer_leases_owner ON customer_leases (owner)",
+        ),
+    ),
 )
 """Every PostgreSQL migration, in order; ``POSTGRES_MIGRATIONS[i].version == i + 1``."""

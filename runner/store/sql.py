@@ -108,3 +108,11 @@ class Dialect:
     migrations: tuple[Migration, ...]
     shared: bool
     """Other processes may write this database, so no row may be cached past a read."""
+    now: str
+    """The database's current time as SQL (leases never use the instances' clocks)."""
+    later: str
+    """The database's current time plus ``?`` seconds, as SQL."""
+    skip_locked: str
+    """Appended to a SELECT that claims rows: skip rows another transaction holds."""
+    share_lock: str
+    """Appended to a SELECT that checks a row: no other transaction changes it until COMMIT."""

@@ -36,6 +36,11 @@ SQLITE = Dialect(
     lock_schema=None,  # BEGIN IMMEDIATE already excludes every other writer
     migrations=MIGRATIONS,
     shared=False,  # the one store thread is the file's only writer
+    # ISO-8601 text with milliseconds, so that text order is time order
+    now="strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    later="strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ? || ' seconds')",
+    skip_locked="",  # one writer: no other transaction holds a row
+    share_lock="",
 )
 
 

@@ -12,7 +12,14 @@ import pytest
 import trio
 
 from runner.errors import InsufficientStorageError, RunnerError
-from runner.store import PostgresStore, Started, open_postgres_store, open_store
+from runner.store import (
+    POSTGRES_MIGRATIONS,
+    PostgresStore,
+    Started,
+    fence,
+    open_postgres_store,
+    open_store,
+)
 from tests.helpers.postgres import PASSWORD
 from tests.store.factories import at, customer
 
@@ -134,7 +141,8 @@ async def test_postgres_stores_opened_together_migrate_once(url: str) -> None:
         async with trio.open_nursery() as nursery:
             for _ in range(3):
                 nursery.start_soon(open_and_read)
-    assert opened == [[(1, "initial schema (SQLite version 4)")]] * 3
+    expected = sorted((m.version, m.name) for m in POSTGRES_MIGRATIONS)
+    assert [sorted(rows) for rows in opened] == [expected] * 3
 
 
 async def test_postgres_store_reads_customers_another_instance_changed(url: str) -> None:
@@ -205,3 +213,40 @@ async def test_postgres_url_parameters_reach_the_driver(url: str) -> None:
             ).fetchall()
         )
         assert ("runner-eu-1",) in [tuple(row) for row in names]
+
+
+async def test_postgres_fenced_write_keeps_its_lease_until_it_commits(url: str) -> None:
+    gate = threading.Event()
+    entered = threading.Event()
+    async with open_postgres_store(url) as owner, open_postgres_store(url) as other:
+        await owner.customers.upsert(customer("a"))
+        (lease,) = await owner.leases.claim("i1", 1.0)
+
+        def slow_fenced_write(conn: Connection) -> None:
+            fence(conn, owner.dialect, lease)  # passes: the lease is still live
+            entered.set()
+            gate.wait(10)  # a long write; meanwhile the lease runs out
+
+        async def expired() -> bool:
+            row = await other.read(
+                lambda conn: conn.execute(
+                    "SELECT expires_at <= now() FROM customer_leases WHERE customer_id = 'a'"
+                ).fetchone()
+            )
+            return bool(row[0])
+
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(owner.write, slow_fenced_write)
+                await trio.to_thread.run_sync(entered.wait, 10)
+                try:
+                    while True:
+                        if await expired():
+                            break
+                        await trio.sleep(0.02)  # polling the database's clock
+                    # expired, but its fenced write is still open: nobody may take it yet
+                    assert await other.leases.claim("i2", 60.0, customer_id="a") == []
+                finally:
+                    gate.set()
+            taken = await other.leases.claim("i2", 60.0, customer_id="a")
+    assert [(t.owner, t.token) for t in taken] == [("i2", lease.token + 1)]
