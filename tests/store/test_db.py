@@ -249,6 +249,17 @@ def _abort_transaction(conn: Connection) -> int:
     return 0
 
 
+async def test_store_write_that_ends_its_own_transaction_fails(store: Store) -> None:
+    def set_then_abort(conn: Connection) -> int:
+        _set_seq("x", 1)(conn)
+        return _abort_transaction(conn)
+
+    with pytest.raises(RunnerError) as excinfo:
+        await store.write(set_then_abort)
+    assert excinfo.value.code == "store_error"
+    assert await store.events.last_seq("x") == 0
+
+
 async def test_store_group_commit_failure_fails_every_write_of_the_batch(store: Store) -> None:
     gate = threading.Event()
     errors: dict[str, str] = {}
