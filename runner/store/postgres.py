@@ -47,6 +47,14 @@ READERS = 3
 CONNECT_TIMEOUT_S = 10
 """How long a connection attempt may take, unless the URL says ``connect_timeout``."""
 
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms: unacknowledged data for this long drops the connection
+}
+
 POSTGRES = Dialect(
     name="postgresql",
     begin_read="BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
@@ -143,6 +151,11 @@ def _connect(url: str, *, migrate: bool) -> PostgresConnection:
     params: dict[str, Any] = conninfo_to_dict(url)
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     params.setdefault("application_name", "devteam-runner")
+    # A submitted write cannot be cancelled (its caller waits for it): a server that went
+    # away without closing the connection must show as an error within seconds, not after
+    # the kernel's retransmissions give up (~15 min). The URL may say otherwise.
+    for name, value in _KEEPALIVES.items():
+        params.setdefault(name, value)
     conn = PostgresConnection(psycopg.connect(autocommit=True, **params))
     if migrate:
         try:

@@ -20,6 +20,7 @@ from runner.store import (
     open_postgres_store,
     open_store,
 )
+from runner.store.postgres import PostgresConnection
 from tests.helpers.postgres import PASSWORD
 from tests.store.factories import at, customer
 
@@ -213,6 +214,17 @@ async def test_postgres_url_parameters_reach_the_driver(url: str) -> None:
             ).fetchall()
         )
         assert ("runner-eu-1",) in [tuple(row) for row in names]
+        # the store's keepalive defaults are there, unless the URL says otherwise
+        connection = await store.read(_connection_parameters)
+        assert connection["keepalives_idle"] == "10"
+        assert connection["tcp_user_timeout"] == "30000"
+    async with open_postgres_store(f"{url}?tcp_user_timeout=5000") as store:
+        assert (await store.read(_connection_parameters))["tcp_user_timeout"] == "5000"
+
+
+def _connection_parameters(conn: Connection) -> dict[str, str]:
+    assert isinstance(conn, PostgresConnection)
+    return dict(conn.raw.info.get_parameters())
 
 
 async def test_postgres_fenced_write_keeps_its_lease_until_it_commits(url: str) -> None:
