@@ -71,7 +71,8 @@ def _insert(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
     """
     counts = Counter(event.customer_id for event in events)
     next_seq: dict[str, int] = {}
-    for customer_id, count in counts.items():
+    # Counters locked in one order (by id): two instances' batches never deadlock on them.
+    for customer_id, count in sorted(counts.items()):
         (last,) = conn.execute(
             "INSERT INTO event_seq (customer_id, last_seq) VALUES (?, ?)"
             " ON CONFLICT (customer_id) DO UPDATE"
