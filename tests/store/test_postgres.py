@@ -262,3 +262,17 @@ async def test_postgres_fenced_write_keeps_its_lease_until_it_commits(url: str) 
                     gate.set()
             taken = await other.leases.claim("i2", 60.0, customer_id="a")
     assert [(t.owner, t.token) for t in taken] == [("i2", lease.token + 1)]
+
+
+async def test_postgres_write_that_loses_its_connection_fails_and_the_next_reconnects(
+    pg_store: PostgresStore,
+) -> None:
+    def upsert_then_lose_connection(conn: Connection) -> None:
+        conn.execute("INSERT INTO event_seq (customer_id, last_seq) VALUES ('lost', 7)")
+        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    with pytest.raises(RunnerError) as excinfo:
+        await pg_store.write(upsert_then_lose_connection)
+    assert excinfo.value.code == "store_error"
+    assert await pg_store.events.last_seq("lost") == 0  # nothing of it was kept
+    assert await pg_store.events.append("lost", None, "log", {}, at(1)) == 1
