@@ -28,7 +28,7 @@ from runner.store.idempotency import (
 from runner.store.leases import Lease, Leases, fence
 from runner.store.migrations import MIGRATIONS, Migration
 from runner.store.opening import open_database
-from runner.store.postgres import PostgresStore, open_postgres_store
+from runner.store.postgres import Notifications, PostgresStore, open_postgres_store
 from runner.store.postgres_migrations import POSTGRES_MIGRATIONS
 from runner.store.processes import Processes, ProcessRow
 from runner.store.runs import (
@@ -65,6 +65,7 @@ __all__ = [
     "Migration",
     "Mismatch",
     "NewEvent",
+    "Notifications",
     "PostgresStore",
     "ProcessRow",
     "Processes",

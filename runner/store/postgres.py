@@ -9,6 +9,7 @@ while writes are still queued may run before them.
 Connections are in autocommit mode and each job sends its own ``BEGIN``: the writer's
 transactions are READ COMMITTED, a read job is one REPEATABLE READ, READ ONLY snapshot.
 A lost connection (server restart, network) is replaced before the next job.
+:meth:`PostgresStore.listen` LISTENs on a connection of its own, waited on by Trio itself.
 
 The URL carries the database password: it never appears in a log, an error or /health
 (:meth:`PostgresStore.describe` and every error message are redacted).
@@ -24,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg.errors
-from psycopg import pq
+import trio
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import InsufficientStorageError, RunnerError
@@ -36,11 +38,11 @@ from runner.store.sql import STORE_ERROR, Dialect
 from runner.store.worker import Worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from runner.store.sql import Cursor
 
-__all__ = ["POSTGRES", "READERS", "PostgresStore", "open_postgres_store"]
+__all__ = ["POSTGRES", "READERS", "Notifications", "PostgresStore", "open_postgres_store"]
 
 READERS = 3
 """Reader threads (and connections) per store; with the writer, four connections."""
@@ -146,8 +148,8 @@ class PostgresConnection:
         self.raw.close()
 
 
-def _connect(url: str, *, migrate: bool) -> PostgresConnection:
-    """Connect (and, for the writer, migrate the schema)."""
+def connect_raw(url: str) -> psycopg.Connection[Any]:
+    """Open an autocommit connection with the store's defaults (the URL's settings win)."""
     params: dict[str, Any] = conninfo_to_dict(url)
     params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     params.setdefault("application_name", "devteam-runner")
@@ -156,7 +158,12 @@ def _connect(url: str, *, migrate: bool) -> PostgresConnection:
     # the kernel's retransmissions give up (~15 min). The URL may say otherwise.
     for name, value in _KEEPALIVES.items():
         params.setdefault(name, value)
-    conn = PostgresConnection(psycopg.connect(autocommit=True, **params))
+    return psycopg.connect(autocommit=True, **params)
+
+
+def _connect(url: str, *, migrate: bool) -> PostgresConnection:
+    """Connect (and, for the writer, migrate the schema)."""
+    conn = PostgresConnection(connect_raw(url))
     if migrate:
         try:
             apply_migrations(conn, POSTGRES)
@@ -202,6 +209,47 @@ def describe(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+class Notifications:
+    """The notifications of the channels a connection LISTENs to, received the Trio way.
+
+    No thread: the task sleeps until the connection's socket is readable
+    (``trio.lowlevel.wait_readable``), then lets libpq read what arrived, so waiting is
+    cancellable like any other Trio wait. A notification arrives when its transaction
+    commits (never for one rolled back); it is not stored, so one sent while nobody
+    listened is gone.
+    """
+
+    def __init__(
+        self, conn: psycopg.Connection[Any], errors: Callable[[BaseException], BaseException]
+    ) -> None:
+        self._conn = conn
+        self._errors = errors
+
+    async def receive(self) -> str:
+        """Wait for the next notification and return its payload.
+
+        Raises:
+            RunnerError: ``store_error`` when the connection is lost (listen again, then
+                read what was missed from the tables).
+        """
+        pgconn = self._conn.pgconn
+        while True:
+            notify = pgconn.notifies()
+            if notify is not None:
+                return notify.extra.decode()
+            await trio.lowlevel.wait_readable(pgconn.socket)
+            try:
+                pgconn.consume_input()
+            except psycopg.OperationalError as exc:
+                raise self._errors(exc) from None
+
+    def __aiter__(self) -> Notifications:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self.receive()
+
+
 class PostgresStore(Store):
     """A PostgreSQL database: one writer thread, :data:`READERS` reader threads."""
 
@@ -209,11 +257,39 @@ class PostgresStore(Store):
         self._url = url
         password = url_password(url)
         errors = partial(store_error, Redactor((password,) if password else ()))
+        self._errors = errors
         writer = Worker("postgres-writer", partial(_connect, url, migrate=True), errors, POSTGRES)
         reader = Worker(
             "postgres-reader", partial(_connect, url, migrate=False), errors, POSTGRES, readers
         )
         super().__init__(POSTGRES, writer, reader)
+
+    @contextlib.asynccontextmanager
+    async def listen(self, *channels: str) -> AsyncIterator[Notifications]:
+        """LISTEN to ``channels`` on a connection of its own for the duration of the block.
+
+        Raises:
+            RunnerError: ``store_error`` when the server cannot be reached.
+        """
+
+        def connect() -> psycopg.Connection[Any]:
+            conn = connect_raw(self._url)
+            try:
+                for channel in channels:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            conn = await trio.to_thread.run_sync(connect)
+        except psycopg.Error as exc:
+            raise self._errors(exc) from None
+        try:
+            yield Notifications(conn, self._errors)
+        finally:
+            conn.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.describe()!r})"

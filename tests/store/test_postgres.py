@@ -276,3 +276,50 @@ async def test_postgres_write_that_loses_its_connection_fails_and_the_next_recon
     assert excinfo.value.code == "store_error"
     assert await pg_store.events.last_seq("lost") == 0  # nothing of it was kept
     assert await pg_store.events.append("lost", None, "log", {}, at(1)) == 1
+
+
+async def _notify(store: PostgresStore, payload: str, *, commit: bool = True) -> None:
+    def send(conn: Connection) -> None:
+        conn.execute("SELECT pg_notify('runner_events', ?)", (payload,))
+        if not commit:
+            raise LookupError("rolled back")
+
+    if commit:
+        await store.write(send)
+    else:
+        with pytest.raises(LookupError):
+            await store.write(send)
+
+
+async def test_postgres_listen_receives_what_other_instances_commit(url: str) -> None:
+    async with open_postgres_store(url) as sender, open_postgres_store(url) as receiver:
+        async with receiver.listen("runner_events", "other") as notifications:
+            await _notify(sender, "acme:1")
+            await _notify(sender, "acme:2", commit=False)  # rolled back: never sent
+            await _notify(sender, "beta:1")
+            with trio.fail_after(10):
+                received = [await notifications.receive() for _ in range(2)]
+    assert received == ["acme:1", "beta:1"]
+
+
+async def test_postgres_listen_waits_without_a_thread_and_is_cancellable(
+    pg_store: PostgresStore,
+) -> None:
+    async with pg_store.listen("runner_events") as notifications:
+        with trio.move_on_after(0.1) as scope:
+            await notifications.receive()
+        assert scope.cancelled_caught  # a thread in a blocking wait could not be cancelled
+        await _notify(pg_store, "after")
+        with trio.fail_after(10):
+            async for payload in notifications:
+                assert payload == "after"
+                break
+
+
+async def test_postgres_listen_reports_a_lost_connection(pg_store: PostgresStore, url: str) -> None:
+    async with pg_store.listen("runner_events") as notifications:
+        with trio.fail_after(10):
+            assert await trio.to_thread.run_sync(_terminate_runner_connections, url) >= 1
+            with pytest.raises(RunnerError) as excinfo:
+                await notifications.receive()
+    assert excinfo.value.code == "store_error"
