@@ -3,6 +3,7 @@
 from runner.actors.bus import LOG, UPDATE, Event, EventBus, Subscriber
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
+from runner.actors.leases import LeaseKeeper, LeaseStore
 from runner.actors.messages import (
     GetState,
     Pause,
@@ -27,6 +28,8 @@ __all__ = [
     "EventBus",
     "ExecutionState",
     "GetState",
+    "LeaseKeeper",
+    "LeaseStore",
     "Pause",
     "Registry",
     "Reply",
