@@ -11,6 +11,7 @@ from tests.helpers.postgres import PostgresServer, find_bin_dir, throwaway_postg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 # Variables the runner reads; tests must not inherit them from the developer's shell.
 _OUR_PREFIXES = (
@@ -67,3 +68,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(message)
     with throwaway_postgres(bin_dir) as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ``DATABASE_URL`` for a service started as a process: a fresh file or database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/runner.db"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
