@@ -71,7 +71,7 @@ def _terminate_runner_connections(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as admin:
         (killed,) = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = 'devteam-runner'"
+            " WHERE application_name = 'devteam-runner' AND datname = current_database()"
         ).fetchone()
     return int(killed)
 
