@@ -51,7 +51,7 @@ from runner.config import Settings
 from runner.process import ProcessResult, run_process
 from runner.verify import child_environment, detect_toolchain, load_verify_config, verify
 from runner.verify.commands import plan_lint, plan_tests, plan_typecheck
-from runner.verify.deps import install_node_modules
+from runner.verify.install import install_node_modules
 from tests.helpers.calc_repo import make_calc_remote, make_tool
 from tests.helpers.field_repos import build_remote, clone_branch
 from tests.helpers.verify_repos import PYTHON_BRANCHES, PYTHON_MAIN, build_repo

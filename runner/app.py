@@ -48,8 +48,14 @@ if TYPE_CHECKING:
     from runner.config import Settings
     from runner.pipeline import Stages
 
-__all__ = ["StoreJournal", "create_app", "end_previous_life_of", "housekeep_once", "housekeeping",
-           "open_services"]  # fmt: skip
+__all__ = [
+    "StoreJournal",
+    "create_app",
+    "end_previous_life_of",
+    "housekeep_once",
+    "housekeeping",
+    "open_services",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -102,8 +108,13 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
         services.metrics.observe_request(rule, request.method, response.status_code, elapsed)
         if request.method in {"POST", "PUT", "DELETE", "PATCH"}:
             await _audit(services, rule, response)
-        log.info("request", method=request.method, path=request.path,
-                 status=response.status_code, ms=round(elapsed * 1000, 2))  # fmt: skip
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            ms=round(elapsed * 1000, 2),
+        )
         return response
 
     def authenticate(header: str | None, token: str | None) -> object:
@@ -145,16 +156,24 @@ async def _audit(services: Services, rule: str, response: Response) -> None:
         outcome="ok" if status < 400 else ("rejected" if status < 500 else "error"),
         status_code=status,
         request_id=getattr(g, "request_id", None),
-        detail={"path": services.redactor(request.path),
-                "replayed": response.headers.get("Idempotent-Replayed") == "true",
-                **services.redactor.value(getattr(g, "audit_detail", {}))},
-    )  # fmt: skip
+        detail={
+            "path": services.redactor(request.path),
+            "replayed": response.headers.get("Idempotent-Replayed") == "true",
+            **services.redactor.value(getattr(g, "audit_detail", {})),
+        },
+    )
     try:
         with trio.CancelScope(shield=True):
             await services.store.audit.record(entry)
     except RunnerError as exc:  # the answer is decided: a failed audit row must not turn it
-        log.error("audit_failed", code=exc.code, message=exc.message, status=status,
-                  request_id=entry.request_id, customer_id=entry.customer_id)  # fmt: skip
+        log.error(
+            "audit_failed",
+            code=exc.code,
+            message=exc.message,
+            status=status,
+            request_id=entry.request_id,
+            customer_id=entry.customer_id,
+        )
 
 
 @asynccontextmanager

@@ -90,9 +90,11 @@ class RunnerClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await self._http.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -175,9 +177,10 @@ class RunnerClient:
         resource = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
             stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = (
-                await trio.open_ssl_over_tcp_stream(host, port) if secure
+                await trio.open_ssl_over_tcp_stream(host, port)
+                if secure
                 else await trio.open_tcp_stream(host, port)
-            )  # fmt: skip
+            )
         except OSError as exc:
             return type(exc).__name__
         async with trio.open_nursery() as nursery:

@@ -32,6 +32,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "LeaseLostError",
+    "MergeConflictError",
     "NotFoundError",
     "PayloadTooLargeError",
     "RepoAccessError",
@@ -212,6 +213,17 @@ class GitError(StageError):
 
     code = "git_failed"
     stage = "prep"
+
+
+class MergeConflictError(GitError):
+    """The branch cannot be brought together with the base without a person (409).
+
+    ``merge_conflict`` names the files (``files`` in the extra); ``base_rewritten``: the base
+    was force-pushed under a task branch that is on the remote too.
+    """
+
+    code = "merge_conflict"
+    http_status = 409
 
 
 class RepoAccessError(GitError):

@@ -60,8 +60,13 @@ class Failure:
 
     def as_dict(self) -> dict[str, str | bool]:
         """The failure as error evidence (code, kind, transient, reason, line)."""
-        return {"code": self.code, "kind": self.kind, "transient": self.transient,
-                "reason": self.reason, "line": self.line}  # fmt: skip
+        return {
+            "code": self.code,
+            "kind": self.kind,
+            "transient": self.transient,
+            "reason": self.reason,
+            "line": self.line,
+        }
 
 
 def _rule(source: Source, code: str, kind: Kind, reason: str, *patterns: str) -> FailureRule:
@@ -75,47 +80,125 @@ _LITELLM = r"^[^\w\n]*litellm\."
 
 RULES: tuple[FailureRule, ...] = (
     # -- the model (aider) -------------------------------------------------------------------
-    _rule("tool", "model_auth_failed", "permanent", "the model API refused the API key",
-          _LITELLM + r"AuthenticationError\b", _LITELLM + r"PermissionDeniedError\b"),
-    _rule("tool", "model_not_found", "permanent", "the model API does not know the model",
-          _LITELLM + r"NotFoundError\b"),
-    _rule("tool", "model_rate_limited", "transient", "the model API is rate limiting requests",
-          _LITELLM + r"(?:Router)?RateLimitError\b"),
-    _rule("tool", "model_unavailable", "transient",
-          "the model API is down, overloaded or unreachable",
-          _LITELLM + r"(?:InternalServerError|ServiceUnavailableError|BadGatewayError"
-          r"|APIConnectionError|Timeout|APIError)\b"),
-    _rule("tool", "model_request_failed", "permanent", "the model API rejected the request",
-          _LITELLM + r"(?:BadRequestError|ContextWindowExceededError"
-          r"|ContentPolicyViolationError|UnprocessableEntityError)\b"),
+    _rule(
+        "tool",
+        "model_auth_failed",
+        "permanent",
+        "the model API refused the API key",
+        _LITELLM + r"AuthenticationError\b",
+        _LITELLM + r"PermissionDeniedError\b",
+    ),
+    _rule(
+        "tool",
+        "model_not_found",
+        "permanent",
+        "the model API does not know the model",
+        _LITELLM + r"NotFoundError\b",
+    ),
+    _rule(
+        "tool",
+        "model_rate_limited",
+        "transient",
+        "the model API is rate limiting requests",
+        _LITELLM + r"(?:Router)?RateLimitError\b",
+    ),
+    _rule(
+        "tool",
+        "model_unavailable",
+        "transient",
+        "the model API is down, overloaded or unreachable",
+        _LITELLM + r"(?:InternalServerError|ServiceUnavailableError|BadGatewayError"
+        r"|APIConnectionError|Timeout|APIError)\b",
+    ),
+    _rule(
+        "tool",
+        "model_request_failed",
+        "permanent",
+        "the model API rejected the request",
+        _LITELLM + r"(?:BadRequestError|ContextWindowExceededError"
+        r"|ContentPolicyViolationError|UnprocessableEntityError)\b",
+    ),
     # aider retries only what it deems retryable; an error it retried that no row above names
-    _rule("tool", "model_unavailable", "transient", "the model API call failed and was retried",
-          r"^Retrying in [\d.]+ seconds"),
+    _rule(
+        "tool",
+        "model_unavailable",
+        "transient",
+        "the model API call failed and was retried",
+        r"^Retrying in [\d.]+ seconds",
+    ),
     # -- git remotes -------------------------------------------------------------------------
-    _rule("git", "git_auth_failed", "permanent", "the remote refused the credentials",
-          r"authentication failed", r"could not read (?:username|password)",
-          r"terminal prompts disabled", r"permission denied \(publickey",
-          r"returned error: 40[13]\b", r"HTTP 40[13]\b"),
-    _rule("git", "repo_not_found", "permanent", "the repository does not exist",
-          r"repository .*not found", r"repository '.*' does not exist",
-          r"does not appear to be a git repository", r"returned error: 404\b", r"HTTP 404\b"),
-    _rule("git", "repo_access_denied", "permanent", "the remote refused the request",
-          r"returned error: 4\d\d\b", r"HTTP 4\d\d\b", r"permission denied", r"access denied",
-          r"host key verification failed", r"transport '[a-z+]+' not allowed"),
-    _rule("git", "git_remote_unavailable", "transient",
-          "the remote is unreachable or failed to answer",
-          r"returned error: 5\d\d\b", r"HTTP 5\d\d\b",
-          r"could not resolve host", r"connection refused", r"connection reset",
-          r"connection timed out", r"timed out", r"operation too slow", r"failed to connect",
-          r"unable to connect", r"couldn't connect to server", r"no route to host",
-          r"network is unreachable", r"empty reply from server", r"early eof",
-          r"the remote end hung up", r"transfer closed with",
-          r"RPC failed", r"unexpected disconnect", r"gnutls_handshake\(\) failed",
-          r"SSL_ERROR_SYSCALL"),
+    _rule(
+        "git",
+        "git_auth_failed",
+        "permanent",
+        "the remote refused the credentials",
+        r"authentication failed",
+        r"could not read (?:username|password)",
+        r"terminal prompts disabled",
+        r"permission denied \(publickey",
+        r"returned error: 40[13]\b",
+        r"HTTP 40[13]\b",
+    ),
+    _rule(
+        "git",
+        "repo_not_found",
+        "permanent",
+        "the repository does not exist",
+        r"repository .*not found",
+        r"repository '.*' does not exist",
+        r"does not appear to be a git repository",
+        r"returned error: 404\b",
+        r"HTTP 404\b",
+    ),
+    _rule(
+        "git",
+        "repo_access_denied",
+        "permanent",
+        "the remote refused the request",
+        r"returned error: 4\d\d\b",
+        r"HTTP 4\d\d\b",
+        r"permission denied",
+        r"access denied",
+        r"host key verification failed",
+        r"transport '[a-z+]+' not allowed",
+    ),
+    _rule(
+        "git",
+        "git_remote_unavailable",
+        "transient",
+        "the remote is unreachable or failed to answer",
+        r"returned error: 5\d\d\b",
+        r"HTTP 5\d\d\b",
+        r"could not resolve host",
+        r"connection refused",
+        r"connection reset",
+        r"connection timed out",
+        r"timed out",
+        r"operation too slow",
+        r"failed to connect",
+        r"unable to connect",
+        r"couldn't connect to server",
+        r"no route to host",
+        r"network is unreachable",
+        r"empty reply from server",
+        r"early eof",
+        r"the remote end hung up",
+        r"transfer closed with",
+        r"RPC failed",
+        r"unexpected disconnect",
+        r"gnutls_handshake\(\) failed",
+        r"SSL_ERROR_SYSCALL",
+    ),
     # generic prefixes git prints for any remote failure not named above
-    _rule("git", "repo_access_denied", "permanent", "the repository is not accessible",
-          r"unable to access", r"could not read from remote repository"),
-)  # fmt: skip
+    _rule(
+        "git",
+        "repo_access_denied",
+        "permanent",
+        "the repository is not accessible",
+        r"unable to access",
+        r"could not read from remote repository",
+    ),
+)
 """The failure table, first match wins (see the module's docstring)."""
 
 _ALWAYS_TRANSIENT = frozenset({"git_timeout"})

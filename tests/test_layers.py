@@ -13,7 +13,7 @@ RUNNER = Path(__file__).resolve().parents[1] / "runner"
 LAYERS = {"api": 4, "actors": 3, "pipeline": 2, "tasks": 1, "git": 1, "tools": 0, "verify": 1}
 LEAVES = {
     "errors", "failures", "config", "redact", "store", "metrics", "logging", "clock", "paths",
-    "process", "__init__",
+    "process", "wire", "__init__",
 }  # fmt: skip
 TOP = {"app", "cli", "serve", "terminal", "__main__", "client"}
 
@@ -84,3 +84,14 @@ def test_domain_code_never_imports_pydantic() -> None:
     for module in MODULES:
         if _part(module) not in {"api", "app"}:
             assert not any(n.split(".")[0] == "pydantic" for n in _imports(module)), module
+
+
+# One concept seen from two layers (the API's view of customers and their store, the HTTP
+# rendering of errors and the errors, a package's shared definitions) may share a name.
+SAME_CONCEPT = {"__init__", "base", "customers", "errors", "idempotency"}
+
+
+def test_one_module_name_one_concept() -> None:
+    stems = [module.stem for module in MODULES]
+    shared = {stem for stem in stems if stems.count(stem) > 1}
+    assert shared <= SAME_CONCEPT, shared - SAME_CONCEPT

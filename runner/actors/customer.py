@@ -24,13 +24,19 @@ from runner.actors.journal import Journal, Persisting
 from runner.actors.messages import (
     Command,
     GetState,
+    ManualStage,
     Pause,
+    ReadTaskList,
     Reply,
     Resume,
-    RunStage,
+    RunImplement,
+    RunPrep,
+    RunSelect,
+    RunVerify,
     SkipTask,
     StartRun,
     Stop,
+    WorkspaceStage,
 )
 from runner.actors.state import STAGE_STATUS, ExecutionState, Status, allowed_from
 from runner.errors import (
@@ -76,7 +82,7 @@ class CustomerActor:
     _recv: trio.MemoryReceiveChannel[Command] = attrs.field(init=False)
     _nursery: trio.Nursery | None = None
     _run_scope: trio.CancelScope | None = None
-    _manual: deque[RunStage] = attrs.field(factory=deque)
+    _manual: deque[ManualStage] = attrs.field(factory=deque)
     _manual_running: bool = False
     journal: Journal = attrs.field(init=False)
     _task_lists: TaskListMemo = attrs.field(factory=TaskListMemo)
@@ -149,7 +155,7 @@ class CustomerActor:
             match command:
                 case GetState():
                     self._value(command.reply, self.state.to_wire())
-                case RunStage():
+                case RunSelect() | ReadTaskList() | RunPrep() | RunImplement() | RunVerify():
                     self._queue_stage(command)
                 case StartRun():
                     await self._start_run(command)
@@ -206,11 +212,19 @@ class CustomerActor:
         )
         # the run's row and the state that starts it: one transaction, or neither
         await self.journal.change(
-            Status.SELECTING, new_run=record, run_id=run_id, start_time=now, error=None,
-            pause_requested=False, current_task=None, branch=None,
-            stop_after_task=command.stop_after_task, tool=command.tool,
-            max_attempts=command.max_attempts, attempt=None,
-        )  # fmt: skip
+            Status.SELECTING,
+            new_run=record,
+            run_id=run_id,
+            start_time=now,
+            error=None,
+            pause_requested=False,
+            current_task=None,
+            branch=None,
+            stop_after_task=command.stop_after_task,
+            tool=command.tool,
+            max_attempts=command.max_attempts,
+            attempt=None,
+        )
         self._value(command.reply, self.state.to_wire())
         self._launch_run(None)
 
@@ -260,8 +274,9 @@ class CustomerActor:
         self._check("skip")
         if self._manual_running:
             raise ConflictError("a manual stage is running; retry when it ends", code="busy")
-        skip = SkipRecord(self.customer_id, command.task_id, command.reason,
-                          command.skipped_by, self._now())  # fmt: skip
+        skip = SkipRecord(
+            self.customer_id, command.task_id, command.reason, command.skipped_by, self._now()
+        )
         await self.deps.store.skips.add(skip)
         self.journal.log("warning", f"task {command.task_id} skipped: {command.reason}")
         at_it = self.state.current_task == command.task_id  # a resume moves on to the next task
@@ -269,8 +284,12 @@ class CustomerActor:
             {"current_task": None, "resume_stage": None, "branch": None} if at_it else {}
         )
         await self.journal.change(self.state.status, **moved_on)
-        body = {"taskId": skip.task_id, "reason": skip.reason, "skippedAt": skip.skipped_at,
-                "state": self.state.to_wire()}  # fmt: skip
+        body = {
+            "taskId": skip.task_id,
+            "reason": skip.reason,
+            "skippedAt": skip.skipped_at,
+            "state": self.state.to_wire(),
+        }
         self._value(command.reply, body)
 
     def _launch_run(self, resume: ResumePoint | None) -> None:
@@ -359,10 +378,16 @@ class CustomerActor:
             self.deps.metrics.run_finished(result.status)
         if result.status == Status.FAILED and result.error is not None:
             error = self.state.error or {}
-            log.error("run_failed", code=error.get("code"), stage=error.get("stage"),
-                      message=error.get("message"), task_id=self.state.current_task,
-                      customer_id=self.customer_id, run_id=self.state.run_id,
-                      request_id=self._run_request_id)  # fmt: skip
+            log.error(
+                "run_failed",
+                code=error.get("code"),
+                stage=error.get("stage"),
+                message=error.get("message"),
+                task_id=self.state.current_task,
+                customer_id=self.customer_id,
+                run_id=self.state.run_id,
+                request_id=self._run_request_id,
+            )
         if self.state.run_id is not None:
             now = self._now()
             await self._until_saved(
@@ -396,8 +421,8 @@ class CustomerActor:
 
     # -- manual stages -------------------------------------------------------------------
 
-    def _queue_stage(self, command: RunStage) -> None:
-        if self._running() and command.stage == "tasks":  # the run holds the workspace:
+    def _queue_stage(self, command: ManualStage) -> None:
+        if self._running() and isinstance(command, ReadTaskList):  # the run holds the workspace:
             self._value(command.reply, self._task_lists.last)  # the list it read last
             return
         if self._running():
@@ -415,32 +440,32 @@ class CustomerActor:
         self._manual_running = True
         self._nursery.start_soon(self._run_manual, self._manual.popleft())
 
-    async def _run_manual(self, command: RunStage) -> None:
+    async def _run_manual(self, command: ManualStage) -> None:
         """Run one manual stage; reply once the state that ends it is persisted.
 
         The stage's status is persisted beside its first steps, not before them: the stage
         reads none of it. Its result record and the state that ends it are one transaction.
+        A run waiting to be resumed keeps its place: the stage shows its own task only while
+        it runs.
         """
         resting = self.state.status
-        changes = command.stage not in ("select", "tasks")
+        keep = self._resume_place() if resting in allowed_from("resume") else {}
+        changes = isinstance(command, (RunPrep, RunImplement, RunVerify))
         steps: list[StepRecord] = []
         announced: Persisting | None = None
         result: outcome.Outcome[Any] = outcome.Error(RunnerError("internal error", code="internal"))
         try:
             ctx = await self._context(keep_step=steps.append if changes else None)
-            if changes:
-                assert self._nursery is not None
-                self.state.current_task = getattr(command.request, "task_id", None)
-                announced = self.journal.change_soon(self._nursery, STAGE_STATUS[command.stage])
+            if isinstance(command, (RunPrep, RunImplement, RunVerify)):
+                announced = self._announce(command)
             value = await self._call_stage(ctx, command)
             if announced is not None:
                 await announced.wait()
-            self._note_workspace(command.stage, value)
             result = outcome.Value(value)
         except RunnerError as exc:
             result = outcome.Error(exc)
         except Exception:
-            log.exception("stage_crashed", stage=command.stage)
+            log.exception("stage_crashed", command=type(command).__name__)
         finally:
             unsaved = False
             if changes:
@@ -448,46 +473,52 @@ class CustomerActor:
                     if announced is not None:
                         await announced.done.wait()
                     try:
-                        await self.journal.change(resting, steps=steps)
+                        await self.journal.change(resting, steps=steps, **keep)
                     except RunnerError as exc:  # e.g. a full disk: answer now, save later
                         result, unsaved = outcome.Error(exc), True
             self._reply(command.reply, result)
             if unsaved:  # the customer stays busy until its resting state is saved
-                rest = functools.partial(self.journal.change, resting, steps=steps)
+                rest = functools.partial(self.journal.change, resting, steps=steps, **keep)
                 await self._until_saved(True, rest)
             self._manual_running = False
             self._start_next_manual()
 
-    def _note_workspace(self, stage: str, result: Any) -> None:
-        """After PREP: remember the branch and the workspace (shown in the state)."""
-        wire = getattr(result, "to_wire", None)
-        if stage == "prep" and wire is not None:
-            body = wire()
-            self.state.branch = str(body.get("branch"))
-            self.state.repo_path = str(body.get("repoPath"))
+    def _resume_place(self) -> dict[str, Any]:
+        """The fields a resume reads, as the run left them."""
+        s = self.state
+        return {"current_task": s.current_task, "branch": s.branch, "repo_path": s.repo_path}
 
-    async def _call_stage(self, ctx: StageContext, command: RunStage) -> Any:
+    def _announce(self, command: WorkspaceStage) -> Persisting:
+        """Show the stage and its task in the state (persisted while the stage starts)."""
+        assert self._nursery is not None
+        self.state.current_task = command.request.task_id
+        return self.journal.change_soon(self._nursery, STAGE_STATUS[command.stage])
+
+    async def _call_stage(self, ctx: StageContext, command: ManualStage) -> Any:
         stages = self.deps.stages
-        if command.stage == "select":
-            return await stages.select(ctx, exclude_completed=bool(command.request))
-        if command.stage == "tasks":  # the task list as SELECT reads it (the memo keeps it)
-            await stages.select(ctx)
-            return self._task_lists.last
-        if command.stage == "prep":
-            return await stages.prep(ctx, command.request)
-        if command.stage == "implement":
-            return await stages.implement(ctx, command.request)
-        if command.stage == "verify":
-            return await stages.verify(ctx, command.request)
-        raise NotFoundError(f"unknown stage {command.stage!r}")
+        match command:
+            case RunSelect():
+                return await stages.select(ctx, exclude_completed=command.exclude_completed)
+            case ReadTaskList():  # the task list as SELECT reads it (the memo keeps it)
+                await stages.select(ctx)
+                return self._task_lists.last
+            case RunPrep():
+                prep = await stages.prep(ctx, command.request)
+                self.state.branch, self.state.repo_path = prep.branch, prep.repo_path
+                return prep
+            case RunImplement():
+                return await stages.implement(ctx, command.request)
+            case RunVerify():
+                return await stages.verify(ctx, command.request)
 
     # -- state, events, logs -------------------------------------------------------------
 
     async def _context(self, keep_step: StepSink | None = None) -> StageContext:
         customer = await self.deps.store.customers.get(self.customer_id)
         if customer is None:
-            raise NotFoundError(f"customer {self.customer_id!r} is not registered",
-                                code="customer_not_found")  # fmt: skip
+            raise NotFoundError(
+                f"customer {self.customer_id!r} is not registered", code="customer_not_found"
+            )
         return StageContext(
             settings=self.deps.settings,
             customer=customer,

@@ -57,10 +57,16 @@ class RunHooks:
         deps.metrics.observe_stage(opened.stage, outcome, seconds)
         # attempt: the store numbers it (the times this run ran this stage of this task)
         record = StageRecord(
-            run_id=run_id, task_id=opened.task_id, stage=opened.stage, attempt=1,
-            outcome=outcome, started_at=opened.started_at, finished_at=self.journal.now(),
-            duration_s=round(seconds, 3), result=deps.redactor.value(result),
-        )  # fmt: skip
+            run_id=run_id,
+            task_id=opened.task_id,
+            stage=opened.stage,
+            attempt=1,
+            outcome=outcome,
+            started_at=opened.started_at,
+            finished_at=self.journal.now(),
+            duration_s=round(seconds, 3),
+            result=deps.redactor.value(result),
+        )
         await deps.store.runs.record_stage(record)
 
     async def attempt_started(self, task_id: str, attempt: int, max_attempts: int) -> None:

@@ -198,10 +198,14 @@ class Journal:
     ) -> None:
         redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
         records = await self.deps.store.events.append_many(
-            [NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
-             for kind, frame in redacted],
-            state=state, steps=steps, new_run=new_run,
-        )  # fmt: skip
+            [
+                NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
+                for kind, frame in redacted
+            ],
+            state=state,
+            steps=steps,
+            new_run=new_run,
+        )
         for (kind, frame), record in zip(redacted, records, strict=True):
             frame["seq"] = record.seq
             self.deps.bus.publish(Event(self.customer_id, record.seq, kind, frame))
@@ -238,15 +242,20 @@ class Journal:
         frames, self._unsent = self._unsent, []
         for (level, task_id), lines in _group_logs(pending).items():
             self.state.logs = [*self.state.logs, *lines][-_KEPT_LOG_LINES:]
-            frames.append((LOG, {
-                "type": LOG,
-                "customerId": self.customer_id,
-                "taskId": task_id,
-                "level": level,
-                "message": "\n".join(lines),
-                "timestamp": self.now(),
-                "runId": self.state.run_id,
-            }))  # fmt: skip
+            frames.append(
+                (
+                    LOG,
+                    {
+                        "type": LOG,
+                        "customerId": self.customer_id,
+                        "taskId": task_id,
+                        "level": level,
+                        "message": "\n".join(lines),
+                        "timestamp": self.now(),
+                        "runId": self.state.run_id,
+                    },
+                )
+            )
         return frames
 
 

@@ -2,38 +2,86 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 import outcome
 import trio
 
+from runner.pipeline import ImplementRequest, PrepRequest, VerifyRequest
+
 __all__ = [
     "Command",
     "GetState",
+    "ManualStage",
     "Pause",
+    "ReadTaskList",
     "Reply",
     "Resume",
-    "RunStage",
+    "RunImplement",
+    "RunPrep",
+    "RunSelect",
+    "RunVerify",
     "SkipTask",
     "StartRun",
     "Stop",
+    "WorkspaceStage",
 ]
 
 Reply: TypeAlias = trio.MemorySendChannel[outcome.Outcome[Any]]
 
 
-@attrs.frozen
-class RunStage:
-    """Run one manual stage (``select``, ``prep``, ``implement``, ``verify``) and reply.
+# -- manual stages: one command each, replying with the stage's result -----------------------
 
-    ``tasks`` replies with the parsed task list as SELECT reads it (``None`` if no stage has
-    read it); while a run holds the workspace, with the list the run read last.
+
+@attrs.frozen
+class RunSelect:
+    """``GET /tasks/next``: SELECT the next task; replies with a ``SelectResult``."""
+
+    exclude_completed: bool
+    reply: Reply
+
+
+@attrs.frozen
+class ReadTaskList:
+    """Reply with the parsed task list as SELECT reads it (``None`` if it could not be read).
+
+    While a run holds the workspace, with the list the run read last.
     """
 
-    stage: str
-    request: Any
     reply: Reply
+
+
+@attrs.frozen
+class RunPrep:
+    """``POST /prep``; replies with a ``PrepResult``."""
+
+    stage: ClassVar[str] = "prep"
+    request: PrepRequest
+    reply: Reply
+
+
+@attrs.frozen
+class RunImplement:
+    """``POST /implement``; replies with an ``ImplementResult``."""
+
+    stage: ClassVar[str] = "implement"
+    request: ImplementRequest
+    reply: Reply
+
+
+@attrs.frozen
+class RunVerify:
+    """``POST /verify``; replies with a ``VerifyResult`` (an unmet criterion is an error)."""
+
+    stage: ClassVar[str] = "verify"
+    request: VerifyRequest
+    reply: Reply
+
+
+WorkspaceStage: TypeAlias = RunPrep | RunImplement | RunVerify
+"""The manual stages that work on a task in the workspace (shown in the state while they run)."""
+ManualStage: TypeAlias = RunSelect | ReadTaskList | WorkspaceStage
 
 
 @attrs.frozen
@@ -88,4 +136,4 @@ class GetState:
     reply: Reply
 
 
-Command: TypeAlias = RunStage | StartRun | Pause | Resume | Stop | SkipTask | GetState
+Command: TypeAlias = ManualStage | StartRun | Pause | Resume | Stop | SkipTask | GetState

@@ -32,8 +32,13 @@ class Status:
     DONE = "DONE"
 
 
-ACTIVE = (Status.SELECTING, Status.PREPARING, Status.IMPLEMENTING, Status.VERIFYING,
-          Status.COMPLETING)  # fmt: skip
+ACTIVE = (
+    Status.SELECTING,
+    Status.PREPARING,
+    Status.IMPLEMENTING,
+    Status.VERIFYING,
+    Status.COMPLETING,
+)
 RESTING = (Status.IDLE, Status.PAUSED, Status.STOPPED, Status.FAILED, Status.DONE)
 
 STAGE_STATUS = {

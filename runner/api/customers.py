@@ -15,7 +15,6 @@ from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.git import validate_repo_url
 from runner.paths import relative_path
 from runner.store import CustomerRecord
-from runner.tools import TOOL_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from quart import Response
 
 __all__ = [
-    "check_tool",
     "checked_customer_id",
     "customer_view",
     "get_customer",
@@ -45,13 +43,6 @@ def checked_customer_id(value: str) -> str:
     return value
 
 
-def check_tool(tool: str | None, field: str = "tool") -> None:
-    """Raise 400 for an unknown tool name."""
-    if tool is not None and tool not in TOOL_NAMES:
-        known = ", ".join(TOOL_NAMES)
-        raise InvalidInputError(f"unknown tool {tool!r}; known tools: {known}", field=field)
-
-
 async def get_customer(customer_id: str) -> CustomerRecord:
     """Return a registered customer or raise 404."""
     record = await services().store.customers.get(customer_id)
@@ -66,7 +57,6 @@ async def register(customer_id: str, repo_url: str, **fields: Any) -> CustomerRe
     """Create or update a customer; the repo URL is validated first."""
     svc = services()
     validate_repo_url(repo_url, allow_local=svc.settings.allow_local_repos)
-    check_tool(fields.get("tool"))
     if "tasks_file" in fields:
         fields["tasks_file"] = relative_path(fields["tasks_file"], "tasksFile")
     existing = await svc.store.customers.get(customer_id)
@@ -185,7 +175,7 @@ async def customer_view(record: CustomerRecord) -> dict[str, Any]:
     state = await services().registry.ask(record.customer_id, GetState)
     return {
         "customerId": record.customer_id,
-        "repoUrl": services().redactor(record.repo_url),
+        "repoUrl": record.repo_url,
         "baseBranch": record.base_branch,
         "tasksFile": record.tasks_file,
         "tool": record.tool,

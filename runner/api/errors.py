@@ -15,7 +15,7 @@ from runner.errors import RunnerError
 if TYPE_CHECKING:
     from quart_trio import QuartTrio
 
-__all__ = ["error_response", "install_error_handlers", "json_response"]
+__all__ = ["encode_body", "error_body", "error_response", "install_error_handlers", "json_response"]
 
 log = structlog.get_logger(__name__)
 
@@ -35,30 +35,40 @@ _HTTP_CODES = {
 }
 
 
+def encode_body(body: Any) -> bytes:
+    """Every HTTP body leaves through here: redacted once, encoded once (compact JSON)."""
+    return dumps(services().redactor.value(body))
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """Serialise ``body`` as compact JSON."""
-    return Response(dumps(body), status=status, headers=headers, mimetype="application/json")
+    """Return ``body`` as a JSON response (see :func:`encode_body`)."""
+    return Response(encode_body(body), status=status, headers=headers, mimetype="application/json")
 
 
 def error_body(exc: RunnerError, request_id: str | None) -> dict[str, Any]:
-    """Return the contract's error body for ``exc``, redacted; log a server error (5xx)."""
-    redactor = services().redactor
+    """Return the contract's error body for ``exc``; log a server error (5xx).
+
+    The body is redacted where it leaves (:func:`encode_body`), the log line by the logging
+    processor.
+    """
     if exc.http_status >= 500:
         customer_id = getattr(g, "customer_id", None) if has_request_context() else None
-        log.error("request_failed", code=exc.code, status=exc.http_status,
-                  message=redactor(exc.message), customer_id=customer_id,
-                  task_id=exc.task_id, request_id=request_id)  # fmt: skip
-    error: dict[str, Any] = {
-        "code": exc.code,
-        "message": redactor(exc.message),
-        "details": redactor.value(exc.details),
-    }
+        log.error(
+            "request_failed",
+            code=exc.code,
+            status=exc.http_status,
+            message=exc.message,
+            customer_id=customer_id,
+            task_id=exc.task_id,
+            request_id=request_id,
+        )
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message, "details": exc.details}
     if request_id:
         error["requestId"] = request_id
     body: dict[str, Any] = {"success": False, "error": error}
     if exc.task_id is not None:
         body["taskId"] = exc.task_id
-    body.update(redactor.value(exc.extra))
+    body.update(exc.extra)
     return body
 
 

@@ -130,9 +130,11 @@ class HealthProbe:
 
     async def report(self) -> HealthReport:
         """Return the current health without waiting on the tool probe."""
-        git = self.git_state if self.probed.is_set() else (
-            AVAILABLE if shutil.which("git") else UNAVAILABLE
-        )  # fmt: skip
+        git = (
+            self.git_state
+            if self.probed.is_set()
+            else (AVAILABLE if shutil.which("git") else UNAVAILABLE)
+        )
         store = await self._store_state()
         deps = {
             "git": git,

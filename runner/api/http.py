@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from quart import Response, g, request
 
-from runner.api.errors import error_body
+from runner.api.errors import encode_body, error_body
 from runner.api.idempotency import StoredResponse
-from runner.api.json import dumps
 from runner.api.services import services
 from runner.errors import ForbiddenError, InvalidInputError, RunnerError
 
@@ -102,9 +101,11 @@ async def idempotent(
             status, result = await execute(key)
         except RunnerError as exc:
             request_id = getattr(g, "request_id", None)
-            return StoredResponse(exc.http_status, dumps(error_body(exc, request_id)),
-                                  {"Content-Type": "application/json", **exc.headers})  # fmt: skip
-        return StoredResponse(status, dumps(services().redactor.value(result)))
+            headers = {"Content-Type": "application/json", **exc.headers}
+            return StoredResponse(
+                exc.http_status, encode_body(error_body(exc, request_id)), headers
+            )
+        return StoredResponse(status, encode_body(result))
 
     stored = await services().idempotency.run(customer_scope(customer_id, route), key, payload, run)
     headers = {k: v for k, v in stored.headers.items() if k.lower() != "content-type"}

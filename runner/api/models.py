@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from runner.config import CUSTOMER_ID
 from runner.tools import TOOL_NAMES
 
 __all__ = [
     "AuditPage",
+    "BlockedView",
+    "CriterionView",
     "CustomerBody",
     "CustomerList",
     "CustomerView",
@@ -49,8 +52,23 @@ _REPO_URL_DOC = (
 )
 
 
+def _known_tool(name: str) -> str:
+    if name not in TOOL_NAMES:
+        known = ", ".join(TOOL_NAMES)
+        raise PydanticCustomError(
+            "unknown_tool",
+            "unknown tool {name}; known tools: {known}",
+            {"name": repr(name), "known": known},
+        )
+    return name
+
+
+ToolName = Annotated[str, AfterValidator(_known_tool)]
+"""A coding tool's name: one of `runner.tools.TOOL_NAMES` (else a 400 naming the field)."""
+
+
 def _tool(default: str | None) -> Any:
-    """The ``tool`` field: any string is read, `TOOL_NAMES` are accepted (the route checks)."""
+    """The ``tool`` field (its type, `ToolName`, checks the name)."""
     names: list[JsonValue] = [*TOOL_NAMES] if default is not None else [*TOOL_NAMES, None]
     return Field(
         default=default, max_length=64, description=_TOOL_DOC, json_schema_extra={"enum": names}
@@ -111,7 +129,7 @@ class ImplementBody(ApiModel):
 
     task_id: str = Field(pattern=TASK_ID)
     branch: str | None = Field(default=None, pattern=BRANCH)
-    tool: str | None = _tool(None)
+    tool: ToolName | None = _tool(None)
     criteria: ImplementCriteria | None = None
     customer_id: str | None = Field(default=None, pattern=CUSTOMER_ID)
     idempotency_key: str | None = KEY
@@ -135,7 +153,7 @@ class CustomerBody(ApiModel):
     repo_url: str = _repo_url()
     base_branch: str = Field(default="main", pattern=BRANCH)
     tasks_file: str = Field(default="docs/DevTeam/tasks_list.md", min_length=1, max_length=512)
-    tool: str = _tool("aider")
+    tool: ToolName = _tool("aider")
     push: bool = False
     default_criteria: dict[str, str] | None = None
     scope_policy: Literal["warn", "reject"] = "warn"
@@ -145,7 +163,7 @@ class CustomerBody(ApiModel):
 class RunBody(ApiModel):
     """``POST /customers/{customerId}/run``."""
 
-    tool: str | None = _tool(None)
+    tool: ToolName | None = _tool(None)
     stop_after_task: str | None = Field(default=None, pattern=TASK_ID)
     max_attempts: int | None = MAX_ATTEMPTS
     idempotency_key: str | None = KEY
@@ -243,7 +261,8 @@ class PrepArtifacts(ViewModel):
         description="What PREP did to an existing task branch after the fetch, comma-separated: "
         "`fast-forwarded` (to commits a person pushed to its remote copy), `taken-from-remote` "
         "(a remote copy without the local commits replaced them), `recreated` (it had no "
-        "commits beyond the base: started again from the new base), `merged-base`; empty when "
+        "commits beyond the base: started again from the new base), `merged-base`, `rebased` (the "
+        "base was force-pushed: its own commits replayed onto the new base); empty when "
         "it was taken as it was.",
     )
 
@@ -281,7 +300,24 @@ class ImplementView(ViewModel):
     task_id: str
     tool: str
     artifacts: ImplementArtifacts
-    duration: float
+    attempt: int = Field(description="The attempt at the task (the repair loop counts them).")
+    prompt: str = Field(description="The prompt the tool was given (redacted).")
+    duration: float = Field(description="Seconds the stage took.")
+    tool_duration: float = Field(description="Seconds the tool ran.")
+
+
+class CriterionView(ViewModel):
+    """One criterion's verdict: ``passed`` plus whichever of the others are known."""
+
+    passed: bool
+    actual: str | None = None
+    required: str | None = None
+    files: list[str] | None = None
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="`tests.pass`: each failing test as `new` or `pre-existing`; coverage: "
+        "the touched files' rows with `missingLines`.",
+    )
 
 
 class VerifyView(ViewModel):
@@ -295,7 +331,7 @@ class VerifyView(ViewModel):
 
     success: bool
     task_id: str
-    results: dict[str, dict[str, Any]]
+    results: dict[str, CriterionView]
     artifacts: dict[str, str]
     notes: list[str] | None = None
 
@@ -310,6 +346,22 @@ class TaskView(ViewModel):
     type: str
     files: list[str]
     criteria: dict[str, str]
+    requirements: list[str] = []
+    prerequisites: list[str] = Field(
+        default=[], description="Files named in its dependency clauses."
+    )
+    line: int = Field(description="Its line in the task list.")
+    group: str | None = None
+    phase: int | None = None
+    status: str = Field(description="pending, in-progress, completed, ... as the list says.")
+
+
+class BlockedView(ViewModel):
+    """A task that cannot run yet, and why."""
+
+    task_id: str
+    waiting_for: list[str]
+    reason: str
 
 
 class TaskNextView(ViewModel):
@@ -320,7 +372,9 @@ class TaskNextView(ViewModel):
     total_tasks: int
     completed_tasks: int
     progress: float
-    blocked: list[dict[str, Any]] | None = None
+    blocked: list[BlockedView] | None = Field(
+        default=None, description="When no task can run: why each remaining one waits."
+    )
 
 
 class RunErrorView(ViewModel):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import structlog
 from quart import Blueprint, Response, g, request
 from quart_schema import document_request, document_response
 
-from runner.actors import Pause, Reply, Resume, SkipTask, StartRun, Stop
+from runner.actors import Pause, ReadTaskList, Reply, Resume, SkipTask, StartRun, Stop
 from runner.api.customers import (
-    check_tool,
     checked_customer_id,
     customer_view,
     get_customer,
@@ -33,9 +33,11 @@ from runner.api.models import (
     TransitionBody,
 )
 from runner.api.services import services
-from runner.errors import InvalidInputError
+from runner.errors import InvalidInputError, NotFoundError, RunnerError
 
 __all__ = ["blueprint"]
+
+log = structlog.get_logger(__name__)
 
 blueprint = Blueprint("customers", __name__)
 
@@ -49,7 +51,6 @@ async def put_customer(customer_id: str) -> Response:
     """Register or update a customer (naturally idempotent)."""
     customer_id = checked_customer_id(customer_id)
     body = await parse_body(CustomerBody)
-    check_tool(body.tool)
     settings: dict[str, Any] = {"scopePolicy": body.scope_policy}
     if body.default_criteria is not None:
         settings["defaultCriteria"] = body.default_criteria
@@ -111,7 +112,6 @@ async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Re
 async def run(customer_id: str) -> Response:
     """Start the autopilot: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE until done."""
     body = await parse_body(RunBody, optional=True)
-    check_tool(body.tool)
     return await _transition(
         customer_id,
         "run",
@@ -178,7 +178,8 @@ async def skip(customer_id: str, task_id: str) -> Response:
     """Skip a task: SELECT passes over it; its dependants keep waiting for it.
 
     Valid while the customer is not running (IDLE, PAUSED, FAILED, STOPPED, DONE); a run that
-    stopped at this task moves on to the next one when resumed.
+    stopped at this task moves on to the next one when resumed. A task the list does not have
+    is 404 ``task_not_found``, a group or phase 400 (only atomic tasks are skipped).
     """
     customer_id = checked_customer_id(customer_id)
     if re.fullmatch(TASK_ID, task_id) is None:
@@ -193,10 +194,37 @@ async def skip(customer_id: str, task_id: str) -> Response:
         return SkipTask(task_id, body.reason, by, reply)
 
     async def execute(key: str | None) -> tuple[int, Any]:
+        await _check_skippable(customer_id, task_id)
         return 200, await services().registry.ask(customer_id, command)
 
-    return await idempotent(customer_id, f"POST skip {task_id}", body, body.idempotency_key,
-                            execute)  # fmt: skip
+    return await idempotent(
+        customer_id, f"POST skip {task_id}", body, body.idempotency_key, execute
+    )
+
+
+async def _check_skippable(customer_id: str, task_id: str) -> None:
+    """Refuse to skip a task the list (as SELECT reads it) does not have, or a group.
+
+    A list that cannot be read now (the remote is down) does not stop a skip: the skip is
+    what lets a run move past a task, and SELECT ignores a skipped id it does not know.
+    """
+    try:
+        task_list = await services().registry.ask(customer_id, ReadTaskList)
+    except RunnerError as exc:
+        log.warning("skip_unchecked", customer_id=customer_id, task_id=task_id, code=exc.code)
+        return
+    if task_list is None:  # a run holds the workspace: the skip itself answers 409
+        return
+    task = task_list.get(task_id)
+    kind = task.type if task is not None else "a group" if task_list.group(task_id) else None
+    if kind is None:
+        raise NotFoundError(
+            f"task {task_id} is not in the task list", code="task_not_found", task_id=task_id
+        )
+    if kind != "atomic":
+        raise InvalidInputError(
+            f"task {task_id} is {kind}; only atomic tasks are skipped", field="taskId"
+        )
 
 
 @blueprint.post("/customers/<customer_id>/stop")

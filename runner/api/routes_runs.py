@@ -69,15 +69,17 @@ def run_view(record: RunRecord, stages: list[StageRecord]) -> dict[str, Any]:
     for stage in stages:
         # SELECT runs before a task is chosen: it belongs to the task it chose
         task_id = stage.task_id if stage.task_id is not None else stage.result.get("taskId")
-        tasks.setdefault(task_id, []).append({
-            "stage": stage.stage,
-            "attempt": stage.attempt,
-            "outcome": stage.outcome,
-            "startedAt": stage.started_at,
-            "finishedAt": stage.finished_at,
-            "durationS": stage.duration_s,
-            "result": stage.result,
-        })  # fmt: skip
+        tasks.setdefault(task_id, []).append(
+            {
+                "stage": stage.stage,
+                "attempt": stage.attempt,
+                "outcome": stage.outcome,
+                "startedAt": stage.started_at,
+                "finishedAt": stage.finished_at,
+                "durationS": stage.duration_s,
+                "result": stage.result,
+            }
+        )
     return {
         "runId": record.run_id,
         "status": record.status,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response
 from quart_schema import document_querystring, document_request, document_response
 
-from runner.actors import RunStage
+from runner.actors import RunImplement, RunPrep, RunSelect, RunVerify
 from runner.api.customers import (
-    check_tool,
     get_customer,
     resolve_for_repo,
     resolve_for_task,
@@ -31,17 +30,21 @@ from runner.api.models import (
 from runner.api.services import services
 from runner.errors import InvalidInputError
 from runner.pipeline import ImplementRequest, PrepRequest, VerifyRequest
+from runner.wire import to_wire
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runner.actors import ManualStage, Reply
 
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("stages", __name__)
 
 
-async def _stage(customer_id: str, stage: str, request: Any) -> dict[str, Any]:
-    result = await services().registry.ask(
-        customer_id, lambda reply: RunStage(stage=stage, request=request, reply=reply)
-    )
-    wire: dict[str, Any] = result.to_wire()
+async def _stage(customer_id: str, command: Callable[[Reply], ManualStage]) -> dict[str, Any]:
+    """Run a manual stage in the customer's actor; return its result as the response body."""
+    wire: dict[str, Any] = to_wire(await services().registry.ask(customer_id, command))
     return wire
 
 
@@ -61,7 +64,7 @@ async def prep() -> Response:
 
     async def execute(key: str | None) -> tuple[int, Any]:
         request = PrepRequest(task_id=body.task_id, force=body.force)
-        wire = await _stage(customer_id, "prep", request)
+        wire = await _stage(customer_id, lambda reply: RunPrep(request, reply))
         return 200, {**wire, "idempotencyKey": key, "customerId": customer_id}
 
     async def call() -> Response:
@@ -82,7 +85,6 @@ async def prep() -> Response:
 async def implement() -> Response:
     """IMPLEMENT: run the coding tool on the task branch and commit its change."""
     body = await parse_body(ImplementBody)
-    check_tool(body.tool)
     customer_id = await resolve_for_task(body.customer_id, body.task_id, body.branch)
     authorize(customer_id)
     criteria = body.criteria
@@ -99,7 +101,7 @@ async def implement() -> Response:
     )
 
     async def execute(key: str | None) -> tuple[int, Any]:
-        return 200, await _stage(customer_id, "implement", request)
+        return 200, await _stage(customer_id, lambda reply: RunImplement(request, reply))
 
     return await idempotent(customer_id, "POST /implement", body, body.idempotency_key, execute)
 
@@ -122,7 +124,7 @@ async def verify() -> Response:
     )
 
     async def execute(key: str | None) -> tuple[int, Any]:
-        return 200, await _stage(customer_id, "verify", request)
+        return 200, await _stage(customer_id, lambda reply: RunVerify(request, reply))
 
     return await idempotent(customer_id, "POST /verify", body, body.idempotency_key, execute)
 
@@ -140,6 +142,10 @@ async def tasks_next() -> Response:
     first atomic task in document order whatever its status.
     """
     query = parse_query(TaskNextQuery)
+
+    def select(reply: Reply) -> RunSelect:
+        return RunSelect(query.exclude_completed, reply)
+
     if query.customer_id is not None:
         customer_id = query.customer_id
         authorize(customer_id)
@@ -153,9 +159,9 @@ async def tasks_next() -> Response:
 
         async def call() -> Response:
             authorize(customer_id)
-            return json_response(await _stage(customer_id, "select", query.exclude_completed))
+            return json_response(await _stage(customer_id, select))
 
         return await unless_failed(customer_id, registered, call)
     else:
         raise InvalidInputError("customerId or repoUrl is required", field="customerId")
-    return json_response(await _stage(customer_id, "select", query.exclude_completed))
+    return json_response(await _stage(customer_id, select))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart_schema import document_response
 
-from runner.actors import RunStage
+from runner.actors import ReadTaskList
 from runner.api.customers import checked_customer_id, get_customer
 from runner.api.errors import json_response
 from runner.api.models import ErrorBody
@@ -36,9 +36,7 @@ async def get_tasks(customer_id: str) -> Response:
     customer_id = checked_customer_id(customer_id)
     await get_customer(customer_id)
     svc = services()
-    task_list = await svc.registry.ask(
-        customer_id, lambda reply: RunStage(stage="tasks", request=None, reply=reply)
-    )
+    task_list = await svc.registry.ask(customer_id, ReadTaskList)
     if task_list is None:
         raise ConflictError(
             "the running autopilot has not read the task list yet; retry in a moment",

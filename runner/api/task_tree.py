@@ -89,35 +89,47 @@ def task_tree(customer_id: str, task_list: TaskList, skipped: Collection[str]) -
     tasks = []
     for task in task_list.tasks:
         standing = where[task.id]
-        tasks.append({
-            "id": task.id,
-            "title": task.title,
-            "description": task.description,
-            "type": task.type,
-            "status": task.status,
-            "state": standing.state,
-            "reason": standing.reason,
-            "waitingFor": list(standing.waiting_for),
-            "dependencies": list(task.dependencies),
-            "files": list(task.files),
-            "group": task.group,
-            "phase": task.phase,
-            "line": task.line,
-        })  # fmt: skip
+        tasks.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "description": task.description,
+                "type": task.type,
+                "status": task.status,
+                "state": standing.state,
+                "reason": standing.reason,
+                "waitingFor": list(standing.waiting_for),
+                "dependencies": list(task.dependencies),
+                "files": list(task.files),
+                "group": task.group,
+                "phase": task.phase,
+                "line": task.line,
+            }
+        )
     return {
         "customerId": customer_id,
         "totalTasks": task_list.total,
         "completedTasks": task_list.completed,
         "nextTask": next((k for k, s in where.items() if s.state == "next"), None),
-        "phases": [{"id": p.id, "title": p.title, "line": p.line, "completed": p.completed}
-                   for p in task_list.phases],
-        "groups": [{"id": g.id, "title": g.title, "line": g.line,
-                    "dependencies": list(g.dependencies), "tasks": list(g.tasks),
-                    "checkpoints": list(g.checkpoints), "phase": g.phase}
-                   for g in task_list.groups],
+        "phases": [
+            {"id": p.id, "title": p.title, "line": p.line, "completed": p.completed}
+            for p in task_list.phases
+        ],
+        "groups": [
+            {
+                "id": g.id,
+                "title": g.title,
+                "line": g.line,
+                "dependencies": list(g.dependencies),
+                "tasks": list(g.tasks),
+                "checkpoints": list(g.checkpoints),
+                "phase": g.phase,
+            }
+            for g in task_list.groups
+        ],
         "tasks": tasks,
         "warnings": [_issue(w) for w in task_list.warnings],
-    }  # fmt: skip
+    }
 
 
 def _issue(issue: Issue) -> dict[str, Any]:

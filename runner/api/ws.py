@@ -94,8 +94,10 @@ class DevteamSocket:
             nursery.cancel_scope.cancel()
 
     async def _error_body(self, exc: RunnerError) -> dict[str, Any]:
+        """The error body, redacted: it leaves as a frame or as the upgrade's refusal."""
         async with self._quart.app_context():
-            return error_body(exc, None)
+            body: dict[str, Any] = self._services.redactor.value(error_body(exc, None))
+            return body
 
     async def _reject(self, send: Send, exc: RunnerError) -> None:
         """Refuse the upgrade with the HTTP error response (the ASGI http.response extension)."""

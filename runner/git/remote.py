@@ -81,8 +81,13 @@ def classify_failure(
     """
     stderr = auth.redactor(result.stderr.strip())[-_STDERR_TAIL:]
     detail = stderr or f"exit status {result.returncode}"
-    evidence = {"git": {"command": " ".join(auth.redactor(a) for a in result.args),
-                        "exitStatus": result.returncode, "stderr": stderr}}  # fmt: skip
+    evidence = {
+        "git": {
+            "command": " ".join(auth.redactor(a) for a in result.args),
+            "exitStatus": result.returncode,
+            "stderr": stderr,
+        }
+    }
     if _NO_SPACE.search(stderr):
         log.warning("git_failed", operation=what, code="insufficient_storage", stderr=stderr)
         return InsufficientStorageError(f"{what} failed: {detail}", extra=evidence)

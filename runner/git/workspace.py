@@ -20,7 +20,7 @@ import attrs
 import structlog
 import trio
 
-from runner.errors import GitError, RepoAccessError
+from runner.errors import GitError, MergeConflictError, RepoAccessError
 from runner.git import remote
 from runner.git.branch import check_branch_name, check_revision, is_valid_branch_name
 from runner.git.gitdir import (
@@ -331,10 +331,16 @@ class Workspace(WorkTree):
           the newer word), which stay under ``refs/devteam/replaced/<branch>``; a branch
           that exists only on the remote is taken from there;
         - then the base: a branch with no commits beyond it is recreated from it as it now
-          is; otherwise the base is merged in.
+          is; otherwise the base is merged in. A base rewritten (force-pushed) since the
+          branch grew from it is not merged: that would bring back the commits the rewrite
+          dropped (a leaked secret, a reverted mistake). The branch's own commits are replayed
+          onto the new base instead (``rebased``); the old base commit it grew from is read
+          from the base's reflog (a fresh clone has none: the base is merged as usual).
 
         Raises:
-            GitError: ``merge_conflict`` (``files`` in its extra; the tree is left clean).
+            GitError: ``merge_conflict`` (``files`` in its extra; the tree is left clean);
+                ``base_rewritten`` when the branch must be replayed but is on the remote too
+                (a rebased copy could not be pushed over it).
         """
         check_branch_name(name, "branch")
         check_branch_name(base, "baseBranch")
@@ -367,13 +373,46 @@ class Workspace(WorkTree):
                 steps.append("taken-from-remote")
             head = await self.head_sha()
         tip = refs[base_ref]
-        if head != tip and await self._is_ancestor(head, tip):
+        grew_from = await self._fork_point(base_ref, head)
+        if grew_from is not None and not await self._is_ancestor(grew_from, tip):
+            if remote_head is not None:
+                raise MergeConflictError(
+                    f"{base} was rewritten (force-pushed) since {name} grew from it, and {name}"
+                    " is on the remote too: replay its commits onto the new base and push it,"
+                    " or delete it",
+                    code="base_rewritten",
+                )
+            await self._replay(name, tip, grew_from)
+            steps.append("rebased")
+        elif head != tip and await self._is_ancestor(head, tip):
             await self._ok("reset", "-q", "--hard", tip)
             steps.append("recreated")
         elif not await self._is_ancestor(tip, head):
-            await self._merge(base_ref, f"Merge {base} into {name}", code="merge_conflict")
+            await self._merge(base_ref, f"Merge {base} into {name}")
             steps.append("merged-base")
         return BranchCheckout(created=False, sha=await self.head_sha(), synced=",".join(steps))
+
+    async def _fork_point(self, base_ref: str, head: str) -> str | None:
+        """The base commit ``head`` grew from, as the base's reflog remembers it (or None)."""
+        result = await self._run("merge-base", "--fork-point", base_ref, head)
+        found = result.stdout.strip()
+        return found if result.ok and found else None
+
+    async def _replay(self, name: str, onto: str, grew_from: str) -> None:
+        """Replay the checked-out branch's own commits (after ``grew_from``) onto ``onto``."""
+        result = await self._run("rebase", "-q", "--onto", onto, grew_from, name)
+        if result.ok:
+            return
+        unmerged = await self._run("diff", "--name-only", "--diff-filter=U")
+        files = unmerged.stdout.split()
+        await self._run("rebase", "--abort")
+        await self._reset_and_clean()
+        detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
+        raise MergeConflictError(
+            f"replaying {name} onto the rewritten base failed: conflicts in {', '.join(files)}:"
+            f" {detail}",
+            extra={"files": files},
+        )
 
     async def reset_to(self, sha: str) -> None:
         """Move the checked-out branch back to ``sha`` and drop every change after it."""
@@ -396,10 +435,10 @@ class Workspace(WorkTree):
         check_branch_name(branch, "branch")
         check_branch_name(into, "baseBranch")
         await self._ok("checkout", "-q", "--force", into)
-        await self._merge(f"refs/heads/{branch}", message, code="merge_conflict")
+        await self._merge(f"refs/heads/{branch}", message)
         return await self.head_sha()
 
-    async def _merge(self, rev: str, message: str, *, code: str) -> None:
+    async def _merge(self, rev: str, message: str, *, code: str = "merge_conflict") -> None:
         args = ["merge", "-q", "--no-ff", "--no-edit", "-m", message, "--end-of-options", rev]
         result = await self._run(*args)
         if result.ok:
@@ -411,9 +450,12 @@ class Workspace(WorkTree):
             await self._run("merge", "--abort")
             await self._reset_and_clean()
         detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
-        if files:
-            detail = f"conflicts in {', '.join(files)}: {detail}"
-        raise GitError(f"merging {rev} failed: {detail}", code=code, extra={"files": files})
+        if not files:
+            raise GitError(f"merging {rev} failed: {detail}", code="git_failed")
+        detail = f"conflicts in {', '.join(files)}: {detail}"
+        raise MergeConflictError(
+            f"merging {rev} failed: {detail}", code=code, extra={"files": files}
+        )
 
     async def push(self, branches: Sequence[str]) -> None:
         """Push the local ``branches`` to ``origin`` (fast-forward only).

@@ -12,8 +12,10 @@ from runner.config import Settings
 from runner.metrics import Metrics
 from runner.redact import Redactor
 from runner.store import CustomerRecord, StepRecord, Store
-from runner.tasks import TaskList, parse_task_list
+from runner.tasks import Blocked, Task, TaskList, parse_task_list
 from runner.tools import JobSlots
+from runner.verify import CriterionResult
+from runner.wire import OMIT_EMPTY
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,16 +23,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CompleteResult",
+    "ImplementArtifacts",
     "ImplementRequest",
+    "ImplementResult",
     "LogSink",
+    "PrepArtifacts",
     "PrepRequest",
+    "PrepResult",
     "SelectResult",
     "StageContext",
-    "StageResult",
     "Stages",
     "StepSink",
     "TaskListMemo",
     "VerifyRequest",
+    "VerifyResult",
 ]
 
 LogSink = Callable[[str, str], None]
@@ -83,12 +89,6 @@ class StageContext:
     """Where tool and gate process times are observed."""
 
 
-class StageResult(Protocol):
-    """A stage's outcome; ``to_wire()`` is the spec's response body."""
-
-    def to_wire(self) -> dict[str, Any]: ...
-
-
 @attrs.frozen
 class PrepRequest:
     """``POST /prep``."""
@@ -126,32 +126,94 @@ class VerifyRequest:
     force: bool = False
 
 
+# -- results: what each stage returns (camelCased by runner.wire where they leave) ---------
+
+
+@attrs.frozen
+class PrepArtifacts:
+    """What PREP did."""
+
+    cloned: bool
+    branch_created: bool
+    branch_synced: str
+    """What PREP did to an existing task branch, comma-separated (see ``PrepArtifacts``)."""
+    working_directory: str
+
+
+@attrs.frozen
+class PrepResult:
+    """PREP: the task branch ready in the customer's workspace (``POST /prep``)."""
+
+    task_id: str
+    branch: str
+    repo_path: str
+    artifacts: PrepArtifacts
+    success: bool = True
+
+
+@attrs.frozen
+class ImplementArtifacts:
+    """What the tool changed, and what it printed."""
+
+    diff: str
+    stdout: str
+    stderr: str
+    files_modified: tuple[str, ...]
+    lines_changed: int
+    out_of_scope: tuple[str, ...]
+    commit: str
+    tokens: Mapping[str, int] | None = None
+    cost: float | None = None
+
+
+@attrs.frozen
+class ImplementResult:
+    """IMPLEMENT: the tool's change committed on the task branch (``POST /implement``)."""
+
+    task_id: str
+    tool: str
+    artifacts: ImplementArtifacts
+    attempt: int
+    prompt: str
+    """The prompt the tool was given."""
+    duration: float
+    tool_duration: float
+    success: bool = True
+
+
+@attrs.frozen
+class VerifyResult:
+    """VERIFY: every criterion met (``POST /verify``; an unmet one is a 422 instead)."""
+
+    task_id: str
+    results: Mapping[str, CriterionResult]
+    artifacts: Mapping[str, str]
+    notes: tuple[str, ...] = attrs.field(default=(), metadata=OMIT_EMPTY)
+    success: bool = True
+
+
 @attrs.frozen
 class SelectResult:
-    """SELECT: the next task (or none) with the list's counts."""
+    """SELECT: the next task (or none) with the list's counts (``GET /tasks/next``)."""
 
-    task: Mapping[str, Any] | None
-    total: int
-    completed: int
-    blocked: tuple[Mapping[str, Any], ...] = ()
+    task: Task | None
+    total_tasks: int
+    completed_tasks: int
+    blocked: tuple[Blocked, ...] = attrs.field(default=(), metadata=OMIT_EMPTY)
+    """Why every remaining task waits, when none can run."""
+    dependencies_satisfied: bool = attrs.field(init=False)
+    progress: float = attrs.field(init=False)
+    """Completed over total, in percent with one decimal."""
 
-    @property
-    def progress(self) -> float:
-        """Completed over total, in percent with one decimal."""
-        return round(100.0 * self.completed / self.total, 1) if self.total else 100.0
+    @dependencies_satisfied.default
+    def _task_found(self) -> bool:
+        return self.task is not None
 
-    def to_wire(self) -> dict[str, Any]:
-        """Return the spec's ``GET /tasks/next`` body."""
-        body: dict[str, Any] = {
-            "task": dict(self.task) if self.task is not None else None,
-            "dependenciesSatisfied": self.task is not None,
-            "totalTasks": self.total,
-            "completedTasks": self.completed,
-            "progress": self.progress,
-        }
-        if self.blocked:
-            body["blocked"] = [dict(b) for b in self.blocked]
-        return body
+    @progress.default
+    def _progress(self) -> float:
+        if not self.total_tasks:
+            return 100.0
+        return round(100.0 * self.completed_tasks / self.total_tasks, 1)
 
 
 @attrs.frozen
@@ -162,16 +224,7 @@ class CompleteResult:
     merge_commit: str
     pushed: bool
     group_completed: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return a JSON body describing the completion."""
-        return {
-            "success": True,
-            "taskId": self.task_id,
-            "mergeCommit": self.merge_commit,
-            "pushed": self.pushed,
-            "groupCompleted": self.group_completed,
-        }
+    success: bool = True
 
 
 class Stages(Protocol):
@@ -181,11 +234,11 @@ class Stages(Protocol):
         self, ctx: StageContext, *, exclude_completed: bool = True
     ) -> SelectResult: ...
 
-    async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult: ...
+    async def prep(self, ctx: StageContext, request: PrepRequest) -> PrepResult: ...
 
-    async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult: ...
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> ImplementResult: ...
 
-    async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult: ...
+    async def verify(self, ctx: StageContext, request: VerifyRequest) -> VerifyResult: ...
 
     async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult: ...
 

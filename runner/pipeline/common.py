@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import trio
@@ -13,6 +13,7 @@ from runner.errors import GitError, NotFoundError, TaskListError
 from runner.git import GitAuth, Workspace, branch_name, validate_repo_url
 from runner.paths import path_in_repo, relative_path
 from runner.store import StepRecord
+from runner.wire import from_wire, to_wire
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from runner.tasks import Task, TaskList
 
 __all__ = [
-    "Recorded",
     "WorkspaceAccess",
     "load_task",
     "load_task_list",
@@ -30,19 +30,9 @@ __all__ = [
     "record_step",
     "recorded_step",
     "repair_unless_clean",
-    "task_wire",
 ]
 
-
-@attrs.frozen
-class Recorded:
-    """A stage result as a plain body (also replayed from the store: re-running is a no-op)."""
-
-    body: dict[str, Any]
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return the recorded body."""
-        return dict(self.body)
+T = TypeVar("T")
 
 
 @attrs.define(eq=False)
@@ -137,8 +127,9 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> T
         where = ref.removeprefix("refs/heads/") if ref else ctx.customer.base_branch
         raise NotFoundError(f"task list {path!r} not found on {where}", code="task_list_not_found")
     if task_list.errors:
-        details = [{"line": e.line, "message": e.message, "taskId": e.task_id}
-                   for e in task_list.errors]  # fmt: skip
+        details = [
+            {"line": e.line, "message": e.message, "taskId": e.task_id} for e in task_list.errors
+        ]
         raise TaskListError(
             f"{path} has {len(details)} error(s); first: {task_list.errors[0]}", details=details
         )
@@ -162,46 +153,30 @@ def task_branch(task: Task) -> str:
     return branch_name(task.id, task.title)
 
 
-def task_wire(task: Task) -> dict[str, Any]:
-    """Return the spec's Task Definition Structure plus our extra fields."""
-    return {
-        "id": task.id,
-        "title": task.title,
-        "description": task.description,
-        "type": task.type,
-        "dependencies": list(task.dependencies),
-        "files": list(task.files),
-        "criteria": dict(task.criteria),
-        "requirements": list(task.requirements),
-        "prerequisites": list(task.prerequisites),
-        "phase": task.phase,
-        "group": task.group,
-        "status": task.status,
-        "line": task.line,
-    }
-
-
 async def recorded_step(
-    ctx: StageContext, stage: str, task_id: str, branch: str, head: str
-) -> Recorded | None:
-    """Return the recorded result of ``stage`` if it ran on this very commit."""
+    ctx: StageContext, result: type[T], stage: str, task_id: str, branch: str, head: str
+) -> T | None:
+    """Return the recorded ``result`` of ``stage`` if it ran on this very commit."""
     step = await ctx.store.steps.get(ctx.customer.customer_id, stage, task_id, branch)
     if step is None or step.body.get("_head") != head:
         return None
-    return Recorded({k: v for k, v in step.body.items() if not k.startswith("_")})
+    try:
+        return from_wire(result, step.body)
+    except TypeError:  # recorded in an older shape: run the stage again
+        return None
 
 
 async def record_step(
-    ctx: StageContext, stage: str, task_id: str, branch: str, head: str, body: dict[str, Any]
+    ctx: StageContext, stage: str, task_id: str, branch: str, head: str, result: object
 ) -> None:
-    """Record a completed stage's result, tied to the commit it ran on."""
+    """Record a completed stage's result (redacted), tied to the commit it ran on."""
     step = StepRecord(
         customer_id=ctx.customer.customer_id,
         stage=stage,
         task_id=task_id,
         branch=branch,
         status_code=200,
-        body={**body, "_head": head},
+        body={**ctx.redactor.value(to_wire(result)), "_head": head},
         recorded_at=iso_utc(ctx.now()),
     )
     if ctx.keep_step is not None:

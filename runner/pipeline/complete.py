@@ -42,23 +42,29 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def outcome_section(
-    group: Group, task_list: TaskList, evidence: list[str], links: list[str], executor: str,
+    group: Group,
+    task_list: TaskList,
+    evidence: list[str],
+    links: list[str],
+    executor: str,
     timestamp: str,
-) -> str:  # fmt: skip
+) -> str:
     """Return the ``### X.Y Title`` entry with the six bullets of CONTRACT §6."""
     titles = [f"{tid} {t.title}" for tid in group.tasks if (t := task_list.get(tid)) is not None]
-    return "\n".join([
-        f"### {group.id} {group.title}",
-        f"- **Outputs Summary**: {'; '.join(titles) or 'no atomic tasks'}",
-        f"- **Validation Evidence**: {'; '.join(evidence) or 'verified before merge'}",
-        "- **Verification Notes**: every task was verified on its own branch against its "
-        "criteria before it was merged with --no-ff; checkpoints "
-        f"{', '.join(group.checkpoints) or '(none)'} were completed by the runner",
-        f"- **Artifacts/Links**: {'; '.join(links)}",
-        f"- **Executor**: {executor}",
-        f"- **Timestamp**: {timestamp}",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"### {group.id} {group.title}",
+            f"- **Outputs Summary**: {'; '.join(titles) or 'no atomic tasks'}",
+            f"- **Validation Evidence**: {'; '.join(evidence) or 'verified before merge'}",
+            "- **Verification Notes**: every task was verified on its own branch against its "
+            "criteria before it was merged with --no-ff; checkpoints "
+            f"{', '.join(group.checkpoints) or '(none)'} were completed by the runner",
+            f"- **Artifacts/Links**: {'; '.join(links)}",
+            f"- **Executor**: {executor}",
+            f"- **Timestamp**: {timestamp}",
+            "",
+        ]
+    )
 
 
 async def _evidence(ctx: StageContext, group: Group) -> tuple[list[str], list[str]]:
@@ -92,8 +98,9 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
         functools.partial(read_task_list, tasks_path, name, limit, newline="")
     )
     if text is None:
-        raise NotFoundError(f"task list {name!r} not found",
-                            code="task_list_not_found", task_id=task_id)  # fmt: skip
+        raise NotFoundError(
+            f"task list {name!r} not found", code="task_list_not_found", task_id=task_id
+        )
     task_list, marked = await trio.to_thread.run_sync(
         lambda: (parse_task_list(text), mark_done(text, task_id))
     )
@@ -110,8 +117,11 @@ async def complete(ctx: StageContext, ws: Workspace, task_id: str, branch: str) 
         outcomes_name = str(PurePosixPath(ctx.customer.tasks_file).parent / OUTCOMES_FILE)
         outcomes = path_in_repo(ws.path, outcomes_name, "tasksFile")
         existing = outcomes.read_text(encoding="utf-8") if outcomes.exists() else ""
-        joiner = "" if not existing or existing.endswith("\n\n") else (
-            "\n" if existing.endswith("\n") else "\n\n")  # fmt: skip
+        joiner = (
+            ""
+            if not existing or existing.endswith("\n\n")
+            else ("\n" if existing.endswith("\n") else "\n\n")
+        )
         await trio.to_thread.run_sync(write_atomically, outcomes, existing + joiner + section)
         ctx.log("info", f"group {group.id} completed; wrote its entry in {OUTCOMES_FILE}")
     await ws.commit_all(f"Task {task_id}: mark done", ctx.redactor)

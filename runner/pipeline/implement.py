@@ -9,8 +9,8 @@ import trio
 
 from runner.errors import InvalidInputError, NotFoundError, ToolError
 from runner.paths import path_in_repo, relative_path
+from runner.pipeline.base import ImplementArtifacts, ImplementResult
 from runner.pipeline.common import (
-    Recorded,
     WorkspaceAccess,
     load_task,
     load_task_list,
@@ -191,8 +191,12 @@ def _unchanged(run: ToolRun, task_id: str) -> ToolError:
     }
     failure = run.failure
     if failure is None:
-        return ToolError(f"{run.tool} made no change (exit {run.returncode})",
-                         code="tool_no_change", task_id=task_id, extra=extra)  # fmt: skip
+        return ToolError(
+            f"{run.tool} made no change (exit {run.returncode})",
+            code="tool_no_change",
+            task_id=task_id,
+            extra=extra,
+        )
     return ToolError(
         f"{run.tool} made no change: {failure.reason} ({failure.line})",
         code=failure.code,
@@ -203,7 +207,7 @@ def _unchanged(run: ToolRun, task_id: str) -> ToolError:
 
 async def implement(
     ctx: StageContext, ws: Workspace, access: WorkspaceAccess, request: ImplementRequest
-) -> Any:
+) -> ImplementResult:
     """Run the tool, commit ``Task <id>: <title>`` and return the spec's artifacts.
 
     Raises:
@@ -216,12 +220,14 @@ async def implement(
     task, branch = await checkout_task_branch(ctx, ws, request.task_id, request.branch)
     base = ctx.customer.base_branch
     before = await ws.head_sha()
-    done = await recorded_step(ctx, "implement", task.id, branch, before)
-    if done is not None and not request.force:
-        return done
+    if not request.force:
+        done = await recorded_step(ctx, ImplementResult, "implement", task.id, branch, before)
+        if done is not None:
+            return done
     files = safe_paths(ws.path, request.files or task.files, "criteria.files")
-    tool = make_tool(request.tool or ctx.customer.tool, ctx.settings,
-                     home=access.tool_home(ctx.settings))  # fmt: skip
+    tool = make_tool(
+        request.tool or ctx.customer.tool, ctx.settings, home=access.tool_home(ctx.settings)
+    )
     handed = _tool_files(ctx, ws.path, task, files)
     task_list = await load_task_list(ctx, ws, f"refs/heads/{base}")
     tool_request = ToolRequest(
@@ -264,25 +270,25 @@ async def implement(
     diff = await ws.diff(base, "HEAD")
     if len(diff) > _DIFF_CAP:
         diff = diff[:_DIFF_CAP] + "\n[... diff truncated ...]\n"
-    body = {
-        "success": True,
-        "taskId": task.id,
-        "tool": tool.name,
-        "artifacts": {
-            "diff": ctx.redactor(diff),
-            "stdout": run.stdout,
-            "stderr": run.stderr,
-            "filesModified": modified,
-            "linesChanged": added + deleted,
-            "outOfScope": out_of_scope,
-            "commit": head,
-            "tokens": dict(run.tokens) if run.tokens else None,
-            "cost": run.cost,
-        },
-        "attempt": request.attempt,
-        "prompt": ctx.redactor(build_prompt(tool_request)),
-        "duration": round(trio.current_time() - started, 3),
-        "toolDuration": round(run.duration, 3),
-    }
-    await record_step(ctx, "implement", task.id, branch, head, body)
-    return Recorded(body)
+    artifacts = ImplementArtifacts(
+        diff=diff,
+        stdout=run.stdout,
+        stderr=run.stderr,
+        files_modified=tuple(modified),
+        lines_changed=added + deleted,
+        out_of_scope=tuple(out_of_scope),
+        commit=head,
+        tokens=dict(run.tokens) if run.tokens else None,
+        cost=run.cost,
+    )
+    result = ImplementResult(
+        task_id=task.id,
+        tool=tool.name,
+        artifacts=artifacts,
+        attempt=request.attempt,
+        prompt=build_prompt(tool_request),
+        duration=round(trio.current_time() - started, 3),
+        tool_duration=round(run.duration, 3),
+    )
+    await record_step(ctx, "implement", task.id, branch, head, result)
+    return result

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import attrs
+from typing import TYPE_CHECKING
 
 from runner.errors import InvalidInputError
+from runner.pipeline.base import PrepArtifacts, PrepResult
 from runner.pipeline.common import load_task, record_step, task_branch
 from runner.pipeline.select import sync_base
 
@@ -14,34 +13,7 @@ if TYPE_CHECKING:
     from runner.git import Workspace
     from runner.pipeline.base import PrepRequest, StageContext
 
-__all__ = ["PrepResult", "prep"]
-
-
-@attrs.frozen
-class PrepResult:
-    """The spec's ``POST /prep`` result."""
-
-    task_id: str
-    branch: str
-    repo_path: str
-    cloned: bool
-    branch_created: bool
-    branch_synced: str = ""
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return the spec's response body (the API adds ``idempotencyKey``)."""
-        return {
-            "success": True,
-            "taskId": self.task_id,
-            "branch": self.branch,
-            "repoPath": self.repo_path,
-            "artifacts": {
-                "cloned": self.cloned,
-                "branchCreated": self.branch_created,
-                "branchSynced": self.branch_synced,
-                "workingDirectory": self.repo_path,
-            },
-        }
+__all__ = ["prep"]
 
 
 async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepResult:
@@ -71,6 +43,7 @@ async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepRe
     checkout = await ws.sync_task_branch(branch, base)
     done = "created" if checkout.created else f"checked out {checkout.synced}".rstrip()
     ctx.log("info", f"branch {branch} {done}")
-    result = PrepResult(task.id, branch, str(ws.path), cloned, checkout.created, checkout.synced)
-    await record_step(ctx, "prep", task.id, branch, checkout.sha, result.to_wire())
+    artifacts = PrepArtifacts(cloned, checkout.created, checkout.synced, str(ws.path))
+    result = PrepResult(task.id, branch, str(ws.path), artifacts)
+    await record_step(ctx, "prep", task.id, branch, checkout.sha, result)
     return result

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from runner.errors import CriteriaNotMetError, ToolError
+from runner.wire import OMIT_NONE
 
 if TYPE_CHECKING:
     from runner.errors import RunnerError
@@ -31,23 +32,11 @@ _OUTPUT_LINES = 20
 class Attempt:
     """One failed attempt at a task: its number, where it failed, and the evidence."""
 
-    number: int
+    attempt: int
     stage: str
     code: str
     message: str
-    results: Mapping[str, Any] | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return the attempt as the run's error details list it."""
-        wire: dict[str, Any] = {
-            "attempt": self.number,
-            "stage": self.stage,
-            "code": self.code,
-            "message": self.message,
-        }
-        if self.results is not None:
-            wire["results"] = dict(self.results)
-        return wire
+    results: Mapping[str, Any] | None = attrs.field(default=None, metadata=OMIT_NONE)
 
 
 def is_repairable(stage: str, exc: RunnerError) -> bool:

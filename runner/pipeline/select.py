@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from runner.git import validate_repo_url
 from runner.pipeline.base import SelectResult
-from runner.pipeline.common import load_task_list, repair_unless_clean, task_wire
+from runner.pipeline.common import load_task_list, repair_unless_clean
 from runner.tasks import select_next
 
 if TYPE_CHECKING:
@@ -40,14 +40,9 @@ async def select(ctx: StageContext, ws: Workspace, *, exclude_completed: bool) -
     task_list = await load_task_list(ctx, ws, where)
     skipped = await ctx.store.skips.of(ctx.customer.customer_id)
     selection = select_next(task_list, exclude_completed=exclude_completed, skipped=skipped)
-    blocked = tuple(
-        {"taskId": b.task_id, "waitingFor": list(b.waiting_for), "reason": b.reason}
-        for b in selection.blocked
-    )
-    task = task_wire(selection.task) if selection.task is not None else None
     return SelectResult(
-        task=task,
-        total=selection.total,
-        completed=selection.completed,
-        blocked=blocked if task is None else (),
+        task=selection.task,
+        total_tasks=selection.total,
+        completed_tasks=selection.completed,
+        blocked=selection.blocked if selection.task is None else (),
     )

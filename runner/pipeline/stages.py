@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from runner.pipeline.base import (
         CompleteResult,
         ImplementRequest,
+        ImplementResult,
         PrepRequest,
+        PrepResult,
         SelectResult,
         StageContext,
-        StageResult,
         VerifyRequest,
+        VerifyResult,
     )
 
 __all__ = ["PipelineStages"]
@@ -59,18 +61,17 @@ class PipelineStages:
         with self._stage_in(ctx) as ws:
             return await select_stage.select(ctx, ws, exclude_completed=exclude_completed)
 
-    async def prep(self, ctx: StageContext, request: PrepRequest) -> StageResult:
+    async def prep(self, ctx: StageContext, request: PrepRequest) -> PrepResult:
         """PREP the task branch."""
         with self._stage_in(ctx) as ws:
             return await prep_stage.prep(ctx, ws, request)
 
-    async def implement(self, ctx: StageContext, request: ImplementRequest) -> StageResult:
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> ImplementResult:
         """IMPLEMENT the task with the coding tool."""
         with self._stage_in(ctx) as ws:
-            result: StageResult = await implement_stage.implement(ctx, ws, self.access, request)
-            return result
+            return await implement_stage.implement(ctx, ws, self.access, request)
 
-    async def verify(self, ctx: StageContext, request: VerifyRequest) -> StageResult:
+    async def verify(self, ctx: StageContext, request: VerifyRequest) -> VerifyResult:
         """VERIFY the task branch."""
         with self._stage_in(ctx) as ws:
             return await verify_stage.verify(ctx, ws, request)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runner.errors import CriteriaNotMetError
-from runner.pipeline.common import Recorded, record_step, recorded_step
+from runner.pipeline.base import VerifyResult
+from runner.pipeline.common import record_step, recorded_step
 from runner.pipeline.implement import checkout_task_branch
 from runner.verify import parse_criteria
 from runner.verify import verify as run_gates
+from runner.wire import to_wire
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["verify"]
 
 
-async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Recorded:
+async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> VerifyResult:
     """Check the branch against the criteria (the request's, else the task's).
 
     Raises:
@@ -33,8 +35,10 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Re
     parse_criteria(criteria)  # 400 before any work for an unknown criterion
     head = await ws.head_sha()
     stage = "verify:" + ",".join(f"{k}={v}" for k, v in sorted(criteria.items()))
-    if not request.force and (done := await recorded_step(ctx, stage, task.id, branch, head)):
-        return done
+    if not request.force:
+        done = await recorded_step(ctx, VerifyResult, stage, task.id, branch, head)
+        if done is not None:
+            return done
     changed = await ws.changed_files(ctx.customer.base_branch, "HEAD")
     async with ctx.slots.acquire(ctx.customer.customer_id):
         ctx.log("info", f"verifying task {task.id}: {', '.join(criteria)}")
@@ -50,21 +54,21 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Re
         ctx.log("warning", note)
     if ctx.metrics is not None and outcome.process_time > 0:
         ctx.metrics.observe_process("gates", "verify", outcome.process_time)
-    results = {name: result.to_wire() for name, result in outcome.results.items()}
-    artifacts = {k: ctx.redactor(v) for k, v in outcome.artifacts.items()}
-    extra: dict[str, object] = {"results": results, "artifacts": artifacts}
-    if outcome.notes:
-        extra["notes"] = [ctx.redactor(n) for n in outcome.notes]
+    result = VerifyResult(
+        task_id=task.id,
+        results=outcome.results,
+        artifacts=outcome.artifacts,
+        notes=outcome.notes,
+    )
     if not outcome.passed:
         failed = [name for name, r in outcome.results.items() if not r.passed]
         raise CriteriaNotMetError(
             f"criteria not met: {', '.join(failed)}: {_first_reason(outcome.results)}",
             task_id=task.id,
-            extra=extra,
+            extra={k: v for k, v in to_wire(result).items() if k not in ("success", "taskId")},
         )
-    body = {"success": True, "taskId": task.id, **extra}
-    await record_step(ctx, stage, task.id, branch, head, body)
-    return Recorded(body)
+    await record_step(ctx, stage, task.id, branch, head, result)
+    return result
 
 
 def _first_reason(results: Mapping[str, CriterionResult]) -> str:

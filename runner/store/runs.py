@@ -79,9 +79,16 @@ _STAGE_COLUMNS = (
 def _stage(row: tuple[Any, ...]) -> StageRecord:
     run_id, task_id, stage, attempt, outcome, started_at, finished_at, duration_s, result = row
     return StageRecord(
-        run_id, task_id, stage, attempt, outcome, started_at, finished_at, duration_s,
+        run_id,
+        task_id,
+        stage,
+        attempt,
+        outcome,
+        started_at,
+        finished_at,
+        duration_s,
         json.loads(result),
-    )  # fmt: skip
+    )
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:

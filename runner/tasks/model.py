@@ -13,6 +13,8 @@ from typing import NamedTuple, Protocol
 
 import attrs
 
+from runner.wire import PRIVATE
+
 __all__ = [
     "DEFAULT_CRITERIA",
     "STATUSES",
@@ -84,8 +86,9 @@ class Task:
     group: str | None
     phase: int | None
     status: str
-    style: str
-    status_line: int | None = None
+    style: str = attrs.field(metadata=PRIVATE)
+    """How its status is written (``checkbox``, ``field``...): the marker's business."""
+    status_line: int | None = attrs.field(default=None, metadata=PRIVATE)
     """The line of the ``**Status**:`` field, when the task has one (field style)."""
 
     @property

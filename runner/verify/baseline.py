@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from runner.verify.deps import git_common_dir
+from runner.verify.install import git_common_dir
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from runner.errors import InvalidInputError
+from runner.wire import KEY, OMIT_EMPTY, OMIT_NONE
 
 __all__ = [
     "COVERAGE",
@@ -69,31 +70,18 @@ class Criterion:
 
 @attrs.frozen
 class CriterionResult:
-    """The verdict on one criterion, in the spec's wire shape via :meth:`to_wire`."""
+    """The verdict on one criterion.
 
-    name: str
+    On the wire (``runner.wire``) it is the value under its name: ``passed`` plus whichever of
+    ``actual``, ``required``, ``files`` and ``details`` are set.
+    """
+
+    name: str = attrs.field(metadata=KEY)
     passed: bool
-    actual: str | None = None
-    required: str | None = None
-    files: tuple[str, ...] | None = None
-    details: Mapping[str, Any] = attrs.field(factory=dict)
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return the result in the spec's wire shape.
-
-        ``passed`` plus whichever of ``actual``, ``required``, ``files`` and ``details`` are
-        set; None values and empty details are omitted.
-        """
-        wire: dict[str, Any] = {"passed": self.passed}
-        if self.actual is not None:
-            wire["actual"] = self.actual
-        if self.required is not None:
-            wire["required"] = self.required
-        if self.files is not None:
-            wire["files"] = list(self.files)
-        if self.details:
-            wire["details"] = dict(self.details)
-        return wire
+    actual: str | None = attrs.field(default=None, metadata=OMIT_NONE)
+    required: str | None = attrs.field(default=None, metadata=OMIT_NONE)
+    files: tuple[str, ...] | None = attrs.field(default=None, metadata=OMIT_NONE)
+    details: Mapping[str, Any] = attrs.field(factory=dict, metadata=OMIT_EMPTY)
 
 
 def format_percent(value: float) -> str:

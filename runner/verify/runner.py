@@ -33,6 +33,7 @@ from runner.verify.explain import combined, failure, first_errors
 from runner.verify.session import GatePlans, Session, plan_gates, prepare, with_details
 from runner.verify.testgate import judge_tests
 from runner.verify.typecheck import check_result, count_errors, skipped_result
+from runner.wire import to_wire
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -73,7 +74,8 @@ class VerifyOutcome:
 
     def results_wire(self) -> dict[str, dict[str, object]]:
         """Return the results in the spec's wire shape."""
-        return {name: result.to_wire() for name, result in self.results.items()}
+        wire: dict[str, dict[str, object]] = to_wire(self.results)
+        return wire
 
 
 async def check(session: Session, gate: str, criterion: Criterion, plan: CheckPlan) -> None:

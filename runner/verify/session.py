@@ -37,7 +37,6 @@ from runner.verify.criteria import (
     Criterion,
     CriterionResult,
 )
-from runner.verify.deps import install_node_modules
 from runner.verify.detect import (
     Command,
     Toolchain,
@@ -48,6 +47,7 @@ from runner.verify.detect import (
     node_limits,
 )
 from runner.verify.explain import combined, failure
+from runner.verify.install import install_node_modules
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -136,15 +136,15 @@ class Session:
     ) -> ProcessResult:
         """Run one child process of ``gate`` and account for its time.
 
-        Each output line goes to ``on_line`` as it is printed, redacted and tagged with the
-        gate (gates run concurrently).
+        Each output line goes to ``on_line`` as it is printed, tagged with the gate (gates run
+        concurrently); it is redacted where it leaves the process (the customer's journal).
         """
         on_line = self.on_line
         tagged: LineCallback | None = None
         if on_line is not None:
 
             def tagged(stream: str, line: str) -> None:
-                on_line(stream, f"[{gate}] {self.redactor(line)}")
+                on_line(stream, f"[{gate}] {line}")
 
         started = trio.current_time()
         try:

@@ -70,8 +70,10 @@ async def _read_coverage(session: Session, plan: TestPlan, started: float) -> Co
         if not path.is_file() or path.stat().st_mtime < started - 1:
             return None  # absent, or stale from an earlier run
         where = path.resolve()
-        if not (where.is_relative_to(session.repo.resolve()) or where.is_relative_to(
-                session.work.resolve())):  # fmt: skip
+        if not (
+            where.is_relative_to(session.repo.resolve())
+            or where.is_relative_to(session.work.resolve())
+        ):
             raise VerifyError(
                 f"the coverage report {path.name} is a link out of the repository",
                 code="verify_failed",
@@ -205,9 +207,14 @@ def _judge(
                 code="verify_failed",
             )
         verdict = coverage_result(
-            coverage, data, session.changed, report, repo=session.repo,
-            pre_existing=pre_existing, strict=strict,
-        )  # fmt: skip
+            coverage,
+            data,
+            session.changed,
+            report,
+            repo=session.repo,
+            pre_existing=pre_existing,
+            strict=strict,
+        )
         if data is not None:
             session.artifact("coverageReport", coverage_table(data, verdict.details["scope"]))
         session.judge(with_details(verdict, **extra))

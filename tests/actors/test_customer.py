@@ -116,28 +116,28 @@ async def test_pause_then_resume_then_stop(
 async def test_manual_stages_queue_while_one_runs(
     registry: Registry, stages: FakeStages, autojump_clock: trio.testing.MockClock
 ) -> None:
-    from runner.actors import RunStage
+    from runner.actors import RunPrep
     from runner.pipeline import PrepRequest
 
     gate = stages.gate("prep")
     results: list[Any] = []
     async with trio.open_nursery() as nursery:
         for task in ("1.1.1", "1.1.2"):
-            nursery.start_soon(_ask_prep, registry, task, results, RunStage, PrepRequest)
+            nursery.start_soon(_ask_prep, registry, task, results, RunPrep, PrepRequest)
         await stages.entered["prep"].wait()
         await trio.testing.wait_all_tasks_blocked()
         assert len([c for c in stages.calls if c[1] == "prep"]) == 1  # the other one waits
         with pytest.raises(ConflictError):  # an autopilot run cannot start meanwhile
             await registry.ask("acme", lambda r: StartRun(None, None, r))
         gate.set()
-    assert sorted(r.to_wire()["taskId"] for r in results) == ["1.1.1", "1.1.2"]
+    assert sorted(r.task_id for r in results) == ["1.1.1", "1.1.2"]
 
 
 async def test_a_manual_stage_persists_its_status_while_it_runs_then_rests(
     registry: Registry, store: MemoryStore, stages: FakeStages,
     autojump_clock: trio.testing.MockClock,
 ) -> None:  # fmt: skip
-    from runner.actors import RunStage
+    from runner.actors import RunPrep
     from runner.pipeline import PrepRequest
 
     def updates() -> list[str]:
@@ -146,14 +146,14 @@ async def test_a_manual_stage_persists_its_status_while_it_runs_then_rests(
     gate = stages.gate("prep")
     results: list[Any] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_ask_prep, registry, "1.1.1", results, RunStage, PrepRequest)
+        nursery.start_soon(_ask_prep, registry, "1.1.1", results, RunPrep, PrepRequest)
         await stages.entered["prep"].wait()
         await trio.testing.wait_all_tasks_blocked()
         assert store.customers.states["acme"]["status"] == "PREPARING"
         assert updates() == ["PREPARING"]
         assert not results
         gate.set()
-    assert results[0].to_wire()["taskId"] == "1.1.1"
+    assert results[0].task_id == "1.1.1"
     await _wait_status(registry, "IDLE")
     assert updates() == ["PREPARING", "IDLE"]
 
@@ -161,23 +161,23 @@ async def test_a_manual_stage_persists_its_status_while_it_runs_then_rests(
 async def test_a_stage_whose_status_cannot_be_persisted_is_answered_with_an_error(
     registry: Registry, store: MemoryStore, autojump_clock: trio.testing.MockClock
 ) -> None:
-    from runner.actors import RunStage
+    from runner.actors import RunPrep
     from runner.pipeline import PrepRequest
 
     store.customers.fail_for.add("acme")
     with pytest.raises(RunnerError) as caught:
-        await registry.ask("acme", lambda r: RunStage("prep", PrepRequest("1.1.1"), r))
+        await registry.ask("acme", lambda r: RunPrep(PrepRequest("1.1.1"), r))
     assert caught.value.code == "internal"
     assert store.events.records == []  # nothing half-written
     store.customers.fail_for.clear()
     await trio.testing.wait_all_tasks_blocked()  # the crashed actor is gone; the next is new
-    again = await registry.ask("acme", lambda r: RunStage("prep", PrepRequest("1.1.1"), r))
-    assert again.to_wire()["taskId"] == "1.1.1"
+    again = await registry.ask("acme", lambda r: RunPrep(PrepRequest("1.1.1"), r))
+    assert again.task_id == "1.1.1"
 
 
 async def _ask_prep(registry: Registry, task: str, results: list[Any], run_stage: Any,
                     prep_request: Any) -> None:  # fmt: skip
-    results.append(await registry.ask("acme", lambda r: run_stage("prep", prep_request(task), r)))
+    results.append(await registry.ask("acme", lambda r: run_stage(prep_request(task), r)))
 
 
 async def test_a_crashing_actor_fails_only_its_customer(

@@ -18,12 +18,12 @@ from runner.config import Settings
 from runner.metrics import Metrics
 from runner.redact import Redactor
 from runner.tools import JobSlots
-from tests.helpers.fake_stages import Body, FakeStages
+from tests.helpers.fake_stages import FakeStages
 from tests.helpers.memory_store import MemoryStore
 
 if TYPE_CHECKING:
     from runner.actors import Subscriber
-    from runner.pipeline import ImplementRequest, StageContext
+    from runner.pipeline import ImplementRequest, ImplementResult, StageContext
 
 _LIVE_S = 0.5  # the spec: a line reaches subscribers within 500 ms, batching included
 
@@ -40,7 +40,7 @@ class ChattyStages(FakeStages):
         self.printed[line] = trio.current_time()
         ctx.log("info", line)
 
-    async def implement(self, ctx: StageContext, request: ImplementRequest) -> Body:
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> ImplementResult:
         self._print(ctx, "tool: first line")
         await trio.sleep(60)
         self.halfway.set()

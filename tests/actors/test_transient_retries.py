@@ -14,7 +14,7 @@ from runner.actors import ActorDeps, EventBus, GetState, Registry, StartRun
 from runner.config import Settings
 from runner.errors import RepoAccessError, ToolError
 from runner.metrics import Metrics
-from runner.pipeline.run import MAX_BACKOFF_S
+from runner.pipeline.autopilot import MAX_BACKOFF_S
 from runner.redact import Redactor
 from runner.tools import JobSlots
 from tests.helpers.fake_stages import FakeStages

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.helpers.service import Service
 
@@ -40,7 +42,27 @@ async def test_bad_customer_id_and_unknown_tool_are_400(service: Service) -> Non
     assert bad_id.status_code == 400
     assert bad_id.json()["error"]["details"][0]["field"] == "customerId"
     assert bad_tool.status_code == 400
-    assert bad_tool.json()["error"]["details"][0]["field"] == "tool"
+    assert bad_tool.json()["error"]["details"][0] == {
+        "field": "tool",
+        "message": "unknown tool 'x'; known tools: aider, command",
+    }
+    assert bad_tool.json()["error"]["message"].startswith("tool: unknown tool 'x'")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/customers/ok/run", {"tool": "x"}),
+        ("/implement", {"taskId": "1.1.1", "customerId": "ok", "tool": "x"}),
+    ],
+)
+async def test_an_unknown_tool_is_refused_where_a_request_names_it(
+    service: Service, path: str, body: dict[str, str]
+) -> None:
+    async with service.client() as client:
+        response = await client.post(path, json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "tool"
 
 
 async def test_repo_url_with_credentials_is_rejected_without_echoing_them(

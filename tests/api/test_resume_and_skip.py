@@ -8,7 +8,8 @@ import pytest
 import trio
 
 from runner.errors import GitError
-from runner.pipeline.run import STAGE_ORDER, _after_sync
+from runner.pipeline import PrepArtifacts
+from runner.pipeline.autopilot import STAGE_ORDER, _after_sync
 from tests.helpers.fake_stages import FakeStages, criteria_failure
 
 if TYPE_CHECKING:
@@ -52,6 +53,23 @@ async def test_a_conflict_on_resume_keeps_the_resume_point(
     assert stages.calls[:2] == [("acme", "prep", "1.1.1"), ("acme", "verify", "1.1.1")]
 
 
+async def test_a_manual_stage_between_does_not_move_the_resume_point(
+    service: Service, stages: FakeStages
+) -> None:
+    await _failed_at_verify(service, stages)
+    async with service.client() as client:
+        body = {"customerId": "acme", "repoUrl": "/srv/acme", "taskId": "1.1.2"}
+        prepped = await client.post("/prep", json=body)
+        assert prepped.status_code == 200, prepped.text
+    state = await _wait(service, "FAILED")
+    assert (state["currentTask"], state["branch"]) == ("1.1.1", "task/1-1-1-fake")
+    stages.calls.clear()
+    async with service.client() as client:
+        assert (await client.post("/customers/acme/resume")).status_code == 200
+    assert (await _wait(service, "DONE", "FAILED"))["status"] == "DONE"
+    assert stages.calls[:2] == [("acme", "prep", "1.1.1"), ("acme", "verify", "1.1.1")]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -83,15 +101,21 @@ async def test_resume_from_takes_prep_implement_or_verify_only(
     assert response.json()["error"]["details"][0]["field"] == "from"
 
 
-@pytest.mark.parametrize("synced", ["fast-forwarded", "taken-from-remote", "merged-base"])
+@pytest.mark.parametrize(
+    "synced", ["fast-forwarded", "taken-from-remote", "merged-base", "rebased"]
+)
 def test_what_a_sync_brought_in_is_verified_before_complete(synced: str) -> None:
     complete = STAGE_ORDER.index("complete")
-    after = _after_sync(complete, {"artifacts": {"branchSynced": synced}})
+    after = _after_sync(complete, _synced(synced))
     assert STAGE_ORDER[after] == "verify"
 
 
 def test_a_branch_made_afresh_is_implemented_again() -> None:
     verify = STAGE_ORDER.index("verify")
-    body = {"artifacts": {"branchCreated": True, "branchSynced": ""}}
-    assert STAGE_ORDER[_after_sync(verify, body)] == "implement"
-    assert STAGE_ORDER[_after_sync(verify, {"artifacts": {"branchSynced": ""}})] == "verify"
+    assert STAGE_ORDER[_after_sync(verify, _synced("", created=True))] == "implement"
+    assert STAGE_ORDER[_after_sync(verify, _synced(""))] == "verify"
+
+
+def _synced(how: str, *, created: bool = False) -> PrepArtifacts:
+    return PrepArtifacts(cloned=False, branch_created=created, branch_synced=how,
+                         working_directory="/w")  # fmt: skip

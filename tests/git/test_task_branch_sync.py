@@ -137,3 +137,54 @@ async def test_the_replaced_local_commits_stay_reachable(
     assert (await _prep(workspace, repo)).synced == "taken-from-remote"
     kept = git("rev-parse", f"refs/devteam/replaced/{BRANCH}", cwd=workspace.path)
     assert kept == own
+
+
+async def test_a_rewritten_base_is_not_merged_back_the_own_commits_are_replayed_onto_it(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    grew_from = git("rev-parse", "main", cwd=bare)
+    leaked = commit_files(bare, {"leak.txt": "ghp_oops\n"}, "oops")
+    await _prep(workspace, repo)  # the task branch grows from the commit about to be dropped
+    own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
+    # a person force-pushes main without the leaked commit, with a fix on top
+    rewritten = commit_files(bare, {"src/app.py": "print('fixed')\n"}, "fix", parents=[grew_from])
+    checkout = await _prep(workspace, repo)
+    assert checkout.synced == "rebased"
+    log = git("rev-list", "HEAD", cwd=workspace.path).split()
+    assert leaked not in log  # a merge would have brought it back into main at COMPLETE
+    assert own not in log  # replayed: a new commit with the same change
+    assert git("merge-base", "--is-ancestor", rewritten, "HEAD", cwd=workspace.path) == ""
+    assert not (workspace.path / "leak.txt").exists()
+    assert (workspace.path / "feature.py").read_text() == "y = 1\n"
+    assert git("log", "-1", "--format=%s", cwd=workspace.path) == "Task 1.1.1: the tool's change"
+
+
+async def test_a_replay_that_conflicts_stops_naming_the_files_and_leaves_the_branch(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    grew_from = git("rev-parse", "main", cwd=bare)
+    commit_files(bare, {"notes.txt": "one\n"}, "dropped later")
+    await _prep(workspace, repo)
+    own = await _tool_commit(workspace, {"src/app.py": "print('tool')\n"})
+    commit_files(bare, {"src/app.py": "print('person')\n"}, "rewrite", parents=[grew_from])
+    with pytest.raises(GitError) as info:
+        await _prep(workspace, repo)
+    assert (info.value.code, info.value.http_status) == ("merge_conflict", 409)
+    assert info.value.extra["files"] == ["src/app.py"]
+    assert await workspace.head_sha() == own
+    assert git("status", "--porcelain", cwd=workspace.path) == ""
+
+
+async def test_a_rewritten_base_under_a_published_task_branch_needs_a_person(
+    workspace: Workspace, repo: RepoUrl, bare: Path
+) -> None:
+    grew_from = git("rev-parse", "main", cwd=bare)
+    commit_files(bare, {"notes.txt": "one\n"}, "dropped later")
+    await _prep(workspace, repo)
+    own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
+    _push(workspace)  # on the remote too: a replayed copy could not be pushed over it
+    commit_files(bare, {"src/app.py": "print('fixed')\n"}, "rewrite", parents=[grew_from])
+    with pytest.raises(GitError) as info:
+        await _prep(workspace, repo)
+    assert (info.value.code, info.value.http_status) == ("base_rewritten", 409)
+    assert await workspace.head_sha() == own

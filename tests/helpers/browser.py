@@ -8,6 +8,7 @@ which runs ``fn(page, *args)`` there. Everything waits on DOM conditions, never 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 from pathlib import Path
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[1] / "fixtures" / "axe" / "node_modules" / "axe-core"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+"""Where the README's screenshots are saved: only with ``UPDATE_SCREENSHOTS=1`` (a plain test
+run leaves the tree as it found it)."""
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save the page as the README's ``name`` screenshot when asked to (``UPDATE_SCREENSHOTS``)."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this
 # closed network refuses (and it fails at start looking them up).
 ARGS = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -10,28 +10,25 @@ import trio
 from runner.errors import CriteriaNotMetError, NotFoundError, RunnerError, ToolError
 from runner.pipeline import (
     CompleteResult,
+    ImplementArtifacts,
     ImplementRequest,
+    ImplementResult,
+    PrepArtifacts,
     PrepRequest,
+    PrepResult,
     SelectResult,
     StageContext,
     VerifyRequest,
+    VerifyResult,
 )
+from runner.tasks import Task
+from runner.verify import CriterionResult
 
 if TYPE_CHECKING:
     from collections.abc import Collection
     from pathlib import Path
 
     from runner.config import Settings
-
-
-@attrs.frozen
-class Body:
-    """A stage result carrying a plain body."""
-
-    body: dict[str, Any]
-
-    def to_wire(self) -> dict[str, Any]:
-        return dict(self.body)
 
 
 @attrs.define(eq=False)
@@ -79,37 +76,31 @@ class FakeStages:
         await self._enter(ctx, "select", None)
         done = self._done(ctx)
         remaining = [t for t in self.tasks if t not in done or not exclude_completed]
-        task = None
-        if remaining:
-            task = {"id": remaining[0], "title": f"Task {remaining[0]}", "description": "d",
-                    "dependencies": [], "type": "atomic", "files": [], "criteria": {}}  # fmt: skip
-        return SelectResult(task=task, total=len(self.tasks), completed=len(done))
+        task = _task(remaining[0]) if remaining else None
+        return SelectResult(task, total_tasks=len(self.tasks), completed_tasks=len(done))
 
-    async def prep(self, ctx: StageContext, request: PrepRequest) -> Body:
+    async def prep(self, ctx: StageContext, request: PrepRequest) -> PrepResult:
         await self._enter(ctx, "prep", request.task_id)
         if request.task_id not in self.tasks:
             raise NotFoundError("no such task", code="task_not_found", task_id=request.task_id)
         branch = f"task/{request.task_id.replace('.', '-')}-fake"
         created = branch not in self.branches  # a later PREP of the task finds its branch
         self.branches.add(branch)
-        return Body({"success": True, "taskId": request.task_id, "branch": branch,
-                     "repoPath": "/tmp/fake", "artifacts": {"cloned": created,
-                     "branchCreated": created, "workingDirectory": "/tmp/fake"}})  # fmt: skip
+        artifacts = PrepArtifacts(created, created, "", "/tmp/fake")
+        return PrepResult(request.task_id, branch, "/tmp/fake", artifacts)
 
-    async def implement(self, ctx: StageContext, request: ImplementRequest) -> Body:
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> ImplementResult:
         self.repairs.append(request.repair)
         await self._enter(ctx, "implement", request.task_id)
         diff = f"+x{len(self.repairs)}"  # every attempt changes the branch a little more
-        return Body({"success": True, "taskId": request.task_id, "tool": request.tool or "aider",
-                     "artifacts": {"diff": diff, "stdout": "", "stderr": "",
-                                   "filesModified": ["a.py"], "linesChanged": 1},
-                     "duration": 0.01})  # fmt: skip
+        artifacts = ImplementArtifacts(diff, "", "", ("a.py",), 1, (), "1" * 40)
+        return ImplementResult(request.task_id, request.tool or "aider", artifacts,
+                               request.attempt, "prompt", 0.01, 0.01)  # fmt: skip
 
-    async def verify(self, ctx: StageContext, request: VerifyRequest) -> Body:
+    async def verify(self, ctx: StageContext, request: VerifyRequest) -> VerifyResult:
         await self._enter(ctx, "verify", request.task_id)
-        results = {"tests.pass": {"passed": True, "actual": "1 passed", "required": "true"}}
-        return Body({"success": True, "taskId": request.task_id, "results": results,
-                     "artifacts": {}})  # fmt: skip
+        passed = CriterionResult("tests.pass", True, "1 passed", "true")
+        return VerifyResult(request.task_id, {"tests.pass": passed}, {})
 
     async def complete(self, ctx: StageContext, task_id: str, branch: str) -> CompleteResult:
         await self._enter(ctx, "complete", task_id)
@@ -132,3 +123,9 @@ def criteria_failure(task_id: str) -> CriteriaNotMetError:
 def tool_failure(task_id: str) -> ToolError:
     """A 500 like the real IMPLEMENT raises when the tool changed nothing."""
     return ToolError("aider made no change", code="tool_no_change", task_id=task_id)
+
+
+def _task(task_id: str) -> Task:
+    return Task(id=task_id, title=f"Task {task_id}", description="d", type="atomic",
+                dependencies=(), files=(), criteria={}, requirements=(), prerequisites=(),
+                line=1, group=None, phase=None, status="pending", style="checkbox")  # fmt: skip

@@ -147,6 +147,11 @@ async def test_a_skipped_task_is_passed_over_its_dependants_wait_and_it_is_audit
             assert missing.json()["error"]["details"][0]["field"] == "reason"
             bad = await client.post("/customers/acme/tasks/one/skip", json={"reason": "x"})
             assert (bad.status_code, bad.json()["error"]["details"][0]["field"]) == (400, "taskId")
+            unknown = await client.post("/customers/acme/tasks/9.9.9/skip", json={"reason": "x"})
+            assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "task_not_found")
+            group = await client.post("/customers/acme/tasks/1.1/skip", json={"reason": "x"})
+            assert group.status_code == 400, group.text
+            assert "only atomic tasks are skipped" in group.json()["error"]["message"]
             skipped = await client.post(url, json={"reason": "needs a product decision"})
             assert skipped.status_code == 200, skipped.text
             body = skipped.json()

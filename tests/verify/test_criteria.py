@@ -6,6 +6,7 @@ import pytest
 
 from runner.errors import InvalidInputError
 from runner.verify import Criterion, CriterionResult, format_percent, parse_criteria
+from runner.wire import to_wire
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,6 @@ def test_criterion_result_wire_shapes() -> None:
     coverage = CriterionResult("test.coverage", True, "85%", "≥80%")
     doc = CriterionResult("doc.updated", True, files=("docs/DevTeam/task_outcomes.md",))
     failed = CriterionResult("tests.pass", False, "1 failed: t", "all", details={"failures": ["t"]})
-    assert coverage.to_wire() == {"passed": True, "actual": "85%", "required": "≥80%"}
-    assert doc.to_wire() == {"passed": True, "files": ["docs/DevTeam/task_outcomes.md"]}
-    assert failed.to_wire()["details"] == {"failures": ["t"]}
+    assert to_wire(coverage) == {"passed": True, "actual": "85%", "required": "≥80%"}
+    assert to_wire(doc) == {"passed": True, "files": ["docs/DevTeam/task_outcomes.md"]}
+    assert to_wire(failed)["details"] == {"failures": ["t"]}

@@ -20,6 +20,7 @@ from runner.verify.criteria import parse_criteria
 from runner.verify.docs import doc_result, matching_files
 from runner.verify.results import TestReport, judge_tests_pass, read_text_report, runner_of
 from runner.verify.typecheck import ErrorCount, check_result, count_errors
+from runner.wire import to_wire
 
 REPO = Path("/work/repo")
 
@@ -118,7 +119,7 @@ def test_coverage_result_counts_an_untested_touched_file_as_zero(tmp_path: Path)
     changed = ["calc/a.py", "calc/new.py", "calc/gone.py", "tests/test_a.py", "x.md"]
     result = coverage_result(criterion, _data(), changed, TestReport(0), repo=repo)
     note = "no test loaded this file: counted as 0% covered (lines estimated)"
-    assert result.to_wire() == {
+    assert to_wire(result) == {
         "passed": False,
         "actual": "69.2%",  # 9 of 13, never "unmeasured" and never widened to all files
         "required": "≥80%",
@@ -152,7 +153,7 @@ def test_coverage_result_all_files_when_branch_touched_none(tmp_path: Path) -> N
     result = coverage_result(
         criterion, _data(), ["README.md"], TestReport(0, passed_count=3), repo=tmp_path
     )
-    wire = result.to_wire()
+    wire = to_wire(result)
     assert (wire["passed"], wire["actual"]) == (True, "50%")
     assert wire["details"]["scope"] == ["calc/a.py", "calc/b.py"]
     assert (wire["details"]["coveredLines"], wire["details"]["totalLines"]) == (10, 20)
@@ -192,7 +193,7 @@ def test_tests_pass_fails_only_on_new_failures() -> None:
     [criterion] = parse_criteria({"tests.pass": "true"})
     report = TestReport(1, ("t::old", "t::new"), {"t::new": "assert 1 == 2"})
     result = judge_tests_pass(criterion, report, {"t::old"})
-    assert result.to_wire() == {
+    assert to_wire(result) == {
         "passed": False,
         "actual": "1 new failed: t::new; 1 pre-existing",
         "required": "all tests pass",
@@ -307,7 +308,7 @@ def test_count_errors_reads_each_tool(output: str, returncode: int, count: Error
 
 def test_check_result_budget() -> None:
     [criterion] = parse_criteria({"type.strict": "≤1 errors"})
-    assert check_result(criterion, ErrorCount(1)).to_wire() == {
+    assert to_wire(check_result(criterion, ErrorCount(1))) == {
         "passed": True,
         "actual": "1 error",
         "required": "≤1 errors",
@@ -330,7 +331,7 @@ def test_doc_result_needs_every_named_file_with_content(tmp_path: Path) -> None:
     outcomes.write_text("### 1.1 Done\n")
     [criterion] = parse_criteria({"doc.updated": "task_outcomes.md, CHANGELOG.md"})
     result = doc_result(criterion, ["docs/DevTeam/task_outcomes.md"], tmp_path)
-    assert result.to_wire() == {
+    assert to_wire(result) == {
         "passed": False,
         "actual": "not changed: CHANGELOG.md",
         "required": "task_outcomes.md, CHANGELOG.md",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tests.helpers.browser import SCREENSHOTS, axe_violations, describe
+from tests.helpers.browser import axe_violations, describe, screenshot
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,12 +59,12 @@ def run_to_a_verify_failure(page: Page, url: str, remote: Path) -> dict[str, Any
         "failed_row": page.locator('.results tr[data-criterion="tests.pass"]').inner_text(),
         "timeline": page.locator("#timeline").inner_text(),
     }
-    page.screenshot(path=str(SCREENSHOTS / "customer.png"), full_page=True)
+    screenshot(page, "customer.png")
     seen["customer_axe"] = axe_violations(page)
     page.get_by_role("link", name="All customers").click()
     page.wait_for_selector('tr[data-customer="acme"] [data-status="FAILED"]')
     seen["row"] = page.locator('tr[data-customer="acme"]').inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+    screenshot(page, "overview.png")
     seen["overview_axe"] = axe_violations(page)
     return seen
 
@@ -73,7 +73,6 @@ async def test_dashboard_runs_a_customer_live_to_a_verify_failure(
     service: Service, browser: Browser, remote: Path, tool_dir: Path
 ) -> None:
     (tool_dir / "break-1.1.2").write_text("")  # 1.1.2's change fails its test
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     seen = await browser.run(run_to_a_verify_failure, service.url + "/", remote)
     assert "next 1.1.1 Add sub function to calc/ops.py" in seen["tree"]
     assert "blocked 1.1.2" in seen["tree"]

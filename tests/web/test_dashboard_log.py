@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Page
 
-    from runner.pipeline import ImplementRequest, StageContext
+    from runner.pipeline import ImplementRequest, ImplementResult, StageContext
     from tests.helpers.browser import Browser
-    from tests.helpers.fake_stages import Body
 
 LINES = 3000
 PER_TICK = 100  # 100 lines every 0.1 s: 1,000 lines a second for 3 s
@@ -28,7 +27,7 @@ PER_TICK = 100  # 100 lines every 0.1 s: 1,000 lines a second for 3 s
 class ChattyStages(FakeStages):
     """IMPLEMENT prints LINES log lines at 1,000 a second."""
 
-    async def implement(self, ctx: StageContext, request: ImplementRequest) -> Body:
+    async def implement(self, ctx: StageContext, request: ImplementRequest) -> ImplementResult:
         for n in range(LINES):
             ctx.log("info", f"tool line {n:04d}")
             if n % PER_TICK == PER_TICK - 1:

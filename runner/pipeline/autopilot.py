@@ -17,7 +17,15 @@ import trio
 
 from runner.errors import RunnerError, ToolError
 from runner.failures import transient
-from runner.pipeline.base import ImplementRequest, PrepRequest, StageContext, Stages, VerifyRequest
+from runner.pipeline.base import (
+    ImplementRequest,
+    PrepArtifacts,
+    PrepRequest,
+    PrepResult,
+    StageContext,
+    Stages,
+    VerifyRequest,
+)
 from runner.pipeline.repair import (
     DEFAULT_MAX_ATTEMPTS,
     Attempt,
@@ -25,6 +33,7 @@ from runner.pipeline.repair import (
     is_repairable,
     repair_prompt,
 )
+from runner.wire import to_wire
 
 __all__ = [
     "STAGE_ORDER",
@@ -123,16 +132,19 @@ async def drive(
                     await hooks.stage_finished("failed", failed)
                     if not await backoff.wait_out("select", exc):
                         return RunOutcome("FAILED", error=failed)
-            await hooks.stage_finished("ok", stage_summary(selection.to_wire()))
-            await hooks.counts(selection.completed, selection.total)
+            await hooks.stage_finished("ok", stage_summary(to_wire(selection)))
+            await hooks.counts(selection.completed_tasks, selection.total_tasks)
             if selection.task is None:
                 if selection.blocked:
-                    reasons = "; ".join(str(b.get("reason", b)) for b in selection.blocked)
-                    error = {"stage": "select", "code": "tasks_blocked", "message": reasons,
-                             "details": {"blocked": list(selection.blocked)}}  # fmt: skip
+                    error = {
+                        "stage": "select",
+                        "code": "tasks_blocked",
+                        "message": "; ".join(b.reason for b in selection.blocked),
+                        "details": {"blocked": to_wire(selection.blocked)},
+                    }
                     return RunOutcome("FAILED", error=error)
                 return RunOutcome("DONE")
-            point = ResumePoint(task_id=str(selection.task["id"]), stage="prep")
+            point = ResumePoint(task_id=selection.task.id, stage="prep")
         resumed, resume = point is resume, None
         outcome = await _Task(stages, ctx, hooks, point, tool, max_attempts, resumed).run()
         if outcome is not None:
@@ -161,9 +173,12 @@ class _Backoff:
         ceiling = min(MAX_BACKOFF_S, settings.transient_backoff_s * 2**self.waits)
         delay = random.uniform(0, ceiling)  # jitter, not a secret
         self.waits += 1
-        self.ctx.log("warning", f"{stage} failed for a transient reason ({exc.code}): "
-                     f"{exc.message}; trying again in {delay:.1f} s "
-                     f"({self.waits} of {settings.transient_retries})")  # fmt: skip
+        self.ctx.log(
+            "warning",
+            f"{stage} failed for a transient reason ({exc.code}): "
+            f"{exc.message}; trying again in {delay:.1f} s "
+            f"({self.waits} of {settings.transient_retries})",
+        )
         await trio.sleep(delay)
         return True
 
@@ -205,7 +220,7 @@ class _Task:
                 return RunOutcome("PAUSED", resume=ResumePoint(task_id, stage, branch))
             await self.hooks.stage_started(stage, task_id, branch)
             try:
-                branch, body = await self._stage(stage, task_id, branch)
+                branch, result = await self._stage(stage, task_id, branch)
             except RunnerError as exc:
                 await self.hooks.stage_finished("failed", _error(stage, exc))
                 if await self.backoff.wait_out(stage, exc):
@@ -216,22 +231,20 @@ class _Task:
                     return self._give_up(stage, exc, ResumePoint(task_id, at, branch))
                 index = STAGE_ORDER.index("implement")
                 continue
-            await self.hooks.stage_finished("ok", stage_summary(body))
-            if stage == "prep" and resume_at is not None:
-                index, resume_at = _after_sync(resume_at, body), None
+            await self.hooks.stage_finished("ok", stage_summary(to_wire(result)))
+            if isinstance(result, PrepResult) and resume_at is not None:
+                index, resume_at = _after_sync(resume_at, result.artifacts), None
             else:
                 index += 1
         await self.hooks.task_completed(task_id)
         return None
 
-    async def _stage(
-        self, stage: str, task_id: str, branch: str | None
-    ) -> tuple[str | None, dict[str, Any]]:
-        """Run one stage; return the branch after it and the stage's result body."""
+    async def _stage(self, stage: str, task_id: str, branch: str | None) -> tuple[str | None, Any]:
+        """Run one stage; return the branch after it and the stage's result."""
         stages, ctx = self.stages, self.ctx
         if stage == "prep":
-            body = (await stages.prep(ctx, PrepRequest(task_id=task_id))).to_wire()
-            return str(body["branch"]), body
+            prep = await stages.prep(ctx, PrepRequest(task_id=task_id))
+            return prep.branch, prep
         if stage == "implement":
             request = ImplementRequest(
                 task_id,
@@ -241,18 +254,16 @@ class _Task:
                 attempt=self.attempt,
                 force=self.repair is not None,
             )
-            body = (await stages.implement(ctx, request)).to_wire()
-            self._check_progress(task_id, body)
-        elif stage == "verify":
-            body = (await stages.verify(ctx, VerifyRequest(task_id, branch=branch))).to_wire()
-        else:
-            assert branch is not None
-            body = (await stages.complete(ctx, task_id, branch)).to_wire()
-        return branch, body
+            implemented = await stages.implement(ctx, request)
+            self._check_progress(task_id, implemented.artifacts.diff)
+            return branch, implemented
+        if stage == "verify":
+            return branch, await stages.verify(ctx, VerifyRequest(task_id, branch=branch))
+        assert branch is not None
+        return branch, await stages.complete(ctx, task_id, branch)
 
-    def _check_progress(self, task_id: str, body: dict[str, Any]) -> None:
+    def _check_progress(self, task_id: str, diff: str) -> None:
         """Stop repairing when an attempt leaves the branch's diff as the last one left it."""
-        diff = str((body.get("artifacts") or {}).get("diff", ""))
         digest = diff_digest(diff)
         if digest in self.digests:
             raise ToolError(
@@ -280,13 +291,13 @@ class _Task:
         outcome = _failed(stage, exc, resume)
         assert outcome.error is not None
         if self.attempts and (stage in ("implement", "verify") or len(self.attempts) > 1):
-            outcome.error["attempt"] = self.attempts[-1].number
+            outcome.error["attempt"] = self.attempts[-1].attempt
             outcome.error["maxAttempts"] = self.max_attempts
-            outcome.error["attempts"] = [a.to_wire() for a in self.attempts]
+            outcome.error["attempts"] = to_wire(self.attempts)
         return outcome
 
 
-def _after_sync(resume_at: int, prep: dict[str, Any]) -> int:
+def _after_sync(resume_at: int, prep: PrepArtifacts) -> int:
     """Where a resumed task continues once PREP brought its branch up to date.
 
     A branch created afresh (the workspace was lost) or recreated from the base has no change
@@ -294,21 +305,24 @@ def _after_sync(resume_at: int, prep: dict[str, Any]) -> int:
     are the implementation: VERIFY judges them instead of the tool running again. Whatever
     the sync changed (a person's commits, a merged base) is verified before COMPLETE.
     """
-    artifacts = prep.get("artifacts") or {}
-    synced = set(str(artifacts.get("branchSynced", "")).split(","))
-    if artifacts.get("branchCreated") or "recreated" in synced:
+    synced = set(prep.branch_synced.split(","))
+    if prep.branch_created or "recreated" in synced:
         return min(resume_at, _IMPLEMENT)
     if {"fast-forwarded", "taken-from-remote"} & synced and resume_at == _IMPLEMENT:
         return _VERIFY
-    if {"fast-forwarded", "taken-from-remote", "merged-base"} & synced:
+    if {"fast-forwarded", "taken-from-remote", "merged-base", "rebased"} & synced:
         return min(resume_at, _VERIFY)
     return resume_at
 
 
 def _error(stage: str, exc: RunnerError) -> dict[str, Any]:
     """The error a failed stage leaves in the state and the run's record, with its evidence."""
-    return {"stage": stage, "code": exc.code, "message": exc.message,
-            "details": failure_details(exc)}  # fmt: skip
+    return {
+        "stage": stage,
+        "code": exc.code,
+        "message": exc.message,
+        "details": failure_details(exc),
+    }
 
 
 def _failed(stage: str, exc: RunnerError, resume: ResumePoint | None) -> RunOutcome:
@@ -340,8 +354,11 @@ def failure_details(exc: RunnerError) -> dict[str, Any]:
     evidence = {k: v for k, v in exc.extra.items() if k not in _BULKY}
     outputs = dict(exc.extra.get("artifacts") or {})
     outputs.update({k: exc.extra[k] for k in ("stdout", "stderr") if k in exc.extra})
-    tails = {name: text.splitlines()[-LAST_LINES:] for name, text in outputs.items()
-             if isinstance(text, str) and text.strip()}  # fmt: skip
+    tails = {
+        name: text.splitlines()[-LAST_LINES:]
+        for name, text in outputs.items()
+        if isinstance(text, str) and text.strip()
+    }
     if tails:
         evidence["lastLines"] = tails
     if exc.details:
