@@ -3,7 +3,6 @@
 from runner.actors.bus import LOG, UPDATE, Event, EventBus, Subscriber
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
-from runner.actors.leases import LeaseKeeper, LeaseStore
 from runner.actors.messages import (
     GetState,
     ManualStage,
@@ -19,6 +18,7 @@ from runner.actors.messages import (
     StartRun,
     Stop,
 )
+from runner.actors.ownership import LeaseKeeper, LeaseStore
 from runner.actors.registry import Registry
 from runner.actors.state import ACTIVE, RESTING, ExecutionState, Status, allowed_from
 

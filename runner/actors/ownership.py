@@ -1,4 +1,4 @@
-"""LeaseKeeper: the customers this instance holds, renewed in the background, lost on time.
+"""Ownership: the customers this instance holds (LeaseKeeper), renewed, lost on time.
 
 The store's leases expire by the database's clock; this instance only knows its own. It
 counts a lease as held until ``ttl`` after it *sent* the last claim or renewal that

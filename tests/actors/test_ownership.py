@@ -1,4 +1,4 @@
-"""LeaseKeeper: renewing, losing on time, releasing; in virtual time, then on PostgreSQL."""
+"""LeaseKeeper tests: renewing, losing on time, releasing; in virtual time, then on PostgreSQL."""
 
 from __future__ import annotations
 
