@@ -6,7 +6,7 @@ AIDER_VENV := .venv-aider
 AIDER_VERSION := 0.86.2
 STAMP := $(VENV)/.installed
 
-.PHONY: install aider node-toolchain browser run test lint typecheck pytest schemathesis bench clean
+.PHONY: install aider node-toolchain browser postgres run test lint typecheck pytest schemathesis bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ $(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
 
 browser: $(CHROMIUM) $(AXE)/node_modules/.package-lock.json
 
+# The store tests run on SQLite and on a throwaway PostgreSQL server they start themselves
+# (tests/helpers/postgres.py: initdb into a temp dir): Debian's server package provides it.
+# DEVTEAM_REQUIRE_POSTGRES=1 (below) turns a missing server into failures, never skips.
+PG_INSTALLED = ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null
+postgres:
+	@$(PG_INSTALLED) || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql \
+	  || ($(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+	@$(PG_INSTALLED) || (echo "PostgreSQL is still missing after apt-get install" >&2; exit 1)
+
 run: install aider
 	mkdir -p var
 	AIDER_PATH=$${AIDER_PATH:-$(CURDIR)/$(AIDER_VENV)/bin/aider} $(BIN)/devteam-runner serve
@@ -61,15 +70,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict runner
 
-pytest: install aider node-toolchain browser
-	AIDER_TEST_PATH=$(CURDIR)/$(AIDER_VENV)/bin/aider $(BIN)/pytest --cov=runner --cov-report=term --cov-fail-under=85
+pytest: install aider node-toolchain browser postgres
+	DEVTEAM_REQUIRE_POSTGRES=1 AIDER_TEST_PATH=$(CURDIR)/$(AIDER_VENV)/bin/aider $(BIN)/pytest --cov=runner --cov-report=term --cov-fail-under=85
 
 schemathesis: install
 	$(BIN)/python tests/schemathesis_run.py
 
 test: lint typecheck pytest schemathesis
 
-bench: install aider
+bench: install aider postgres
 	for b in bench/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -38,7 +38,7 @@ from runner.errors import RunnerError, UnauthorizedError
 from runner.metrics import Metrics
 from runner.process import Containment, JobRecord, contained, end_previous_life
 from runner.redact import Redactor
-from runner.store import AuditEntry, ProcessRow, SqliteStore, open_store
+from runner.store import AuditEntry, ProcessRow, Store, open_database
 from runner.tools import JobSlots
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ async def open_services(
     """Open the store and run the registry, health probe and housekeeping until exit."""
     redactor = Redactor(settings.secrets)
     settings.workspace_dir.mkdir(parents=True, exist_ok=True)
-    async with open_store(settings.database_path) as store:
+    async with open_database(settings.database_path, settings.postgres_url) as store:
         # Before anything can resume a run: end what a crashed earlier life left running.
         await end_previous_life_of(store)
         instance = uuid.uuid4().hex
@@ -201,7 +201,7 @@ async def open_services(
 async def _run_services(
     settings: Settings,
     stages: Stages,
-    store: SqliteStore,
+    store: Store,
     redactor: Redactor,
     now: Callable[[], datetime],
 ) -> AsyncIterator[Services]:
@@ -249,7 +249,7 @@ class StoreJournal:
     per child process instead of two.
     """
 
-    def __init__(self, store: SqliteStore, now: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, now: Callable[[], datetime]) -> None:
         self.store = store
         self.now = now
         self._ended: list[str] = []
@@ -265,7 +265,7 @@ class StoreJournal:
         self._ended.append(marker)
 
 
-async def end_previous_life_of(store: SqliteStore) -> int:
+async def end_previous_life_of(store: Store) -> int:
     """Kill every process earlier lives of the service journaled or tagged; return how many."""
     lives, rows = await store.processes.left_behind()
     if not lives and not rows:

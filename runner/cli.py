@@ -13,7 +13,7 @@ import trio
 
 import runner
 from runner.config import Settings
-from runner.errors import ConfigError
+from runner.errors import ConfigError, RunnerError
 from runner.logging import configure_logging
 from runner.redact import Redactor
 
@@ -65,11 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"devteam-runner: configuration error: {exc.message}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format, Redactor(settings.secrets))
+    redactor = Redactor(settings.secrets)
+    configure_logging(settings.log_level, settings.log_format, redactor)
     if args.command == "serve":
         from runner.serve import serve
 
-        trio.run(serve, settings)
+        try:
+            trio.run(serve, settings)
+        except RunnerError as exc:  # the store or the workspace cannot be opened at start
+            print(f"devteam-runner: cannot start: {redactor(exc.message)}", file=sys.stderr)
+            return 1
         return 0
     from runner.terminal import run_in_terminal
 

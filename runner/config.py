@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import attrs
 
 from runner.errors import ConfigError
+from runner.redact import url_password
 
 __all__ = ["CUSTOMER_ID", "ResourceLimits", "Settings", "TokenGrant", "parse_api_tokens"]
 
@@ -153,12 +155,21 @@ def _optional_path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _database_path(url: str) -> Path:
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_DEFAULT_DATABASE_PATH = Path("var/runner.db")
+
+
+def _database(url: str) -> tuple[Path, str | None]:
+    """Read ``DATABASE_URL``: the SQLite file, or a PostgreSQL URL (and the default file)."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path:
-            return Path(path)
-    raise ConfigError("DATABASE_URL", "expected sqlite:///<path> (only SQLite is supported)")
+            return Path(path), None
+    if url.startswith(_POSTGRES_SCHEMES) and urllib.parse.urlsplit(url).hostname:
+        return _DEFAULT_DATABASE_PATH, url
+    raise ConfigError(
+        "DATABASE_URL", "expected sqlite:///<path> or postgresql://[user[:password]@]host[/db]"
+    )
 
 
 @attrs.frozen
@@ -169,7 +180,9 @@ class Settings:
     port: int = 8081
     base_url: str | None = None
     workspace_dir: Path = Path("var/workspace")
-    database_path: Path = Path("var/runner.db")
+    database_path: Path = _DEFAULT_DATABASE_PATH
+    postgres_url: str | None = attrs.field(default=None, repr=False)
+    """``DATABASE_URL`` when it is ``postgresql://``: the store is then PostgreSQL."""
     git_username: str | None = None
     git_token: str | None = attrs.field(default=None, repr=False)
     git_author_name: str = "devteam-runner"
@@ -212,7 +225,13 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret value, for the redactor."""
-        values = [self.git_token or "", *self.model_env.values(), *self.api_tokens]
+        database_password = url_password(self.postgres_url) if self.postgres_url else None
+        values = [
+            self.git_token or "",
+            database_password or "",
+            *self.model_env.values(),
+            *self.api_tokens,
+        ]
         return tuple(v for v in values if v)
 
     @property
@@ -246,12 +265,16 @@ class Settings:
             for k, v in raw_env.items()
             if v and _is_model_variable(k) and k not in _RUNNER_AIDER_VARIABLES
         }
+        database_path, postgres_url = _database(
+            env.text("DATABASE_URL", "sqlite:///./var/runner.db")
+        )
         values: dict[str, Any] = {
             "host": env.text("DEVTEAM_RUNNER_HOST", "127.0.0.1"),
             "port": env.integer("DEVTEAM_RUNNER_PORT", 8081, maximum=65535),
             "base_url": env.optional("DEVTEAM_RUNNER_BASE_URL"),
             "workspace_dir": Path(env.text("WORKSPACE_DIR", "var/workspace")),
-            "database_path": _database_path(env.text("DATABASE_URL", "sqlite:///./var/runner.db")),
+            "database_path": database_path,
+            "postgres_url": postgres_url,
             "git_username": env.optional("GIT_USERNAME"),
             "git_token": env.optional("GIT_TOKEN"),
             "git_author_name": env.text("GIT_AUTHOR_NAME", "devteam-runner"),

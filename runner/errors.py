@@ -4,7 +4,8 @@
 RunnerError(Exception): code + http_status (ClassVar), message, details
   InvalidInputError 400 (field path)   UnauthorizedError 401   ForbiddenError 403
   NotFoundError 404                    PayloadTooLargeError 413
-  ConflictError 409 > InvalidTransitionError (current + allowed), IdempotencyKeyInFlightError
+  ConflictError 409 > InvalidTransitionError (current + allowed), IdempotencyKeyInFlightError,
+                      LeaseLostError (another instance owns the customer now)
   IdempotencyKeyReusedError 422        CriteriaNotMetError 422 (all results)
   TaskListError 422 (line numbers)     ConfigError (env var name; startup only)
   InsufficientStorageError 507 (a write failed: the disk or the database is full)
@@ -30,6 +31,7 @@ __all__ = [
     "InsufficientStorageError",
     "InvalidInputError",
     "InvalidTransitionError",
+    "LeaseLostError",
     "MergeConflictError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -122,6 +124,16 @@ class ConflictError(RunnerError):
 
     code = "conflict"
     http_status = 409
+
+
+class LeaseLostError(ConflictError):
+    """A write fenced by a customer's lease, whose lease has expired or moved on (409).
+
+    The writer's fencing token is no longer the lease's: whatever it was doing for the
+    customer is now another instance's to do.
+    """
+
+    code = "lease_lost"
 
 
 class InvalidTransitionError(ConflictError):

@@ -15,7 +15,7 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["MASK", "Redactor", "redact"]
+__all__ = ["MASK", "Redactor", "redact", "url_password"]
 
 MASK = "***"
 
@@ -116,3 +116,16 @@ class Redactor:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Redact ``text`` with the token shapes and the given secret values."""
     return Redactor(_as_tuple(secrets))(text)
+
+
+def url_password(url: str) -> str | None:
+    """Return the password a URL carries (``user:password@`` or ``?password=``), if any.
+
+    A database URL's password is a secret to add to the :class:`Redactor`; the
+    ``scheme://user:password@`` form is masked anyway, the query form and the password
+    alone (in a driver's message) are not.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        return urllib.parse.unquote(parts.password)
+    return urllib.parse.parse_qs(parts.query).get("password", [None])[0]

@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment for every test."""
+"""Shared fixtures: a clean environment for every test, a throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.helpers.postgres import PostgresServer, find_bin_dir, throwaway_postgres
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 # Variables the runner reads; tests must not inherit them from the developer's shell.
 _OUR_PREFIXES = (
@@ -36,7 +39,7 @@ _OUR_NAMES = {
     "LOG_LEVEL",
     "LOG_FORMAT",
 }
-_KEEP = {"AIDER_TEST_PATH"}
+_KEEP = {"AIDER_TEST_PATH", "DEVTEAM_REQUIRE_POSTGRES"}
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +51,29 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name in _OUR_NAMES or name.startswith(_OUR_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     return
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start one throwaway PostgreSQL for the whole session; each test makes its database.
+
+    ``make test`` installs PostgreSQL first and sets ``DEVTEAM_REQUIRE_POSTGRES=1``, so
+    there a missing server fails every test that needs it instead of skipping it.
+    """
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (no initdb/pg_ctl): apt-get install postgresql"
+        if os.environ.get("DEVTEAM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    with throwaway_postgres(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ``DATABASE_URL`` for a service started as a process: a fresh file or database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/runner.db"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()

@@ -11,9 +11,12 @@ from runner.logging import configure_logging
 from runner.redact import Redactor
 from tests.helpers.calc_repo import TASKS, make_calc_remote, make_tool
 from tests.helpers.gitrepo import git
+from tests.helpers.postgres import PASSWORD
 
 if TYPE_CHECKING:
     import pytest
+
+    from tests.helpers.postgres import PostgresServer
 
 
 def test_bad_setting_exits_with_one_line_naming_the_variable(
@@ -59,13 +62,15 @@ def test_logs_are_json_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
         structlog.reset_defaults()
 
 
-def test_run_command_drives_the_pipeline_from_the_terminal(tmp_path: Path) -> None:
+def test_run_command_drives_the_pipeline_from_the_terminal(
+    tmp_path: Path, database_url: str
+) -> None:
     remote = make_calc_remote(tmp_path)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "WORKSPACE_DIR": str(tmp_path / "ws"),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/runner.db",
+        "DATABASE_URL": database_url,
         "TOOL_COMMAND": " ".join(make_tool(tmp_path)),
         "PYTHON_PATH": sys.executable,
         "LOG_LEVEL": "warning",
@@ -83,7 +88,7 @@ def test_run_command_drives_the_pipeline_from_the_terminal(tmp_path: Path) -> No
     assert git("log", "-1", "--format=%s", "main", cwd=remote) == "initial commit"
 
 
-def test_serve_starts_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_serve_starts_answers_and_stops_on_sigterm(tmp_path: Path, database_url: str) -> None:
     import signal
     import socket
     import time
@@ -97,7 +102,7 @@ def test_serve_starts_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         "HOME": str(tmp_path),
         "DEVTEAM_RUNNER_PORT": str(port),
         "WORKSPACE_DIR": str(tmp_path / "ws"),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/runner.db",
+        "DATABASE_URL": database_url,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "runner", "serve"], env=env, stderr=subprocess.PIPE,
@@ -125,3 +130,25 @@ def test_serve_starts_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
             process.stderr.close()
     assert '"event": "serving"' in logs
     assert '"event": "shutting_down"' in logs
+
+
+def test_serve_that_cannot_open_its_database_says_why_without_the_password(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.url().replace(PASSWORD, "wrong-password-5150")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DEVTEAM_RUNNER_PORT": "0",
+        "WORKSPACE_DIR": str(tmp_path / "ws"),
+        "DATABASE_URL": url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "serve"], env=env, capture_output=True, text=True,
+        timeout=60, check=False, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "cannot start: database error" in result.stderr
+    assert "password authentication failed" in result.stderr
+    assert "wrong-password-5150" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

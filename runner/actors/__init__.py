@@ -18,6 +18,7 @@ from runner.actors.messages import (
     StartRun,
     Stop,
 )
+from runner.actors.ownership import LeaseKeeper, LeaseStore
 from runner.actors.registry import Registry
 from runner.actors.state import ACTIVE, RESTING, ExecutionState, Status, allowed_from
 
@@ -32,6 +33,8 @@ __all__ = [
     "EventBus",
     "ExecutionState",
     "GetState",
+    "LeaseKeeper",
+    "LeaseStore",
     "ManualStage",
     "Pause",
     "ReadTaskList",

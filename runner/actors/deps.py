@@ -12,7 +12,7 @@ from runner.config import Settings
 from runner.metrics import Metrics
 from runner.pipeline import Stages
 from runner.redact import Redactor
-from runner.store import SqliteStore
+from runner.store import Store
 from runner.tools import JobSlots
 
 __all__ = ["ActorDeps"]
@@ -23,7 +23,7 @@ class ActorDeps:
     """Shared, long-lived services handed to each :class:`CustomerActor`."""
 
     settings: Settings
-    store: SqliteStore
+    store: Store
     bus: EventBus
     stages: Stages
     slots: JobSlots

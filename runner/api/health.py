@@ -18,7 +18,7 @@ import trio
 from runner.config import Settings
 from runner.errors import InsufficientStorageError
 from runner.process import run_process
-from runner.store import SqliteStore
+from runner.store import Store
 
 __all__ = ["HealthProbe", "HealthReport"]
 
@@ -55,7 +55,7 @@ class HealthProbe:
     """Checks dependencies; the coding tool is probed in the background and cached."""
 
     settings: Settings
-    store: SqliteStore
+    store: Store
     tool_state: str = "unknown"
     git_state: str = "unknown"
     probed: trio.Event = attrs.field(factory=trio.Event)
@@ -122,6 +122,12 @@ class HealthProbe:
             return f"low: {free_mb} MB free (MIN_FREE_MB is {self.settings.min_free_mb})"
         return f"{free_mb} MB free"
 
+    def _database_volume(self) -> str:
+        """The SQLite file's volume; a PostgreSQL server's disk is not ours to measure."""
+        if self.settings.postgres_url is not None:
+            return "remote: postgresql"
+        return self._volume(self.settings.database_path.absolute().parent)
+
     async def report(self) -> HealthReport:
         """Return the current health without waiting on the tool probe."""
         git = (
@@ -136,7 +142,7 @@ class HealthProbe:
             "filesystem": self._filesystem(),
             "store": store,
             "workspaceVolume": self._volume(self.settings.workspace_dir.absolute()),
-            "databaseVolume": self._volume(self.settings.database_path.absolute().parent),
+            "databaseVolume": self._database_volume(),
         }
         space_ok = not any(deps[v].startswith("low") for v in ("workspaceVolume", "databaseVolume"))
         core_ok = (

@@ -19,7 +19,7 @@ from runner.api.json import request_hash
 from runner.clock import iso_utc
 from runner.config import Settings
 from runner.errors import IdempotencyKeyInFlightError, IdempotencyKeyReusedError
-from runner.store import Begin, InFlight, Mismatch, Replay, SqliteStore, Started
+from runner.store import Begin, InFlight, Mismatch, Replay, Started, Store
 
 __all__ = ["Idempotency", "StoredResponse"]
 
@@ -43,7 +43,7 @@ Execute = Callable[[], Awaitable[StoredResponse]]
 class Idempotency:
     """Run a request at most once per ``(scope, key)``."""
 
-    store: SqliteStore
+    store: Store
     settings: Settings
     now: Callable[[], datetime]
     _running: dict[tuple[str, str], trio.Event] = attrs.field(factory=dict)

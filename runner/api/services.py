@@ -15,7 +15,7 @@ from runner.clock import iso_utc
 from runner.config import Settings
 from runner.metrics import Metrics
 from runner.redact import Redactor
-from runner.store import SqliteStore
+from runner.store import Store
 
 __all__ = ["Services", "services"]
 
@@ -25,7 +25,7 @@ class Services:
     """Long-lived objects shared by every request."""
 
     settings: Settings
-    store: SqliteStore
+    store: Store
     registry: Registry
     bus: EventBus
     metrics: Metrics

@@ -11,7 +11,7 @@ import attrs
 from runner.config import Settings
 from runner.metrics import Metrics
 from runner.redact import Redactor
-from runner.store import CustomerRecord, SqliteStore, StepRecord
+from runner.store import CustomerRecord, StepRecord, Store
 from runner.tasks import Blocked, Task, TaskList, parse_task_list
 from runner.tools import JobSlots
 from runner.verify import CriterionResult
@@ -76,7 +76,7 @@ class StageContext:
 
     settings: Settings
     customer: CustomerRecord
-    store: SqliteStore
+    store: Store
     slots: JobSlots
     redactor: Redactor
     log: LogSink

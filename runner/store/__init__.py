@@ -1,17 +1,20 @@
-"""The embedded SQLite store: one connection on its own thread, a repository per table.
+"""The store: one interface, a repository per table, over SQLite or PostgreSQL.
 
 ```python
-async with open_store(settings.database_path) as store:
+async with open_database(settings.database_path, settings.postgres_url) as store:
     await store.customers.upsert(record)
     seq = await store.events.append(customer_id, run_id, "execution-log", payload, now)
 ```
-Only this package imports ``sqlite3``. Timestamps are ISO-8601 UTC strings from the
-caller's injected clock; the store never reads the time itself.
+SQLite (:func:`open_store`) is the embedded default; PostgreSQL
+(:func:`open_postgres_store`) is the database several instances can share. The repositories
+are written once for both (:mod:`runner.store.sql`). Only this package imports ``sqlite3``
+and ``psycopg``. Timestamps are ISO-8601 UTC strings from the caller's injected clock; the
+store never reads the time itself.
 """
 
 from runner.store.audit import AuditEntry, AuditLog, AuditRow
 from runner.store.customers import CustomerRecord, Customers
-from runner.store.db import STORE_ERROR, SqliteStore, open_store
+from runner.store.db import Store
 from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot
 from runner.store.idempotency import (
     Begin,
@@ -22,7 +25,11 @@ from runner.store.idempotency import (
     Started,
     normalize_timestamp,
 )
+from runner.store.leases import Lease, Leases, fence
 from runner.store.migrations import MIGRATIONS, Migration
+from runner.store.opening import open_database
+from runner.store.postgres import Notifications, PostgresStore, open_postgres_store
+from runner.store.postgres_migrations import POSTGRES_MIGRATIONS
 from runner.store.processes import Processes, ProcessRow
 from runner.store.runs import (
     TERMINAL_STATUSES,
@@ -32,25 +39,34 @@ from runner.store.runs import (
     interrupted_error,
 )
 from runner.store.skips import SkipRecord, Skips
+from runner.store.sql import STORE_ERROR, Connection, Dialect
+from runner.store.sqlite import SqliteStore, open_store
 from runner.store.steps import StepRecord, Steps
 
 __all__ = [
     "MIGRATIONS",
+    "POSTGRES_MIGRATIONS",
     "STORE_ERROR",
     "TERMINAL_STATUSES",
     "AuditEntry",
     "AuditLog",
     "AuditRow",
     "Begin",
+    "Connection",
     "CustomerRecord",
     "Customers",
+    "Dialect",
     "EventRecord",
     "Events",
     "IdempotencyRecords",
     "InFlight",
+    "Lease",
+    "Leases",
     "Migration",
     "Mismatch",
     "NewEvent",
+    "Notifications",
+    "PostgresStore",
     "ProcessRow",
     "Processes",
     "Replay",
@@ -64,7 +80,11 @@ __all__ = [
     "StateSnapshot",
     "StepRecord",
     "Steps",
+    "Store",
+    "fence",
     "interrupted_error",
     "normalize_timestamp",
+    "open_database",
+    "open_postgres_store",
     "open_store",
 ]

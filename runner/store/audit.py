@@ -9,9 +9,9 @@ import attrs
 
 if TYPE_CHECKING:
     import builtins
-    import sqlite3
 
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = ["AuditEntry", "AuditLog", "AuditRow"]
 
@@ -62,15 +62,15 @@ def _row(row: tuple[Any, ...]) -> AuditRow:
 class AuditLog:
     """The ``audit`` table."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def record(self, entry: AuditEntry) -> int:
         """Append ``entry``; return its row id."""
 
-        def record(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        def record(conn: Connection) -> int:
+            (row_id,) = conn.execute(
+                f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     entry.timestamp,
                     entry.token_id,
@@ -81,8 +81,8 @@ class AuditLog:
                     entry.request_id,
                     json.dumps(entry.detail),
                 ),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row_id)
 
         return await self._db.write(record)
 
@@ -107,7 +107,7 @@ class AuditLog:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT id, {_COLUMNS} FROM audit{where} ORDER BY id DESC LIMIT ?"
 
-        def select(conn: sqlite3.Connection) -> builtins.list[AuditRow]:
+        def select(conn: Connection) -> builtins.list[AuditRow]:
             return [_row(row) for row in conn.execute(sql, (*params, limit))]
 
         return await self._db.read(select)

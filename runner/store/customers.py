@@ -10,9 +10,9 @@ import trio
 
 if TYPE_CHECKING:
     import builtins
-    import sqlite3
 
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = ["CustomerRecord", "Customers"]
 
@@ -50,9 +50,7 @@ def _customer(row: tuple[Any, ...]) -> CustomerRecord:
     )
 
 
-def write_state(
-    conn: sqlite3.Connection, customer_id: str, state: dict[str, Any], updated_at: str
-) -> None:
+def write_state(conn: Connection, customer_id: str, state: dict[str, Any], updated_at: str) -> None:
     """Upsert a customer's execution state (inside the caller's transaction)."""
     conn.execute(
         "INSERT INTO customer_state (customer_id, state, updated_at) VALUES (?, ?, ?)"
@@ -65,14 +63,16 @@ def write_state(
 class Customers:
     """The ``customers`` and ``customer_state`` tables.
 
-    Records are cached, write-through: this store is the database's only writer, and every
-    request and stage looks its customer up. A read that raced with an upsert of the same
-    customer does not fill the cache (``_versions``), so the cache never holds an older record
-    than the table.
+    Records are cached, write-through, when this store is the database's only writer (SQLite):
+    every request and stage looks its customer up. A read that raced with an upsert of the
+    same customer does not fill the cache (``_versions``), so the cache never holds an older
+    record than the table. A shared database (PostgreSQL) is written by other instances too,
+    so there every lookup reads the table.
     """
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
+        self._caching = not db.dialect.shared
         self._cache: dict[str, CustomerRecord] = {}
         self._versions: dict[str, int] = {}
 
@@ -88,7 +88,7 @@ class Customers:
             The record as stored.
         """
 
-        def upsert(conn: sqlite3.Connection) -> CustomerRecord:
+        def upsert(conn: Connection) -> CustomerRecord:
             row = conn.execute(
                 f"INSERT INTO customers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (customer_id) DO UPDATE SET repo_url = excluded.repo_url,"
@@ -111,7 +111,7 @@ class Customers:
 
         version = self._bump(record.customer_id)
         stored = await self._db.write(upsert)
-        if self._versions[record.customer_id] == version:  # no later upsert since
+        if self._caching and self._versions[record.customer_id] == version:  # no upsert since
             self._cache[record.customer_id] = stored
         return stored
 
@@ -121,7 +121,7 @@ class Customers:
         The event counter is kept, so that a later customer of that id never reuses a seq.
         """
 
-        def delete(conn: sqlite3.Connection) -> None:
+        def delete(conn: Connection) -> None:
             for table in ("steps", "events", "customers"):  # state and runs: ON DELETE CASCADE
                 conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,))
 
@@ -136,12 +136,12 @@ class Customers:
             return cached
         version = self._versions.get(customer_id, 0)
         record = await self._read(customer_id)
-        if record is not None and self._versions.get(customer_id, 0) == version:
+        if self._caching and record is not None and self._versions.get(customer_id, 0) == version:
             self._cache[customer_id] = record
         return record
 
     async def _read(self, customer_id: str) -> CustomerRecord | None:
-        def get(conn: sqlite3.Connection) -> CustomerRecord | None:
+        def get(conn: Connection) -> CustomerRecord | None:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM customers WHERE customer_id = ?", (customer_id,)
             ).fetchone()
@@ -152,7 +152,7 @@ class Customers:
     async def list(self) -> builtins.list[CustomerRecord]:
         """Return every customer, ordered by id."""
 
-        def list_all(conn: sqlite3.Connection) -> builtins.list[CustomerRecord]:
+        def list_all(conn: Connection) -> builtins.list[CustomerRecord]:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM customers ORDER BY customer_id")
             return [_customer(row) for row in rows]
 
@@ -161,7 +161,7 @@ class Customers:
     async def find_by_repo(self, repo_url: str) -> builtins.list[CustomerRecord]:
         """Return the customers registered with exactly ``repo_url``, ordered by id."""
 
-        def find(conn: sqlite3.Connection) -> builtins.list[CustomerRecord]:
+        def find(conn: Connection) -> builtins.list[CustomerRecord]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM customers WHERE repo_url = ? ORDER BY customer_id",
                 (repo_url,),
@@ -182,7 +182,7 @@ class Customers:
     async def load_state(self, customer_id: str) -> dict[str, Any] | None:
         """Return the customer's last saved execution state, or None."""
 
-        def load(conn: sqlite3.Connection) -> dict[str, Any] | None:
+        def load(conn: Connection) -> dict[str, Any] | None:
             row = conn.execute(
                 "SELECT state FROM customer_state WHERE customer_id = ?", (customer_id,)
             ).fetchone()
@@ -193,7 +193,7 @@ class Customers:
     async def load_all_states(self) -> dict[str, dict[str, Any]]:
         """Return every saved execution state by customer id (used at startup)."""
 
-        def load_all(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+        def load_all(conn: Connection) -> dict[str, dict[str, Any]]:
             rows = conn.execute("SELECT customer_id, state FROM customer_state")
             return {customer_id: json.loads(state) for customer_id, state in rows}
 

@@ -8,6 +8,7 @@ clients replay from here with ``since``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,11 +18,11 @@ from runner.store.runs import insert_run
 from runner.store.steps import write_step
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Sequence
 
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
     from runner.store.runs import RunRecord
+    from runner.store.sql import Connection
     from runner.store.steps import StepRecord
 
 __all__ = ["EventRecord", "Events", "NewEvent"]
@@ -59,32 +60,42 @@ class EventRecord:
     timestamp: str
 
 
-def _insert(conn: sqlite3.Connection, event: NewEvent) -> int:
-    """Store one event inside the caller's transaction and return its seq."""
-    (seq,) = conn.execute(
-        "INSERT INTO event_seq (customer_id, last_seq) VALUES (?, 1)"
-        " ON CONFLICT (customer_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
-        (event.customer_id,),
-    ).fetchone()
-    conn.execute(
-        "INSERT INTO events (customer_id, seq, run_id, type, payload, timestamp)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            event.customer_id,
-            seq,
-            event.run_id,
-            event.type,
-            json.dumps(event.payload),
-            event.timestamp,
-        ),
-    )
-    return int(seq)
+_EVENT_COLUMNS = ("customer_id", "seq", "run_id", "type", "payload", "timestamp")
+
+
+def _insert(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
+    """Store ``events`` inside the caller's transaction and return their seqs, in order.
+
+    Each customer's counter moves once per batch (by its number of events), then every row
+    goes in with one bulk insert (``COPY`` on PostgreSQL).
+    """
+    counts = Counter(event.customer_id for event in events)
+    next_seq: dict[str, int] = {}
+    # Counters locked in one order (by id): two instances' batches never deadlock on them.
+    for customer_id, count in sorted(counts.items()):
+        (last,) = conn.execute(
+            "INSERT INTO event_seq (customer_id, last_seq) VALUES (?, ?)"
+            " ON CONFLICT (customer_id) DO UPDATE"
+            " SET last_seq = event_seq.last_seq + excluded.last_seq RETURNING last_seq",
+            (customer_id, count),
+        ).fetchone()
+        next_seq[customer_id] = int(last) - count + 1
+    seqs = []
+    rows = []
+    for event in events:
+        seq = next_seq[event.customer_id]
+        next_seq[event.customer_id] = seq + 1
+        seqs.append(seq)
+        payload = json.dumps(event.payload)
+        rows.append((event.customer_id, seq, event.run_id, event.type, payload, event.timestamp))
+    conn.insert_rows("events", _EVENT_COLUMNS, rows)
+    return seqs
 
 
 class Events:
     """The ``events`` and ``event_seq`` tables."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def append(
@@ -97,7 +108,7 @@ class Events:
     ) -> int:
         """Store one event and return its new ``seq``."""
         event = NewEvent(customer_id, run_id, type, payload, timestamp)
-        return await self._db.write(lambda conn: _insert(conn, event))
+        return (await self._db.write(lambda conn: _insert(conn, [event])))[0]
 
     async def append_many(
         self,
@@ -123,18 +134,17 @@ class Events:
         """
         batch = tuple(events)
 
-        def append_all(conn: sqlite3.Connection) -> list[EventRecord]:
+        def append_all(conn: Connection) -> list[EventRecord]:
             if new_run is not None:
                 insert_run(conn, new_run)
             if state is not None:
                 write_state(conn, state.customer_id, state.state, state.updated_at)
             for step in steps:
                 write_step(conn, step)
+            seqs = _insert(conn, batch) if batch else []
             return [
-                EventRecord(
-                    e.customer_id, _insert(conn, e), e.run_id, e.type, e.payload, e.timestamp
-                )
-                for e in batch
+                EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp)
+                for e, seq in zip(batch, seqs, strict=True)
             ]
 
         if not batch and state is None and not steps and new_run is None:
@@ -166,7 +176,7 @@ class Events:
             f" WHERE {where} ORDER BY {order} LIMIT ?"
         )
 
-        def select(conn: sqlite3.Connection) -> list[EventRecord]:
+        def select(conn: Connection) -> list[EventRecord]:
             rows = conn.execute(sql, (*params, limit))
             return [
                 EventRecord(customer, seq, run_id, kind, json.loads(payload), timestamp)
@@ -178,7 +188,7 @@ class Events:
     async def last_seq(self, customer_id: str) -> int:
         """Return the customer's last assigned seq (0 if it has none yet)."""
 
-        def last(conn: sqlite3.Connection) -> int:
+        def last(conn: Connection) -> int:
             row = conn.execute(
                 "SELECT last_seq FROM event_seq WHERE customer_id = ?", (customer_id,)
             ).fetchone()
@@ -195,7 +205,7 @@ class Events:
 
         keep = max(keep_per_customer, 0)
 
-        def prune(conn: sqlite3.Connection) -> int:
+        def prune(conn: Connection) -> int:
             counters = conn.execute("SELECT customer_id, last_seq FROM event_seq").fetchall()
             deleted = 0
             for customer_id, last_seq in counters:

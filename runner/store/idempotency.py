@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, TypeAlias
 import attrs
 
 if TYPE_CHECKING:
-    import sqlite3
-
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = [
     "Begin",
@@ -75,34 +74,37 @@ def normalize_timestamp(value: str) -> str:
 
 
 def _begin(
-    conn: sqlite3.Connection, scope: str, key: str, request_hash: str, now: str, expires_at: str
+    conn: Connection, scope: str, key: str, request_hash: str, now: str, expires_at: str
 ) -> Begin:
-    row = conn.execute(
-        "SELECT request_hash, status, body, headers, expires_at FROM idempotency"
-        " WHERE scope = ? AND key = ?",
+    # Insert, or replace an expired row, in one statement: of two processes claiming one
+    # key at once, the second waits on the first's row lock and then finds it live.
+    claimed = conn.execute(
+        "INSERT INTO idempotency"
+        " (scope, key, request_hash, status, body, headers, created_at, expires_at)"
+        " VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?)"
+        " ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash,"
+        " status = NULL, body = NULL, headers = NULL, created_at = excluded.created_at,"
+        " expires_at = excluded.expires_at WHERE idempotency.expires_at <= ?"
+        " RETURNING scope",
+        (scope, key, request_hash, now, expires_at, now),
+    ).fetchone()
+    if claimed is not None:
+        return Started()
+    stored_hash, status, body, headers = conn.execute(
+        "SELECT request_hash, status, body, headers FROM idempotency WHERE scope = ? AND key = ?",
         (scope, key),
     ).fetchone()
-    if row is not None and row[4] > now:
-        stored_hash, status, body, headers, _ = row
-        if stored_hash != request_hash:
-            return Mismatch()
-        if status is None:
-            return InFlight()
-        return Replay(status=int(status), body=bytes(body), headers=json.loads(headers))
-    # Absent or expired: (re)place it with a fresh in-flight row.
-    conn.execute(
-        "INSERT OR REPLACE INTO idempotency"
-        " (scope, key, request_hash, status, body, headers, created_at, expires_at)"
-        " VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?)",
-        (scope, key, request_hash, now, expires_at),
-    )
-    return Started()
+    if stored_hash != request_hash:
+        return Mismatch()
+    if status is None:
+        return InFlight()
+    return Replay(status=int(status), body=bytes(body), headers=json.loads(headers))
 
 
 class IdempotencyRecords:
     """The ``idempotency`` table."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def begin(
@@ -133,7 +135,7 @@ class IdempotencyRecords:
             False when no in-flight row exists (it was abandoned, cleared or completed).
         """
 
-        def complete(conn: sqlite3.Connection) -> bool:
+        def complete(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE idempotency SET status = ?, body = ?, headers = ?"
                 " WHERE scope = ? AND key = ? AND status IS NULL",
@@ -150,7 +152,7 @@ class IdempotencyRecords:
             Whether an in-flight row was deleted (a completed one is kept).
         """
 
-        def abandon(conn: sqlite3.Connection) -> bool:
+        def abandon(conn: Connection) -> bool:
             cursor = conn.execute(
                 "DELETE FROM idempotency WHERE scope = ? AND key = ? AND status IS NULL",
                 (scope, key),
@@ -177,10 +179,10 @@ class IdempotencyRecords:
     async def count(self) -> dict[str, int]:
         """Return ``{"in_flight": n, "completed": m}`` (for metrics and tests)."""
 
-        def count(conn: sqlite3.Connection) -> dict[str, int]:
+        def count(conn: Connection) -> dict[str, int]:
             in_flight, completed = conn.execute(
-                "SELECT COALESCE(SUM(status IS NULL), 0), COALESCE(SUM(status IS NOT NULL), 0)"
-                " FROM idempotency"
+                "SELECT COALESCE(SUM(CASE WHEN status IS NULL THEN 1 ELSE 0 END), 0),"
+                " COALESCE(SUM(CASE WHEN status IS NULL THEN 0 ELSE 1 END), 0) FROM idempotency"
             ).fetchone()
             return {"in_flight": int(in_flight), "completed": int(completed)}
 

@@ -1,9 +1,12 @@
-"""Schema migrations: an ordered list of scripts and a ``schema_version`` table.
+"""Schema migrations: per engine an ordered list of scripts, and a ``schema_version`` table.
 
 At open, every migration newer than the recorded version is applied, all in one
 transaction: a crash half-way leaves the previous schema intact. A database written by a
 newer runner (a version we do not know) is refused rather than guessed at.
-To change the schema, append a :class:`Migration`; never edit one that has shipped.
+To change the schema, append a :class:`Migration` to :data:`MIGRATIONS` (SQLite) and to
+:data:`runner.store.postgres_migrations.POSTGRES_MIGRATIONS`; never edit one that has
+shipped. The two lists keep their own version numbers (PostgreSQL started later, from
+the whole schema at once); a test checks that both engines end with the same tables.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import attrs
 from runner.errors import RunnerError
 
 if TYPE_CHECKING:
-    import sqlite3
+    from runner.store.sql import Connection, Dialect
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "schema_version"]
 
@@ -174,11 +177,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "instances and customer leases",
+        (
+            # One row per running instance: where to forward a command for its customers.
+            """CREATE TABLE instances (
+                instance_id TEXT PRIMARY KEY,
+                url         TEXT,
+                started_at  TEXT NOT NULL,
+                seen_at     TEXT NOT NULL
+            )""",
+            # Who runs a customer, until when (the database's clock), and the fencing token
+            # that grows with every acquisition: a write carrying an older one is refused.
+            """CREATE TABLE customer_leases (
+                customer_id TEXT PRIMARY KEY
+                            REFERENCES customers (customer_id) ON DELETE CASCADE,
+                owner       TEXT,
+                token       INTEGER NOT NULL,
+                expires_at  TEXT NOT NULL
+            )""",
+            "CREATE INDEX customer_leases_owner ON customer_leases (owner)",
+        ),
+    ),
 )
-"""Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
+"""Every SQLite migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: Connection) -> int:
     """Return the highest applied migration version (0 for a fresh database)."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -189,17 +215,26 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def apply_migrations(
-    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+    conn: Connection, dialect: Dialect, migrations: tuple[Migration, ...] | None = None
 ) -> list[int]:
     """Apply every pending migration in one transaction; return the versions applied.
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``) and outside a transaction.
+    ``conn`` must be in autocommit mode and outside a transaction.
+
+    Args:
+        conn: A fresh connection.
+        dialect: The engine: how to begin, how to lock out other migrating processes.
+        migrations: The list to apply; the dialect's own by default.
 
     Raises:
         RunnerError: code ``store_schema_too_new`` when the file has a version we do not know.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    if migrations is None:
+        migrations = dialect.migrations
+    conn.execute(dialect.begin_write)
     try:
+        if dialect.lock_schema is not None:
+            conn.execute(dialect.lock_schema)
         current = schema_version(conn)
         latest = migrations[-1].version if migrations else 0
         if current > latest:
@@ -220,7 +255,6 @@ def apply_migrations(
             applied.append(migration.version)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.rollback()
+        conn.rollback()
         raise
     return applied

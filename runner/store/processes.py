@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Sequence
 
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = ["ProcessRow", "Processes"]
 
@@ -32,7 +32,7 @@ class ProcessRow:
 class Processes:
     """The ``processes`` and ``process_lives`` tables."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def begin_life(self, instance: str, pid: int, now: str) -> None:
@@ -47,7 +47,7 @@ class Processes:
     async def left_behind(self) -> tuple[list[str], list[ProcessRow]]:
         """Return the recorded lives and the processes still journaled."""
 
-        def select(conn: sqlite3.Connection) -> tuple[list[str], list[ProcessRow]]:
+        def select(conn: Connection) -> tuple[list[str], list[ProcessRow]]:
             lives = [row[0] for row in conn.execute("SELECT instance FROM process_lives")]
             rows = conn.execute("SELECT marker, pid, start_time FROM processes ORDER BY marker")
             return lives, [ProcessRow(*row) for row in rows]
@@ -57,7 +57,7 @@ class Processes:
     async def forget_lives(self, instances: list[str]) -> None:
         """Delete ``instances`` and every process they journaled (their trees are ended)."""
 
-        def delete(conn: sqlite3.Connection) -> None:
+        def delete(conn: Connection) -> None:
             for instance in instances:
                 conn.execute("DELETE FROM process_lives WHERE instance = ?", (instance,))
                 conn.execute(
@@ -74,11 +74,13 @@ class Processes:
         row is harmless: its start time no longer matches any process).
         """
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM processes WHERE marker = ?", [(m,) for m in ended])
+        def write(conn: Connection) -> None:
+            if ended:
+                conn.executemany("DELETE FROM processes WHERE marker = ?", [(m,) for m in ended])
             conn.execute(
-                "INSERT OR REPLACE INTO processes (marker, pid, start_time, started_at)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO processes (marker, pid, start_time, started_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (marker) DO UPDATE SET pid = excluded.pid,"
+                " start_time = excluded.start_time, started_at = excluded.started_at",
                 (row.marker, row.pid, row.start_time, now),
             )
 

@@ -12,10 +12,10 @@ from runner.errors import NotFoundError
 
 if TYPE_CHECKING:
     import builtins
-    import sqlite3
     from collections.abc import Sequence
 
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = [
     "INTERRUPTED_MESSAGE",
@@ -109,7 +109,7 @@ def _dumps(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def insert_run(conn: sqlite3.Connection, record: RunRecord) -> None:
+def insert_run(conn: Connection, record: RunRecord) -> None:
     """Insert a new run inside the caller's transaction."""
     conn.execute(
         f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -136,7 +136,7 @@ def interrupted_error(status: str) -> dict[str, str]:
 class Runs:
     """The ``runs`` table."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def create(self, record: RunRecord) -> RunRecord:
@@ -146,7 +146,7 @@ class Runs:
             RunnerError: code ``store_error`` for a duplicate id or an unknown customer.
         """
 
-        def create(conn: sqlite3.Connection) -> RunRecord:
+        def create(conn: Connection) -> RunRecord:
             insert_run(conn, record)
             return record
 
@@ -180,7 +180,7 @@ class Runs:
             values.append(_dumps(error))
         sql = f"UPDATE runs SET {', '.join(assignments)} WHERE run_id = ? RETURNING {_COLUMNS}"
 
-        def update(conn: sqlite3.Connection) -> RunRecord | None:
+        def update(conn: Connection) -> RunRecord | None:
             row = conn.execute(sql, (*values, run_id)).fetchone()
             return None if row is None else _run(row)
 
@@ -192,7 +192,7 @@ class Runs:
     async def get(self, run_id: str) -> RunRecord | None:
         """Return the run, or None."""
 
-        def get(conn: sqlite3.Connection) -> RunRecord | None:
+        def get(conn: Connection) -> RunRecord | None:
             row = conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
             found = row.fetchone()
             return None if found is None else _run(found)
@@ -207,7 +207,7 @@ class Runs:
     async def list(self, customer_id: str, limit: int) -> builtins.list[RunRecord]:
         """Return the customer's runs, newest first, at most ``limit``."""
 
-        def list_runs(conn: sqlite3.Connection) -> builtins.list[RunRecord]:
+        def list_runs(conn: Connection) -> builtins.list[RunRecord]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM runs WHERE customer_id = ?"
                 " ORDER BY started_at DESC, rowid DESC LIMIT ?",
@@ -226,22 +226,28 @@ class Runs:
         is attempt 1, one run again after a transient failure is attempt 2.
         """
 
-        def insert(conn: sqlite3.Connection) -> StageRecord:
+        # "IS ?" is SQLite's only; a stage of no task matches NULL, any other its task id
+        same_task = "task_id IS NULL" if record.task_id is None else "task_id = ?"
+        task = () if record.task_id is None else (record.task_id,)
+
+        def insert(conn: Connection) -> StageRecord:
             (position,) = conn.execute(
                 "SELECT COALESCE(MAX(position), 0) + 1 FROM run_stages WHERE run_id = ?",
                 (record.run_id,),
             ).fetchone()
-            (since,) = conn.execute(
-                "SELECT COALESCE(MAX(position), 0) FROM run_stages"
-                " WHERE run_id = ? AND stage != ? AND ? IS NULL",
-                (record.run_id, record.stage, record.task_id),
-            ).fetchone()
+            since = 0
+            if record.task_id is None:
+                (since,) = conn.execute(
+                    "SELECT COALESCE(MAX(position), 0) FROM run_stages"
+                    " WHERE run_id = ? AND stage != ?",
+                    (record.run_id, record.stage),
+                ).fetchone()
             (attempt,) = conn.execute(
-                "SELECT 1 + COUNT(*) FROM run_stages"
-                " WHERE run_id = ? AND task_id IS ? AND stage = ? AND position > ?",
-                (record.run_id, record.task_id, record.stage, since),
+                "SELECT 1 + COUNT(*) FROM run_stages WHERE run_id = ? AND stage = ?"
+                f" AND position > ? AND {same_task}",
+                (record.run_id, record.stage, since, *task),
             ).fetchone()
-            stored = attrs.evolve(record, attempt=attempt)
+            stored = attrs.evolve(record, attempt=int(attempt))
             conn.execute(
                 f"INSERT INTO run_stages (position, {_STAGE_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -257,7 +263,7 @@ class Runs:
             return {}
         marks = ", ".join("?" for _ in run_ids)
 
-        def read(conn: sqlite3.Connection) -> dict[str, builtins.list[StageRecord]]:
+        def read(conn: Connection) -> dict[str, builtins.list[StageRecord]]:
             rows = conn.execute(
                 f"SELECT {_STAGE_COLUMNS} FROM run_stages WHERE run_id IN ({marks})"
                 " ORDER BY run_id, position",
@@ -283,7 +289,7 @@ class Runs:
         active = sorted(_STAGE_STATUSES)
         placeholders = ", ".join("?" for _ in active)
 
-        def mark(conn: sqlite3.Connection) -> builtins.list[RunRecord]:
+        def mark(conn: Connection) -> builtins.list[RunRecord]:
             rows = conn.execute(
                 f"SELECT run_id, status FROM runs WHERE status IN ({placeholders})", tuple(active)
             ).fetchall()

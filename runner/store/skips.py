@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    import sqlite3
-
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = ["SkipRecord", "Skips"]
 
@@ -28,16 +27,18 @@ class SkipRecord:
 class Skips:
     """The ``skipped_tasks`` table."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def add(self, skip: SkipRecord) -> None:
         """Record ``skip`` (a second skip of the task replaces the first)."""
 
-        def add(conn: sqlite3.Connection) -> None:
+        def add(conn: Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO skipped_tasks"
-                " (customer_id, task_id, reason, skipped_by, skipped_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO skipped_tasks"
+                " (customer_id, task_id, reason, skipped_by, skipped_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (customer_id, task_id) DO UPDATE SET reason = excluded.reason,"
+                " skipped_by = excluded.skipped_by, skipped_at = excluded.skipped_at",
                 attrs.astuple(skip),
             )
 
@@ -46,7 +47,7 @@ class Skips:
     async def of(self, customer_id: str) -> dict[str, SkipRecord]:
         """Return the customer's skipped tasks by id."""
 
-        def select(conn: sqlite3.Connection) -> dict[str, SkipRecord]:
+        def select(conn: Connection) -> dict[str, SkipRecord]:
             rows = conn.execute(
                 "SELECT customer_id, task_id, reason, skipped_by, skipped_at"
                 " FROM skipped_tasks WHERE customer_id = ?",

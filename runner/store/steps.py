@@ -14,9 +14,9 @@ import attrs
 
 if TYPE_CHECKING:
     import builtins
-    import sqlite3
 
-    from runner.store.db import SqliteStore
+    from runner.store.db import Store
+    from runner.store.sql import Connection
 
 __all__ = ["StepRecord", "Steps"]
 
@@ -40,10 +40,17 @@ def _step(row: tuple[Any, ...]) -> StepRecord:
     return StepRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
 
 
-def write_step(conn: sqlite3.Connection, step: StepRecord) -> None:
-    """Store ``step`` inside the caller's transaction, replacing an earlier result."""
+def write_step(conn: Connection, step: StepRecord) -> None:
+    """Store ``step`` inside the caller's transaction, replacing an earlier result.
+
+    Delete, then insert: the replaced step gets a new ``rowid`` and sorts as the newest.
+    """
     conn.execute(
-        f"INSERT OR REPLACE INTO steps ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "DELETE FROM steps WHERE customer_id = ? AND stage = ? AND task_id = ? AND branch = ?",
+        (step.customer_id, step.stage, step.task_id, step.branch),
+    )
+    conn.execute(
+        f"INSERT INTO steps ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             step.customer_id,
             step.stage,
@@ -59,7 +66,7 @@ def write_step(conn: sqlite3.Connection, step: StepRecord) -> None:
 class Steps:
     """The ``steps`` table."""
 
-    def __init__(self, db: SqliteStore) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
 
     async def record(self, step: StepRecord) -> None:
@@ -71,7 +78,7 @@ class Steps:
     ) -> StepRecord | None:
         """Return the recorded result of this step, or None."""
 
-        def get(conn: sqlite3.Connection) -> StepRecord | None:
+        def get(conn: Connection) -> StepRecord | None:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM steps"
                 " WHERE customer_id = ? AND stage = ? AND task_id = ? AND branch = ?",
@@ -109,7 +116,7 @@ class Steps:
             params.append(branch)
         sql += " ORDER BY recorded_at, rowid"
 
-        def select(conn: sqlite3.Connection) -> builtins.list[StepRecord]:
+        def select(conn: Connection) -> builtins.list[StepRecord]:
             return [_step(row) for row in conn.execute(sql, params)]
 
         return await self._db.read(select)

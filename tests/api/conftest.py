@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from runner.config import Settings
+
 
 @pytest.fixture
 def stages() -> FakeStages:
@@ -19,7 +21,13 @@ def stages() -> FakeStages:
 
 
 @pytest.fixture
-async def service(tmp_path: Path, stages: FakeStages) -> AsyncIterator[Service]:
+def settings(tmp_path: Path) -> Settings:
+    """The service's settings (test_on_postgres.py points them at PostgreSQL)."""
+    return service_settings(tmp_path)
+
+
+@pytest.fixture
+async def service(settings: Settings, stages: FakeStages) -> AsyncIterator[Service]:
     with trio.fail_after(60):
-        async with running_service(service_settings(tmp_path), stages) as svc:
+        async with running_service(settings, stages) as svc:
             yield svc

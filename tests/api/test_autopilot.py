@@ -13,6 +13,8 @@ from tests.helpers.ws import frames_until, status_is, statuses
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from runner.config import Settings
+
 STAGES = ["SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING", "COMPLETING"]
 
 
@@ -193,8 +195,9 @@ async def test_manual_stage_during_run_is_409_busy(service: Service, stages: Fak
     assert response.json()["error"]["code"] == "customer_busy"
 
 
-async def test_restart_mid_run_shows_interrupted_and_resume_continues(tmp_path: Path) -> None:
-    settings = service_settings(tmp_path)
+async def test_restart_mid_run_shows_interrupted_and_resume_continues(
+    settings: Settings,
+) -> None:
     stages = FakeStages()
     stages.gate("verify")
     with trio.fail_after(60):

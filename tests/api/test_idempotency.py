@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from runner.config import Settings
+
 PREP = {"repoUrl": "/srv/repo.git", "taskId": "1.1.1", "customerId": "acme"}
 
 
@@ -112,8 +114,7 @@ async def test_in_flight_past_the_wait_is_409_with_retry_after(tmp_path: Path) -
     assert _prep_calls(stages) == 1
 
 
-async def test_replay_survives_restart_on_same_database(tmp_path: Path) -> None:
-    settings = service_settings(tmp_path)
+async def test_replay_survives_restart_on_same_database(settings: Settings) -> None:
     with trio.fail_after(60):
         async with running_service(settings, FakeStages()) as service, service.client() as client:
             first = await client.post("/prep", json={**PREP, "idempotencyKey": "r"})

@@ -88,7 +88,9 @@ def _start_service(env: Mapping[str, str], url: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def test_sigkilled_service_ends_the_old_tool_before_the_resume(tmp_path: Path) -> None:
+def test_sigkilled_service_ends_the_old_tool_before_the_resume(
+    tmp_path: Path, database_url: str
+) -> None:
     remote = make_calc_remote(tmp_path)
     make_tool(tmp_path)
     tool_dir = tmp_path / "tool"
@@ -101,7 +103,7 @@ def test_sigkilled_service_ends_the_old_tool_before_the_resume(tmp_path: Path) -
         "HOME": str(tmp_path),
         "DEVTEAM_RUNNER_PORT": str(port),
         "WORKSPACE_DIR": str(tmp_path / "ws"),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/runner.db",
+        "DATABASE_URL": database_url,
         "TOOL_COMMAND": f"{sys.executable} {tool_dir / 'wrapper.py'}",
         "PYTHON_PATH": sys.executable,
         "TOOL_TIMEOUT_S": "120",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runner.store import AuditEntry, open_store
+from runner.store import AuditEntry
 from tests.store.factories import at
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from runner.store import SqliteStore
+    from runner.store import Store
+    from tests.store.conftest import Database
 
 
 def _entry(n: int, customer_id: str | None) -> AuditEntry:
@@ -26,7 +25,7 @@ def _entry(n: int, customer_id: str | None) -> AuditEntry:
     )
 
 
-async def test_audit_lists_newest_first_with_filter_and_paging(store: SqliteStore) -> None:
+async def test_audit_lists_newest_first_with_filter_and_paging(store: Store) -> None:
     ids = [await store.audit.record(_entry(n, "a" if n % 3 else "b")) for n in range(1, 10)]
     assert ids == sorted(ids)
     everything = await store.audit.list(None, 100)
@@ -41,11 +40,11 @@ async def test_audit_lists_newest_first_with_filter_and_paging(store: SqliteStor
     assert everything[0].entry == _entry(9, "b")
 
 
-async def test_audit_survives_restart_and_purges_old_rows(db_path: Path) -> None:
-    async with open_store(db_path) as store:
+async def test_audit_survives_restart_and_purges_old_rows(database: Database) -> None:
+    async with database.open() as store:
         await store.audit.record(_entry(1, None))
         await store.audit.record(_entry(2, "a"))
-    async with open_store(db_path) as store:
+    async with database.open() as store:
         assert [r.entry.customer_id for r in await store.audit.list(None, 10)] == ["a", None]
         assert await store.audit.purge_before(at(2)) == 1
         assert [r.entry.request_id for r in await store.audit.list(None, 10)] == ["req-2"]

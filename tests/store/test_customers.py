@@ -9,17 +9,15 @@ import pytest
 import trio
 
 from runner.errors import RunnerError
-from runner.store import open_store
 from tests.store.factories import at, customer
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from runner.store import SqliteStore
+    from runner.store import Store
+    from tests.store.conftest import Database
 
 
 async def test_customers_upsert_inserts_then_updates_keeping_created_at(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     assert await store.customers.upsert(customer()) == customer()
     changed = attrs.evolve(
@@ -31,9 +29,9 @@ async def test_customers_upsert_inserts_then_updates_keeping_created_at(
 
 
 async def test_customers_cache_never_holds_an_older_record_than_the_table(
-    db_path: Path,
+    database: Database,
 ) -> None:
-    async with open_store(db_path) as store:
+    async with database.open() as store:
         await store.customers.upsert(customer("a", "file:///repos/v0"))
         assert await store.customers.get("a") == customer("a", "file:///repos/v0")
         for round_ in range(10):
@@ -48,11 +46,11 @@ async def test_customers_cache_never_holds_an_older_record_than_the_table(
             assert await store.customers.get("a") == latest
 
 
-async def test_customers_get_unknown_is_none(store: SqliteStore) -> None:
+async def test_customers_get_unknown_is_none(store: Store) -> None:
     assert await store.customers.get("nobody") is None
 
 
-async def test_customers_list_and_find_by_repo(store: SqliteStore) -> None:
+async def test_customers_list_and_find_by_repo(store: Store) -> None:
     await store.customers.upsert(customer("b", "file:///repos/shared"))
     await store.customers.upsert(customer("a", "file:///repos/shared"))
     await store.customers.upsert(customer("c", "file:///repos/other"))
@@ -62,7 +60,7 @@ async def test_customers_list_and_find_by_repo(store: SqliteStore) -> None:
     assert await store.customers.find_by_repo("file:///repos/none") == []
 
 
-async def test_customers_state_save_load_replace(store: SqliteStore) -> None:
+async def test_customers_state_save_load_replace(store: Store) -> None:
     await store.customers.upsert(customer("a"))
     await store.customers.upsert(customer("b"))
     assert await store.customers.load_state("a") is None
@@ -76,8 +74,15 @@ async def test_customers_state_save_load_replace(store: SqliteStore) -> None:
     }
 
 
-async def test_customers_state_needs_a_registered_customer(store: SqliteStore) -> None:
+async def test_customers_state_needs_a_registered_customer(store: Store) -> None:
     with pytest.raises(RunnerError) as excinfo:
         await store.customers.save_state("ghost", {"status": "IDLE"}, at(1))
     assert excinfo.value.code == "store_error"
     assert await store.customers.load_all_states() == {}
+
+
+async def test_customers_list_in_byte_order_whatever_the_locale(store: Store) -> None:
+    ids = ["cust-10", "cust_b", "Cust-a", "cust-9", "custa", "cust.x"]
+    for customer_id in ids:
+        await store.customers.upsert(customer(customer_id))
+    assert [c.customer_id for c in await store.customers.list()] == sorted(ids)

@@ -8,16 +8,15 @@ import pytest
 import trio
 
 from runner.errors import RunnerError
-from runner.store import EventRecord, NewEvent, StateSnapshot, StepRecord, open_store
+from runner.store import EventRecord, NewEvent, StateSnapshot, StepRecord
 from tests.store.factories import at, customer
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from runner.store import Store
+    from tests.store.conftest import Database
 
-    from runner.store import SqliteStore
 
-
-async def test_events_seq_increases_per_customer(store: SqliteStore) -> None:
+async def test_events_seq_increases_per_customer(store: Store) -> None:
     assert await store.events.last_seq("a") == 0
     seqs = [
         await store.events.append(customer_id, "run-1", "execution-log", {"n": n}, at(n))
@@ -28,16 +27,16 @@ async def test_events_seq_increases_per_customer(store: SqliteStore) -> None:
     assert await store.events.last_seq("b") == 2
 
 
-async def test_events_seq_continues_after_restart(db_path: Path) -> None:
-    async with open_store(db_path) as store:
+async def test_events_seq_continues_after_restart(database: Database) -> None:
+    async with database.open() as store:
         for n in range(3):
             await store.events.append("a", None, "execution-log", {"n": n}, at(n))
-    async with open_store(db_path) as store:
+    async with database.open() as store:
         assert await store.events.last_seq("a") == 3
         assert await store.events.append("a", None, "execution-log", {"n": 3}, at(3)) == 4
 
 
-async def test_events_seq_is_unique_under_concurrent_appends(store: SqliteStore) -> None:
+async def test_events_seq_is_unique_under_concurrent_appends(store: Store) -> None:
     seqs: dict[str, list[int]] = {"a": [], "b": []}
 
     async def producer(customer_id: str, count: int) -> None:
@@ -56,7 +55,7 @@ async def test_events_seq_is_unique_under_concurrent_appends(store: SqliteStore)
     assert [e.seq for e in stored] == list(range(1, 201))  # stored order is seq order
 
 
-async def test_events_append_many_is_one_batch_in_order(store: SqliteStore) -> None:
+async def test_events_append_many_is_one_batch_in_order(store: Store) -> None:
     await store.events.append("a", None, "execution-log", {"n": 0}, at(0))
     batch = [
         NewEvent("a", "r", "execution-update", {"n": 1}, at(1)),
@@ -73,7 +72,7 @@ async def test_events_append_many_is_one_batch_in_order(store: SqliteStore) -> N
 
 
 async def test_events_append_many_stores_state_and_steps_in_the_same_transaction(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await store.customers.upsert(customer("a"))
     step = StepRecord("a", "prep", "1.1.1", "task/1-1-1-x", 200, {"branch": "b"}, at(1))
@@ -91,7 +90,7 @@ async def test_events_append_many_stores_state_and_steps_in_the_same_transaction
     assert await store.events.last_seq("a") == 1
 
 
-async def test_events_since_filters_by_customer_and_seq(store: SqliteStore) -> None:
+async def test_events_since_filters_by_customer_and_seq(store: Store) -> None:
     for n, customer_id in enumerate(["a", "b", "c", "a", "b", "a"]):
         await store.events.append(customer_id, None, "execution-log", {"n": n}, at(n))
     everything = await store.events.since(None, 0, 100)
@@ -118,7 +117,7 @@ async def test_events_since_filters_by_customer_and_seq(store: SqliteStore) -> N
 
 
 async def test_events_prune_keeps_newest_per_customer_and_never_reuses_seq(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     for n in range(10):
         await store.events.append("a", None, "execution-log", {"n": n}, at(n))

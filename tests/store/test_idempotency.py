@@ -14,20 +14,18 @@ from runner.store import (
     Replay,
     Started,
     normalize_timestamp,
-    open_store,
 )
 from tests.store.factories import at
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from runner.store import SqliteStore
+    from runner.store import Store
+    from tests.store.conftest import Database
 
 SCOPE = "cust-a|tok1|POST /customers/cust-a/run"
 BODY = b'{"success": true,  "runId": "r1"}'  # odd spacing: replay must be byte for byte
 
 
-async def test_idempotency_begin_complete_replay(store: SqliteStore) -> None:
+async def test_idempotency_begin_complete_replay(store: Store) -> None:
     idem = store.idempotency
     assert await idem.begin(SCOPE, "k1", "h1", at(0), at(0, minute=10)) == Started()
     assert await idem.begin(SCOPE, "k1", "h1", at(1), at(0, minute=10)) == InFlight()
@@ -39,17 +37,17 @@ async def test_idempotency_begin_complete_replay(store: SqliteStore) -> None:
     assert await idem.begin(SCOPE, "k1", "h1", at(4), at(0, minute=10)) == replay
 
 
-async def test_idempotency_mismatch_while_in_flight(store: SqliteStore) -> None:
+async def test_idempotency_mismatch_while_in_flight(store: Store) -> None:
     await store.idempotency.begin(SCOPE, "k1", "h1", at(0), at(0, minute=10))
     assert await store.idempotency.begin(SCOPE, "k1", "h2", at(1), at(0, 10)) == Mismatch()
 
 
-async def test_idempotency_keys_are_scoped(store: SqliteStore) -> None:
+async def test_idempotency_keys_are_scoped(store: Store) -> None:
     assert await store.idempotency.begin("cust-a", "k", "h1", at(0), at(0, 10)) == Started()
     assert await store.idempotency.begin("cust-b", "k", "h2", at(0), at(0, 10)) == Started()
 
 
-async def test_idempotency_expired_record_is_replaced(store: SqliteStore) -> None:
+async def test_idempotency_expired_record_is_replaced(store: Store) -> None:
     idem = store.idempotency
     await idem.begin(SCOPE, "k1", "h1", at(0), at(10))
     await idem.complete(SCOPE, "k1", 200, BODY, {})
@@ -58,7 +56,7 @@ async def test_idempotency_expired_record_is_replaced(store: SqliteStore) -> Non
     assert await idem.begin(SCOPE, "k1", "h2", at(11), at(0, 20)) == InFlight()
 
 
-async def test_idempotency_abandon_lets_a_retry_run(store: SqliteStore) -> None:
+async def test_idempotency_abandon_lets_a_retry_run(store: Store) -> None:
     idem = store.idempotency
     await idem.begin(SCOPE, "k1", "h1", at(0), at(0, 10))
     assert await idem.abandon(SCOPE, "k1")
@@ -69,7 +67,7 @@ async def test_idempotency_abandon_lets_a_retry_run(store: SqliteStore) -> None:
     assert isinstance(await idem.begin(SCOPE, "k1", "h1", at(2), at(0, 10)), Replay)
 
 
-async def test_idempotency_purge_expired(store: SqliteStore) -> None:
+async def test_idempotency_purge_expired(store: Store) -> None:
     idem = store.idempotency
     await idem.begin(SCOPE, "old", "h", at(0), at(5))
     await idem.complete(SCOPE, "old", 200, BODY, {})
@@ -81,13 +79,13 @@ async def test_idempotency_purge_expired(store: SqliteStore) -> None:
 
 
 async def test_idempotency_replay_survives_restart_and_in_flight_is_cleared(
-    db_path: Path,
+    database: Database,
 ) -> None:
-    async with open_store(db_path) as store:
+    async with database.open() as store:
         await store.idempotency.begin(SCOPE, "done", "h", at(0), at(0, 10))
         await store.idempotency.complete(SCOPE, "done", 201, BODY, {"X-Request-ID": "r"})
         await store.idempotency.begin(SCOPE, "crashed", "h", at(0), at(0, 10))
-    async with open_store(db_path) as store:
+    async with database.open() as store:
         assert await store.idempotency.clear_in_flight() == 1
         assert await store.idempotency.begin(SCOPE, "done", "h", at(1), at(0, 10)) == Replay(
             201, BODY, {"X-Request-ID": "r"}
@@ -95,7 +93,7 @@ async def test_idempotency_replay_survives_restart_and_in_flight_is_cleared(
         assert await store.idempotency.begin(SCOPE, "crashed", "h", at(1), at(0, 10)) == Started()
 
 
-async def test_idempotency_concurrent_begins_start_exactly_once(store: SqliteStore) -> None:
+async def test_idempotency_concurrent_begins_start_exactly_once(store: Store) -> None:
     results: list[Begin] = []
 
     async def begin() -> None:

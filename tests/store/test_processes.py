@@ -2,24 +2,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runner.store import ProcessRow, open_store
+from runner.store import ProcessRow
 from tests.store.factories import customer
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from runner.store import SqliteStore
+    from runner.store import Store
+    from tests.store.conftest import Database
 
 NOW = "2026-01-01T00:00:00.000000Z"
 
 
-async def test_journal_survives_a_restart_until_the_life_is_forgotten(db_path: Path) -> None:
-    async with open_store(db_path) as store:
+async def test_journal_survives_a_restart_until_the_life_is_forgotten(database: Database) -> None:
+    async with database.open() as store:
         await store.processes.begin_life("old", 4242, NOW)
         await store.processes.started(ProcessRow("old:a", 100, 5000), NOW)
         await store.processes.started(ProcessRow("old:b", 101, 5001), NOW)
         await store.processes.started(ProcessRow("old:a", 100, 5000), NOW, ended=["old:b"])
-    async with open_store(db_path) as store:  # the next life
+    async with database.open() as store:  # the next life
         lives, rows = await store.processes.left_behind()
         assert lives == ["old"]
         assert rows == [ProcessRow("old:a", 100, 5000)]
@@ -30,7 +29,7 @@ async def test_journal_survives_a_restart_until_the_life_is_forgotten(db_path: P
 
 
 async def test_customer_delete_removes_its_rows_but_keeps_the_event_counter(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     await store.customers.upsert(customer())
     await store.customers.save_state("cust-a", {"status": "FAILED"}, NOW)

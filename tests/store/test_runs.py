@@ -8,16 +8,14 @@ import attrs
 import pytest
 
 from runner.errors import NotFoundError, RunnerError
-from runner.store import open_store
 from tests.store.factories import at, customer, run
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from runner.store import Store
+    from tests.store.conftest import Database
 
-    from runner.store import SqliteStore
 
-
-async def test_runs_create_get_and_update(store: SqliteStore) -> None:
+async def test_runs_create_get_and_update(store: Store) -> None:
     await store.customers.upsert(customer())
     await store.runs.create(run("r1"))
     updated = await store.runs.update(
@@ -43,19 +41,19 @@ async def test_runs_create_get_and_update(store: SqliteStore) -> None:
     assert await store.runs.get("r1") == resumed
 
 
-async def test_runs_update_unknown_run_is_not_found(store: SqliteStore) -> None:
+async def test_runs_update_unknown_run_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError):
         await store.runs.update("nope", status="DONE", updated_at=at(1))
 
 
-async def test_runs_create_needs_registered_customer(store: SqliteStore) -> None:
+async def test_runs_create_needs_registered_customer(store: Store) -> None:
     with pytest.raises(RunnerError) as excinfo:
         await store.runs.create(run("r1", customer_id="ghost"))
     assert excinfo.value.code == "store_error"
     assert await store.runs.get("r1") is None
 
 
-async def test_runs_latest_and_list_newest_first(store: SqliteStore) -> None:
+async def test_runs_latest_and_list_newest_first(store: Store) -> None:
     await store.customers.upsert(customer("a"))
     await store.customers.upsert(customer("b"))
     assert await store.runs.latest("a") is None
@@ -69,8 +67,10 @@ async def test_runs_latest_and_list_newest_first(store: SqliteStore) -> None:
     assert [r.run_id for r in await store.runs.list("b", 10)] == ["b1"]
 
 
-async def test_runs_mark_interrupted_fails_unfinished_runs_after_restart(db_path: Path) -> None:
-    async with open_store(db_path) as store:
+async def test_runs_mark_interrupted_fails_unfinished_runs_after_restart(
+    database: Database,
+) -> None:
+    async with database.open() as store:
         await store.customers.upsert(customer())
         for run_id, status in [
             ("done", "DONE"),
@@ -80,7 +80,7 @@ async def test_runs_mark_interrupted_fails_unfinished_runs_after_restart(db_path
             ("paused", "PAUSED"),
         ]:
             await store.runs.create(run(run_id, status=status))
-    async with open_store(db_path) as store:
+    async with database.open() as store:
         marked = await store.runs.mark_interrupted(at(30))
         assert {r.run_id: r.error for r in marked} == {
             "impl": {

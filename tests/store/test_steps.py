@@ -10,7 +10,7 @@ from runner.store import StepRecord
 from tests.store.factories import at
 
 if TYPE_CHECKING:
-    from runner.store import SqliteStore
+    from runner.store import Store
 
 
 def _step(stage: str, task_id: str = "1.1.1", body: dict[str, object] | None = None) -> StepRecord:
@@ -25,7 +25,7 @@ def _step(stage: str, task_id: str = "1.1.1", body: dict[str, object] | None = N
     )
 
 
-async def test_steps_record_get_and_replace(store: SqliteStore) -> None:
+async def test_steps_record_get_and_replace(store: Store) -> None:
     assert await store.steps.get("cust-a", "prep", "1.1.1", "task/1-1-1-add-flag") is None
     await store.steps.record(_step("prep"))
     assert await store.steps.get("cust-a", "prep", "1.1.1", "task/1-1-1-add-flag") == _step("prep")
@@ -35,7 +35,7 @@ async def test_steps_record_get_and_replace(store: SqliteStore) -> None:
     assert await store.steps.get("cust-a", "prep", "1.1.1", "other-branch") is None
 
 
-async def test_steps_clear_forgets_every_stage_of_the_task(store: SqliteStore) -> None:
+async def test_steps_clear_forgets_every_stage_of_the_task(store: Store) -> None:
     await store.steps.record(_step("prep"))
     await store.steps.record(_step("implement"))
     await store.steps.record(_step("prep", task_id="1.1.2"))
@@ -44,7 +44,7 @@ async def test_steps_clear_forgets_every_stage_of_the_task(store: SqliteStore) -
     assert await store.steps.get("cust-a", "prep", "1.1.2", "task/1-1-1-add-flag") is not None
 
 
-async def test_steps_find_across_customers_oldest_first(store: SqliteStore) -> None:
+async def test_steps_find_across_customers_oldest_first(store: Store) -> None:
     other = attrs.evolve(_step("prep"), customer_id="cust-b", recorded_at=at(0))
     mine = _step("prep")
     await store.steps.record(mine)
@@ -61,7 +61,7 @@ async def test_steps_find_across_customers_oldest_first(store: SqliteStore) -> N
     assert await store.steps.find("prep", "9.9.9", None) == []
 
 
-async def test_steps_find_prefix_matches_literal_prefix(store: SqliteStore) -> None:
+async def test_steps_find_prefix_matches_literal_prefix(store: Store) -> None:
     await store.steps.record(attrs.evolve(_step("verify:test.coverage"), recorded_at=at(2)))
     await store.steps.record(attrs.evolve(_step("verify:type.strict"), recorded_at=at(3)))
     await store.steps.record(_step("verify"))

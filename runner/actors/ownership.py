@@ -1,0 +1,179 @@
+"""Ownership: the customers this instance holds (LeaseKeeper), renewed, lost on time.
+
+The store's leases expire by the database's clock; this instance only knows its own. It
+counts a lease as held until ``ttl`` after it *sent* the last claim or renewal that
+succeeded: the database set the expiry at or after that moment, so the instance gives up
+no later than any other instance may take over. A heartbeat renews every held lease in one
+statement every ``ttl / 3``. Leases are lost (``on_lost`` is called, once per customer)
+when a renewal does not return them, or when the local deadline passes first, whatever the
+renewal is doing: a write cannot be cancelled and a vanished database would otherwise hold
+the instance in the belief that it still owns its customers.
+
+Not yet used by the registry (issue 17): it is the part of ownership that runs on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+import trio
+
+from runner.errors import RunnerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from runner.store import Lease
+
+__all__ = ["LeaseKeeper", "LeaseStore"]
+
+log = structlog.get_logger(__name__)
+
+_RELEASE_TIMEOUT_S = 5.0
+
+
+class LeaseStore(Protocol):
+    """The part of :class:`runner.store.Leases` the keeper uses."""
+
+    async def claim(
+        self, owner: str, ttl_s: float, *, limit: int = 1, customer_id: str | None = None
+    ) -> list[Lease]:
+        """Take free customers."""
+        ...
+
+    async def renew(self, owner: str, ttl_s: float) -> list[Lease]:
+        """Extend every live lease of ``owner``."""
+        ...
+
+    async def release(self, owner: str, customer_ids: Sequence[str] | None = None) -> int:
+        """Give leases up."""
+        ...
+
+
+class LeaseKeeper:
+    """Claims, renews and releases this instance's leases; reports the ones it loses.
+
+    Args:
+        leases: The store's leases.
+        owner: This instance's id.
+        ttl_s: How long a lease lasts unless renewed (renewed every third of it).
+        on_lost: Called with a customer id when its lease is lost (stop its work now).
+    """
+
+    def __init__(
+        self, leases: LeaseStore, owner: str, ttl_s: float, on_lost: Callable[[str], None]
+    ) -> None:
+        self._leases = leases
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self._on_lost = on_lost
+        self._held: dict[str, Lease] = {}
+        self._deadline = -math.inf
+        self._deadline_moved = trio.Event()
+        self.renewals = 0
+        """Heartbeats that succeeded (for tests and metrics)."""
+
+    def held(self, customer_id: str) -> Lease | None:
+        """Return the customer's lease while this instance surely holds it, else None."""
+        if trio.current_time() >= self._deadline:
+            return None
+        return self._held.get(customer_id)
+
+    @property
+    def customers(self) -> list[str]:
+        """The customers held now, by id."""
+        return sorted(c for c in self._held if self.held(c) is not None)
+
+    async def claim(self, customer_id: str | None = None, limit: int = 1) -> list[Lease]:
+        """Claim this customer (when free), or up to ``limit`` free customers.
+
+        Raises:
+            RunnerError: ``store_error`` when the database cannot be reached.
+        """
+        sent = trio.current_time()
+        taken = await self._leases.claim(
+            self.owner, self.ttl_s, limit=limit, customer_id=customer_id
+        )
+        if taken:
+            if not self._held or self._deadline <= sent:
+                # nothing held (or all of it already given up): this claim sets the deadline
+                self._move_deadline(sent + self.ttl_s)
+            self._held.update((lease.customer_id, lease) for lease in taken)
+        return taken
+
+    async def release(self, customer_ids: Sequence[str] | None = None) -> None:
+        """Give up these leases (all when None) so that other instances take over at once."""
+        released = list(self._held) if customer_ids is None else list(customer_ids)
+        for customer_id in released:
+            self._held.pop(customer_id, None)
+        await self._leases.release(self.owner, customer_ids)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Renew every ``ttl / 3`` and watch the deadline until cancelled; then release all.
+
+        The release on the way out is bounded and shielded: a stopping instance hands its
+        customers over at once instead of letting them wait out the TTL.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_deadline)
+                task_status.started()
+                await self._heartbeat()
+        finally:
+            with trio.move_on_after(_RELEASE_TIMEOUT_S, shield=True):
+                self._held.clear()
+                await self._release_quietly(None)
+
+    async def _release_quietly(self, customer_ids: Sequence[str] | None) -> None:
+        """Release in the database; on failure the leases expire by themselves."""
+        if customer_ids is not None and not customer_ids:
+            return
+        try:
+            await self._leases.release(self.owner, customer_ids)
+        except RunnerError as exc:
+            log.warning("lease_release_failed", code=exc.code, message=exc.message)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await trio.sleep(self.ttl_s / 3)
+            if not self._held:
+                continue
+            sent = trio.current_time()
+            try:
+                renewed = await self._leases.renew(self.owner, self.ttl_s)
+            except RunnerError as exc:  # try again next beat; the deadline watch decides
+                log.warning("lease_renewal_failed", code=exc.code, message=exc.message)
+                continue
+            if trio.current_time() >= self._deadline:
+                # Too late: their work was stopped at the deadline. The database renewed
+                # them all the same; hand them back rather than block them for a TTL.
+                await self._release_quietly([lease.customer_id for lease in renewed])
+                continue
+            self.renewals += 1
+            kept = {lease.customer_id for lease in renewed}
+            for customer_id in [c for c in self._held if c not in kept]:
+                self._lose(customer_id)
+            self._move_deadline(sent + self.ttl_s)
+
+    async def _watch_deadline(self) -> None:
+        """At the deadline, give up everything still held (a renewal was too late)."""
+        while True:
+            moved = self._deadline_moved
+            with trio.move_on_at(self._deadline):
+                await moved.wait()
+                continue  # a renewal or claim moved it: watch the new one
+            for customer_id in list(self._held):
+                self._lose(customer_id)
+            await moved.wait()  # nothing held: wait for the next claim
+
+    def _move_deadline(self, deadline: float) -> None:
+        self._deadline = deadline
+        moved, self._deadline_moved = self._deadline_moved, trio.Event()
+        moved.set()
+
+    def _lose(self, customer_id: str) -> None:
+        lease = self._held.pop(customer_id)
+        log.warning("lease_lost", customer_id=customer_id, token=lease.token)
+        self._on_lost(customer_id)
