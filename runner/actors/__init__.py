@@ -17,6 +17,7 @@ from runner.actors.messages import (
     SkipTask,
     StartRun,
     Stop,
+    UnskipTask,
 )
 from runner.actors.ownership import LeaseKeeper, LeaseStore
 from runner.actors.registry import Registry
@@ -50,5 +51,6 @@ __all__ = [
     "Status",
     "Stop",
     "Subscriber",
+    "UnskipTask",
     "allowed_from",
 ]

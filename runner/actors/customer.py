@@ -36,6 +36,7 @@ from runner.actors.messages import (
     SkipTask,
     StartRun,
     Stop,
+    UnskipTask,
     WorkspaceStage,
 )
 from runner.actors.state import STAGE_STATUS, ExecutionState, Status, allowed_from
@@ -168,6 +169,8 @@ class CustomerActor:
                     await self._stop(command)
                 case SkipTask():
                     await self._skip(command)
+                case UnskipTask():
+                    await self._unskip(command)
         except RunnerError as exc:
             self._error(command.reply, exc)
 
@@ -293,6 +296,19 @@ class CustomerActor:
             "state": self.state.to_wire(),
         }
         self._value(command.reply, body)
+
+    async def _unskip(self, command: UnskipTask) -> None:
+        self._check("skip")
+        if self._manual_running:
+            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        if not await self.deps.store.skips.remove(self.customer_id, command.task_id):
+            raise NotFoundError(
+                f"task {command.task_id} is not skipped",
+                code="skip_not_found",
+                task_id=command.task_id,
+            )
+        self.journal.log("info", f"task {command.task_id} is no longer skipped")
+        self._value(command.reply, {"taskId": command.task_id, "state": self.state.to_wire()})
 
     def _check_skippable(self, task_id: str) -> None:
         """Refuse an id the task list (as last read, if it was) does not hold, or a group.

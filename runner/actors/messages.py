@@ -25,6 +25,7 @@ __all__ = [
     "SkipTask",
     "StartRun",
     "Stop",
+    "UnskipTask",
     "WorkspaceStage",
 ]
 
@@ -130,10 +131,20 @@ class SkipTask:
 
 
 @attrs.frozen
+class UnskipTask:
+    """Undo a skip: SELECT considers the task again."""
+
+    task_id: str
+    reply: Reply
+
+
+@attrs.frozen
 class GetState:
     """Return the execution state."""
 
     reply: Reply
 
 
-Command: TypeAlias = ManualStage | StartRun | Pause | Resume | Stop | SkipTask | GetState
+Command: TypeAlias = (
+    ManualStage | StartRun | Pause | Resume | Stop | SkipTask | UnskipTask | GetState
+)

@@ -36,6 +36,7 @@ __all__ = [
     "TaskNextView",
     "TaskView",
     "TransitionBody",
+    "UnskipView",
     "VerifyBody",
     "VerifyView",
 ]
@@ -418,6 +419,13 @@ class SkipView(ViewModel):
     task_id: str
     reason: str
     skipped_at: str
+    state: ExecutionStateView
+
+
+class UnskipView(ViewModel):
+    """A task no longer skipped and the customer's state."""
+
+    task_id: str
     state: ExecutionStateView
 
 

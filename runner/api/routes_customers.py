@@ -8,7 +8,7 @@ from typing import Any
 from quart import Blueprint, Response, g, request
 from quart_schema import document_request, document_response
 
-from runner.actors import Pause, Reply, Resume, SkipTask, StartRun, Stop
+from runner.actors import Pause, Reply, Resume, SkipTask, StartRun, Stop, UnskipTask
 from runner.api.customers import (
     checked_customer_id,
     customer_view,
@@ -30,6 +30,7 @@ from runner.api.models import (
     SkipBody,
     SkipView,
     TransitionBody,
+    UnskipView,
 )
 from runner.api.services import services
 from runner.errors import InvalidInputError
@@ -196,6 +197,25 @@ async def skip(customer_id: str, task_id: str) -> Response:
     return await idempotent(
         customer_id, f"POST skip {task_id}", body, body.idempotency_key, execute
     )
+
+
+@blueprint.delete("/customers/<customer_id>/tasks/<task_id>/skip")
+@document_response(UnskipView, 200)
+@document_response(ErrorBody, 400)
+@document_response(ErrorBody, 404)
+@document_response(ErrorBody, 409)
+@document_response(ErrorBody, 507)
+async def unskip(customer_id: str, task_id: str) -> Response:
+    """Undo a skip: SELECT considers the task again (404 ``skip_not_found`` if it was not).
+
+    Valid while the customer is not running, like the skip.
+    """
+    customer_id = checked_customer_id(customer_id)
+    if re.fullmatch(TASK_ID, task_id) is None:
+        raise InvalidInputError(f"not a task id: {task_id[:40]!r}", field="taskId")
+    await get_customer(customer_id)
+    body = await services().registry.ask(customer_id, lambda reply: UnskipTask(task_id, reply))
+    return json_response(body)
 
 
 @blueprint.post("/customers/<customer_id>/stop")

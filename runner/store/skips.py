@@ -44,6 +44,18 @@ class Skips:
 
         await self._db.write(add)
 
+    async def remove(self, customer_id: str, task_id: str) -> bool:
+        """Forget the skip of ``task_id``; False when the task was not skipped."""
+
+        def remove(conn: Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM skipped_tasks WHERE customer_id = ? AND task_id = ?",
+                (customer_id, task_id),
+            )
+            return bool(cursor.rowcount)
+
+        return await self._db.write(remove)
+
     async def of(self, customer_id: str) -> dict[str, SkipRecord]:
         """Return the customer's skipped tasks by id."""
 

@@ -70,6 +70,32 @@ async def test_a_manual_stage_between_does_not_move_the_resume_point(
     assert stages.calls[:2] == [("acme", "prep", "1.1.1"), ("acme", "verify", "1.1.1")]
 
 
+async def test_a_skip_is_undone_once_and_not_while_running(
+    service: Service, stages: FakeStages
+) -> None:
+    await _failed_at_verify(service, stages)
+    url = "/customers/acme/tasks/1.1.2/skip"
+    async with service.client() as client:
+        assert (await client.post(url, json={"reason": "later"})).status_code == 200
+        undone = await client.delete(url)
+        assert undone.status_code == 200, undone.text
+        assert (undone.json()["taskId"], undone.json()["state"]["status"]) == ("1.1.2", "FAILED")
+        again = await client.delete(url)
+        assert (again.status_code, again.json()["error"]["code"]) == (404, "skip_not_found")
+        gate = stages.gate("implement")
+        assert (
+            await client.post("/customers/acme/tasks/1.1.3/skip", json={"reason": "x"})
+        ).is_success
+        assert (await client.post("/customers/acme/resume")).status_code == 200
+        await stages.entered["implement"].wait()
+        busy = await client.delete("/customers/acme/tasks/1.1.3/skip")
+        assert busy.status_code == 409
+        gate.set()
+        audit = (await client.get("/audit?customerId=acme")).json()["entries"]
+    assert any(e["action"] == "DELETE /customers/<customer_id>/tasks/<task_id>/skip"
+               and e["statusCode"] == 200 for e in audit)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

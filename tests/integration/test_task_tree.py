@@ -61,6 +61,13 @@ async def test_task_tree_shows_a_skipped_task(service: Service, remote: Path) ->
     assert states["1.1.1"] == ("skipped", "skipped by a person")
     assert states["1.1.2"] == ("blocked", "waiting for 1.1.1 (skipped)")
     assert body["nextTask"] is None
+    async with service.client() as client:
+        undone = await client.delete("/customers/acme/tasks/1.1.1/skip")
+        assert undone.status_code == 200, undone.text
+        after = (await client.get("/customers/acme/tasks")).json()
+        nxt = (await client.get("/tasks/next?customerId=acme")).json()
+    assert _states(after)["1.1.1"] == ("next", None)
+    assert (after["nextTask"], nxt["task"]["id"]) == ("1.1.1", "1.1.1")  # SELECT takes it again
 
 
 async def test_task_tree_during_a_run_is_the_list_the_run_read(
