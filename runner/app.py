@@ -48,14 +48,15 @@ if TYPE_CHECKING:
     from runner.config import Settings
     from runner.pipeline import Stages
 
-__all__ = ["StoreJournal", "create_app", "end_previous_life_of", "housekeep_once", "housekeeping",
-           "open_services"]  # fmt: skip
+__all__ = ["StoreJournal", "create_app", "devteam_socket", "end_previous_life_of",
+           "housekeep_once", "housekeeping", "open_services"]  # fmt: skip
 
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _OPEN_PATHS = {"/health", "/healthz"}
 _HOUSEKEEPING_INTERVAL_S = 600.0
+_SOCKET = "devteam_socket"
 
 
 def create_app(settings: Settings, services: Services) -> QuartTrio:
@@ -109,9 +110,17 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
     def authenticate(header: str | None, token: str | None) -> object:
         return _grant(settings, header, token) if settings.auth_enabled else None
 
-    # WS /ws/devteam is served by a raw ASGI handler in front of Quart (the fan-out's cost).
-    app.asgi_app = DevteamSocket(app.asgi_app, app, services, authenticate)  # type: ignore[method-assign]
+    # WS /ws/devteam is served from the service's listener, not through ASGI (runner.serve).
+    app.extensions[_SOCKET] = DevteamSocket(
+        app, services, authenticate, ping_interval_s=settings.ws_ping_interval_s
+    )
     return app
+
+
+def devteam_socket(app: QuartTrio) -> DevteamSocket:
+    """The ``/ws/devteam`` endpoint of an app built by :func:`create_app`."""
+    socket: DevteamSocket = app.extensions[_SOCKET]
+    return socket
 
 
 def _open(path: str) -> bool:
@@ -189,7 +198,11 @@ async def _run_services(
     async with trio.open_nursery() as nursery:
         await store.idempotency.clear_in_flight()
         metrics = Metrics()
-        bus = EventBus(capacity=settings.subscriber_queue_size, on_dropped=metrics.events_dropped)
+        bus = EventBus(
+            capacity=settings.subscriber_queue_size,
+            max_bytes=settings.subscriber_queue_bytes,
+            on_dropped=metrics.events_dropped,
+        )
         metrics.track_subscribers(lambda: bus.subscriber_count)
         deps = ActorDeps(
             settings=settings,

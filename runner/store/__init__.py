@@ -12,7 +12,7 @@ caller's injected clock; the store never reads the time itself.
 from runner.store.audit import AuditEntry, AuditLog, AuditRow
 from runner.store.customers import CustomerRecord, Customers
 from runner.store.db import STORE_ERROR, SqliteStore, open_store
-from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot
+from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot, frame_json
 from runner.store.idempotency import (
     Begin,
     IdempotencyRecords,
@@ -64,6 +64,7 @@ __all__ = [
     "StateSnapshot",
     "StepRecord",
     "Steps",
+    "frame_json",
     "interrupted_error",
     "normalize_timestamp",
     "open_store",

@@ -104,7 +104,10 @@ class Tool(Protocol):
         ...
 
     async def run(self, request: ToolRequest, *, on_line: LineCallback | None = None) -> ToolRun:
-        """Run the tool on ``request.repo``; ``on_line`` gets each redacted output line.
+        """Run the tool on ``request.repo``; ``on_line`` gets each output line as printed.
+
+        The lines are not redacted here: their one consumer, the customer's journal,
+        redacts every line it publishes (once per line, not once per layer).
 
         Raises:
             ToolError: ``tool_not_found`` or ``tool_timeout``.
@@ -144,9 +147,8 @@ def _resolve_program(program: str, path: str) -> str:
 
 @attrs.frozen
 class _Capture:
-    """Per-run line handling: redact for the caller, watch for a stop reason."""
+    """Per-run line handling: pass each line on, watch for a stop reason."""
 
-    redactor: Redactor
     on_line: LineCallback | None
     stop_when: StopCheck | None
     scope: trio.CancelScope
@@ -154,7 +156,7 @@ class _Capture:
 
     def __call__(self, stream: str, line: str) -> None:
         if self.on_line is not None:
-            self.on_line(stream, self.redactor(line))
+            self.on_line(stream, line)
         if self.stop_when is not None and not self.reasons:
             reason = self.stop_when(stream, line)
             if reason:
@@ -189,7 +191,7 @@ async def run_isolated(
     started = time.monotonic()
     returncode, duration = -signal.SIGTERM, 0.0
     with trio.CancelScope() as stop_scope:
-        capture = _Capture(redactor, on_line, stop_when, stop_scope)
+        capture = _Capture(on_line, stop_when, stop_scope)
         try:
             with trio.fail_after(settings.tool_timeout_s):
                 result = await run_process(

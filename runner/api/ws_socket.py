@@ -1,0 +1,104 @@
+"""A WebSocket's socket as the event bus's transport: write now, or finish later in order.
+
+The bus's publisher writes each event's frame (encoded once for every subscriber) straight
+into the socket with a non-blocking ``send``. What the socket does not take at once is
+finished by the connection's own task; until then the publisher writes nothing more and
+the subscriber's bounded, coalescing queue holds the events. Control frames (ping, pong,
+close) and replayed frames go out between frames, never inside one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    import socket
+
+    from runner.actors import Subscriber
+
+__all__ = ["SocketTransport"]
+
+
+class SocketTransport:
+    """Ordered, non-blocking writes of whole frames to one connected socket.
+
+    ``sock`` is the non-blocking stdlib socket the connection's trio socket wraps: the
+    publisher calls its ``send`` synchronously (no task switch, no lock per subscriber).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._unsent: memoryview | None = None  # the rest of a frame partly written
+        self._before: deque[bytes] = deque()  # frames that go before any queued event
+        self._subscriber: Subscriber | None = None
+        self.paused = True
+        """While paused (replaying), the publisher's events wait in the queue."""
+        self.broken = False
+        """The peer is gone (a write failed); writes are dropped, the reader ends it."""
+
+    def attach(self, subscriber: Subscriber) -> None:
+        """Wake ``subscriber``'s writer (:meth:`Subscriber.wait_ready`) when frames wait here."""
+        self._subscriber = subscriber
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Write ``data`` if nothing waits before it; see :class:`runner.actors.Transport`."""
+        if self._unsent is not None or self._before or self.paused:
+            return False
+        if self.broken:
+            return True  # nobody will read it: do not queue it either
+        try:
+            sent = self._sock.send(data)
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.broken = True
+            return True
+        if sent < len(data):
+            self._unsent = memoryview(data)[sent:]
+            self._wake()
+        return True
+
+    def push(self, data: bytes) -> None:
+        """Queue a frame to go out before any further event (control or replayed frame)."""
+        self._before.append(data)
+        self._wake()
+
+    @property
+    def idle(self) -> bool:
+        """Whether no frame (or part of one) waits to be written here."""
+        return self._unsent is None and not self._before
+
+    async def flush(self) -> None:
+        """Write the unfinished frame and the pushed ones, waiting while the socket is full."""
+        while not self.broken:
+            if self._unsent is None:
+                if not self._before:
+                    return
+                self._unsent = memoryview(self._before.popleft())
+            try:
+                sent = self._sock.send(self._unsent)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.broken = True
+                self._unsent = None
+                self._before.clear()
+                return
+            if sent == len(self._unsent):
+                self._unsent = None
+                await trio.lowlevel.checkpoint()
+            else:
+                self._unsent = self._unsent[sent:]
+                await trio.lowlevel.wait_writable(self._sock)
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` after everything before it, waiting while the socket is full."""
+        self.push(data)
+        await self.flush()
+
+    def _wake(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.wake()
