@@ -148,9 +148,7 @@ class DevteamSocket:
                 nursery.start_soon(_read_frames, connection, ws, transport, nursery.cancel_scope)
                 nursery.start_soon(self._ping, ws, transport)
                 await self._replay(transport, subscriber, customers, since)
-                code = await _write_live(transport, subscriber)
-                if code is not None and not transport.broken:
-                    await transport.send(ws.send(CloseConnection(code)))
+                await _write_live(transport, subscriber, ws)
                 nursery.cancel_scope.cancel()
 
     async def _replay(
@@ -215,8 +213,8 @@ async def _read_request(
             return None
 
 
-async def _write_live(transport: SocketTransport, subscriber: Subscriber) -> int | None:
-    """Write what waits while the publisher cannot write directly; return the close code.
+async def _write_live(transport: SocketTransport, subscriber: Subscriber, ws: WSConnection) -> None:
+    """Write what waits while the publisher cannot write directly, until the close frame.
 
     The publisher writes to the socket itself while the queue is empty and the socket
     takes whole frames; this task finishes a frame it could only start, sends control
@@ -224,8 +222,8 @@ async def _write_live(transport: SocketTransport, subscriber: Subscriber) -> int
     """
     while True:
         await transport.flush()
-        if transport.broken:
-            return None
+        if transport.broken or transport.closing:
+            return
         try:
             event = subscriber.receive_nowait()
         except trio.WouldBlock:
@@ -233,7 +231,8 @@ async def _write_live(transport: SocketTransport, subscriber: Subscriber) -> int
                 await subscriber.wait_ready()
             continue
         except trio.EndOfChannel:  # the service is shutting down
-            return _GOING_AWAY
+            transport.push_close(ws.send(CloseConnection(_GOING_AWAY)))
+            continue
         transport.push(event.wire)
 
 
@@ -251,8 +250,7 @@ async def _read_frames(
                 if isinstance(event, Ping):
                     transport.push(ws.send(event.response()))
                 elif isinstance(event, CloseConnection):
-                    await transport.send(ws.send(event.response()))
-                    scope.cancel()
+                    transport.push_close(ws.send(event.response()))  # the writer ends then
                     return
     except (OSError, RemoteProtocolError):
         pass  # a reset or a broken frame: the peer is gone either way

@@ -38,6 +38,8 @@ class SocketTransport:
         """While paused (replaying), the publisher's events wait in the queue."""
         self.broken = False
         """The peer is gone (a write failed); writes are dropped, the reader ends it."""
+        self.closing = False
+        """A close frame is pushed: nothing may follow it."""
 
     def attach(self, subscriber: Subscriber) -> None:
         """Wake ``subscriber``'s writer (:meth:`Subscriber.wait_ready`) when frames wait here."""
@@ -45,7 +47,7 @@ class SocketTransport:
 
     def write_nowait(self, data: bytes) -> bool:
         """Write ``data`` if nothing waits before it; see :class:`runner.actors.Transport`."""
-        if self._unsent is not None or self._before or self.paused:
+        if self._unsent is not None or self._before or self.paused or self.closing:
             return False
         if self.broken:
             return True  # nobody will read it: do not queue it either
@@ -62,9 +64,19 @@ class SocketTransport:
         return True
 
     def push(self, data: bytes) -> None:
-        """Queue a frame to go out before any further event (control or replayed frame)."""
-        self._before.append(data)
-        self._wake()
+        """Queue a frame to go out before any further event (control or replayed frame).
+
+        Only the connection's writing task writes what is pushed (:meth:`flush`): one task
+        at a time may wait for the socket to take more.
+        """
+        if not self.closing:
+            self._before.append(data)
+            self._wake()
+
+    def push_close(self, data: bytes) -> None:
+        """Push the close frame: the last one this connection sends."""
+        self.push(data)
+        self.closing = True
 
     @property
     def idle(self) -> bool:
