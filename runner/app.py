@@ -112,7 +112,11 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
 
     # WS /ws/devteam is served from the service's listener, not through ASGI (runner.serve).
     app.extensions[_SOCKET] = DevteamSocket(
-        app, services, authenticate, ping_interval_s=settings.ws_ping_interval_s
+        app,
+        services,
+        authenticate,
+        ping_interval_s=settings.ws_ping_interval_s,
+        send_buffer_bytes=settings.ws_send_buffer_bytes,
     )
     return app
 

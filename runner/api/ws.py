@@ -12,6 +12,7 @@ into every subscriber's socket without blocking (:class:`SocketTransport`).
 from __future__ import annotations
 
 import re
+import socket
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -38,7 +39,6 @@ from runner.errors import ForbiddenError, InvalidInputError, RunnerError, Unauth
 from runner.store import frame_json
 
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Callable
 
     from quart_trio import QuartTrio
@@ -76,12 +76,14 @@ class DevteamSocket:
         authenticate: Authenticate,
         *,
         ping_interval_s: float,
+        send_buffer_bytes: int,
         handshake_timeout_s: float = 10.0,
     ) -> None:
         self._quart = quart
         self._services = services
         self._authenticate = authenticate
         self._ping_interval_s = ping_interval_s
+        self._send_buffer_bytes = send_buffer_bytes
         self._handshake_timeout_s = handshake_timeout_s
         self._open: set[trio.CancelScope] = set()
 
@@ -97,6 +99,10 @@ class DevteamSocket:
 
         ``sock`` is the connection's non-blocking stdlib socket; this closes it.
         """
+        # A fixed kernel send buffer: a client that stops reading holds that much of the
+        # kernel's memory (autotuning would let it grow to megabytes), then its queue's
+        # bound applies and its updates coalesce.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer_bytes)
         connection = trio.socket.from_stdlib_socket(sock)
         with connection, trio.CancelScope() as scope:
             self._open.add(scope)

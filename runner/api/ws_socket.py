@@ -34,12 +34,32 @@ class SocketTransport:
         self._unsent: memoryview | None = None  # the rest of a frame partly written
         self._before: deque[bytes] = deque()  # frames that go before any queued event
         self._subscriber: Subscriber | None = None
-        self.paused = True
-        """While paused (replaying), the publisher's events wait in the queue."""
+        self._paused = True
+        self._closing = False
+        # Whether the publisher may write: nothing unsent, nothing pushed, not paused, not
+        # closing. One flag, so the publisher's check per subscriber is one load.
+        self._direct = False
         self.broken = False
         """The peer is gone (a write failed); writes are dropped, the reader ends it."""
-        self.closing = False
+
+    def _update(self) -> None:
+        self._direct = not (self._unsent is not None or self._before or self._paused
+                            or self._closing)  # fmt: skip
+
+    @property
+    def paused(self) -> bool:
+        """While paused (replaying), the publisher's events wait in the queue."""
+        return self._paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._paused = value
+        self._update()
+
+    @property
+    def closing(self) -> bool:
         """A close frame is pushed: nothing may follow it."""
+        return self._closing
 
     def attach(self, subscriber: Subscriber) -> None:
         """Wake ``subscriber``'s writer (:meth:`Subscriber.wait_ready`) when frames wait here."""
@@ -47,19 +67,18 @@ class SocketTransport:
 
     def write_nowait(self, data: bytes) -> bool:
         """Write ``data`` if nothing waits before it; see :class:`runner.actors.Transport`."""
-        if self._unsent is not None or self._before or self.paused or self.closing:
+        if not self._direct:
             return False
-        if self.broken:
-            return True  # nobody will read it: do not queue it either
         try:
             sent = self._sock.send(data)
         except BlockingIOError:
             return False
         except OSError:
-            self.broken = True
-            return True
+            self._broke()
+            return True  # nobody will read it: do not queue it either
         if sent < len(data):
             self._unsent = memoryview(data)[sent:]
+            self._direct = False
             self._wake()
         return True
 
@@ -69,14 +88,16 @@ class SocketTransport:
         Only the connection's writing task writes what is pushed (:meth:`flush`): one task
         at a time may wait for the socket to take more.
         """
-        if not self.closing:
+        if not self._closing and not self.broken:
             self._before.append(data)
+            self._direct = False
             self._wake()
 
     def push_close(self, data: bytes) -> None:
         """Push the close frame: the last one this connection sends."""
         self.push(data)
-        self.closing = True
+        self._closing = True
+        self._update()
 
     @property
     def idle(self) -> bool:
@@ -88,6 +109,7 @@ class SocketTransport:
         while not self.broken:
             if self._unsent is None:
                 if not self._before:
+                    self._update()
                     return
                 self._unsent = memoryview(self._before.popleft())
             try:
@@ -95,9 +117,7 @@ class SocketTransport:
             except BlockingIOError:
                 sent = 0
             except OSError:
-                self.broken = True
-                self._unsent = None
-                self._before.clear()
+                self._broke()
                 return
             if sent == len(self._unsent):
                 self._unsent = None
@@ -105,6 +125,13 @@ class SocketTransport:
             else:
                 self._unsent = self._unsent[sent:]
                 await trio.lowlevel.wait_writable(self._sock)
+
+    def _broke(self) -> None:
+        self.broken = True
+        self._unsent = None
+        self._before.clear()
+        self._closing = True  # nothing more can go out
+        self._direct = False
 
     async def send(self, data: bytes) -> None:
         """Write ``data`` after everything before it, waiting while the socket is full."""
