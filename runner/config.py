@@ -203,7 +203,7 @@ class Settings:
     limits: ResourceLimits = ResourceLimits()
     inbox_size: int = 64
     subscriber_queue_size: int = 256
-    subscriber_queue_bytes: int = 1024 * 1024
+    subscriber_queue_bytes: int = 256 * 1024
     ws_send_buffer_bytes: int = 256 * 1024
     max_body_bytes: int = 1024 * 1024
     output_cap_bytes: int = 64 * 1024

@@ -85,7 +85,7 @@ class Subscriber:
 
     customers: frozenset[str] | None
     capacity: int
-    max_bytes: int = 1 << 20
+    max_bytes: int = 256 * 1024
     """Queued bytes (of events' JSON text) beyond which logs are dropped."""
     on_dropped: Callable[[], None] | None = None
     transport: Transport | None = None
@@ -224,7 +224,7 @@ class EventBus:
     """
 
     capacity: int = 256
-    max_bytes: int = 1 << 20
+    max_bytes: int = 256 * 1024
     """Each subscriber's bound on queued bytes (see :attr:`Subscriber.max_bytes`)."""
     on_dropped: Callable[[], None] | None = None
     """Called for each log event dropped for a slow subscriber (metrics)."""
