@@ -57,6 +57,14 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _OPEN_PATHS = {"/health", "/healthz"}
 _HOUSEKEEPING_INTERVAL_S = 600.0
 _SOCKET = "devteam_socket"
+_API_DESCRIPTION = (
+    "Live events: `WS /ws/devteam` on this same port (not an HTTP route, so not listed "
+    "below). Query `customerId` (repeatable), `since` (replay stored events after this "
+    "`seq`), `token` (or the `Authorization: Bearer` header). Frames: `execution-update` "
+    "and `execution-log` with `seq` and `runId`; a refused token is the HTTP error body "
+    "(401), a bad query an `error` frame then close 1008. The upgrade must be the first "
+    "request on its connection."
+)
 
 
 def create_app(settings: Settings, services: Services) -> QuartTrio:
@@ -67,7 +75,11 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     QuartSchema(
         app,
-        info={"title": "devteam-runner", "version": runner.__version__},
+        info={
+            "title": "devteam-runner",
+            "version": runner.__version__,
+            "description": _API_DESCRIPTION,
+        },  # fmt: skip
         redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},

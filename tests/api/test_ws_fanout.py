@@ -72,6 +72,7 @@ async def test_http_and_the_websocket_share_one_port(tmp_path: Path) -> None:
                 first = await client.get("/health")
                 second = await client.get("/healthz")  # the same keep-alive connection
                 plain = await client.get("/ws/devteam")  # not an upgrade
+                described = (await client.get("/openapi.json")).json()["info"]["description"]
             async with ws_connect(f"{service.ws_url}/ws/devteam?customerId=acme") as ws:
                 await _subscribers(service, 1)
                 service.services.bus.publish(_done(1))
@@ -80,6 +81,7 @@ async def test_http_and_the_websocket_share_one_port(tmp_path: Path) -> None:
     assert second.status_code == 200
     assert plain.status_code == 404  # an upgrade must open its connection: Hypercorn had it
     assert frame == {"type": UPDATE, "customerId": "acme", "seq": 1, "status": "DONE"}
+    assert "WS /ws/devteam` on this same port" in described
 
 
 async def test_a_stalled_subscriber_is_bounded_and_others_get_every_frame(
