@@ -79,7 +79,7 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
             "title": "devteam-runner",
             "version": runner.__version__,
             "description": _API_DESCRIPTION,
-        },  # fmt: skip
+        },
         redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
