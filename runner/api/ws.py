@@ -85,7 +85,8 @@ class DevteamSocket:
         self._ping_interval_s = ping_interval_s
         self._send_buffer_bytes = send_buffer_bytes
         self._handshake_timeout_s = handshake_timeout_s
-        self._open: set[trio.CancelScope] = set()
+        self._handshaking: set[trio.CancelScope] = set()
+        self._live: set[Subscriber] = set()
 
     @staticmethod
     def routes(request_line: bytes) -> bool:
@@ -104,23 +105,25 @@ class DevteamSocket:
         # bound applies and its updates coalesce.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer_bytes)
         connection = trio.socket.from_stdlib_socket(sock)
-        with connection, trio.CancelScope() as scope:
-            self._open.add(scope)
+        with connection:
             try:
                 ws = WSConnection(ConnectionType.SERVER)
-                with trio.move_on_after(self._handshake_timeout_s):
+                request = None
+                with trio.move_on_after(self._handshake_timeout_s) as scope:
+                    self._handshaking.add(scope)
                     request = await _read_request(connection, ws, head)
-                if request is not None:
+                self._handshaking.discard(scope)
+                if request is not None and not scope.cancel_called:
                     await self._handle(connection, sock, ws, request)
             except OSError:
                 pass  # the peer went away mid-write: nothing to tell it
-            finally:
-                self._open.discard(scope)
 
     def going_away(self) -> None:
-        """End every connection (service shutdown)."""
-        for scope in self._open:
+        """Close every connection with 1001 after what it has queued (service shutdown)."""
+        for scope in self._handshaking:
             scope.cancel()
+        for subscriber in self._live:
+            subscriber.close()
 
     async def _handle(
         self, connection: trio.socket.SocketType, sock: socket.socket, ws: WSConnection,
@@ -150,12 +153,18 @@ class DevteamSocket:
         transport = SocketTransport(sock)
         with self._services.bus.subscribe(customers, transport) as subscriber:
             transport.attach(subscriber)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_read_frames, connection, ws, transport, nursery.cancel_scope)
-                nursery.start_soon(self._ping, ws, transport)
-                await self._replay(transport, subscriber, customers, since)
-                await _write_live(transport, subscriber, ws)
-                nursery.cancel_scope.cancel()
+            self._live.add(subscriber)
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(
+                        _read_frames, connection, ws, transport, nursery.cancel_scope
+                    )
+                    nursery.start_soon(self._ping, ws, transport)
+                    await self._replay(transport, subscriber, customers, since)
+                    await _write_live(transport, subscriber, ws)
+                    nursery.cancel_scope.cancel()
+            finally:
+                self._live.discard(subscriber)
 
     async def _replay(
         self, transport: SocketTransport, subscriber: Subscriber, customers: list[str] | None,
@@ -248,16 +257,21 @@ async def _read_frames(
     transport: SocketTransport,
     scope: trio.CancelScope,
 ) -> None:
-    """Answer pings and the close handshake; end the connection when the peer leaves."""
+    """Answer pings and the close handshake; end the connection when the peer leaves.
+
+    After the peer's close frame the answer is pushed (the writer ends after sending it)
+    and what else arrives is ignored until the peer hangs up.
+    """
     try:
         while data := await connection.recv(_RECEIVE_BYTES):
+            if transport.closing:
+                continue
             ws.receive_data(data)
             for event in ws.events():
                 if isinstance(event, Ping):
                     transport.push(ws.send(event.response()))
                 elif isinstance(event, CloseConnection):
-                    transport.push_close(ws.send(event.response()))  # the writer ends then
-                    return
+                    transport.push_close(ws.send(event.response()))
     except (OSError, RemoteProtocolError):
         pass  # a reset or a broken frame: the peer is gone either way
     scope.cancel()

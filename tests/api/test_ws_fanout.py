@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 import trio
+from trio_websocket import ConnectionClosed
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Ping, Request, TextMessage
 
 from runner.actors import LOG, UPDATE, Event
+from runner.app import create_app, open_services
+from runner.serve import hypercorn_config, serve_app
 from tests.helpers.fake_stages import FakeStages
 from tests.helpers.service import Service, running_service, service_settings
 from tests.helpers.ws import ws_connect
@@ -141,3 +146,27 @@ async def test_frames_stay_whole_and_in_order_when_the_socket_takes_part_of_one(
     dropped = sum(f.get("dropped", 0) for f in frames)
     assert len(seqs) + dropped == events + 1  # every event arrived or was announced
     assert pings > 0  # and the pings went out between frames, never inside one
+
+
+async def test_close_handshake_and_going_away_on_shutdown(tmp_path: Path) -> None:
+    settings = service_settings(tmp_path)
+    stop = trio.Event()
+    with trio.fail_after(30):
+        async with open_services(settings, FakeStages()) as services, trio.open_nursery() as n:
+            config = hypercorn_config(settings, bind="127.0.0.1:0")
+            serving = functools.partial(serve_app, create_app(settings, services), config,
+                                        shutdown_trigger=stop.wait)  # fmt: skip
+            (bound,) = await n.start(serving)
+            url = bound.replace("http://", "ws://") + "/ws/devteam"
+            async with ws_connect(url) as ws:
+                pass  # the client closes; the server answers its close frame
+            closed_by_client = ws.closed
+            async with ws_connect(url) as ws:
+                while services.bus.subscriber_count != 1:  # noqa: ASYNC110  # server side
+                    await trio.sleep(0.01)
+                stop.set()
+                with pytest.raises(ConnectionClosed) as shutdown:
+                    await ws.get_message()
+    assert closed_by_client is not None
+    assert closed_by_client.code == 1000
+    assert shutdown.value.reason.code == 1001  # going away, not a dropped connection
