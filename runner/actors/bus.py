@@ -104,11 +104,12 @@ class Subscriber:
 
     def offer(self, event: Event) -> None:
         """Deliver or queue ``event`` without blocking, coalescing or dropping as needed."""
+        if self.replayed and self._was_replayed(event):
+            return
         if (
             self.transport is not None
             and not self._items
             and not self._dropped
-            and not self.replayed
             and self.transport.write_nowait(event.wire)
         ):
             return
@@ -116,8 +117,6 @@ class Subscriber:
 
     def enqueue(self, event: Event) -> None:
         """Queue ``event`` (the transport would block, or older events wait) and wake the reader."""
-        if self.replayed and self._was_replayed(event):
-            return
         self._queue(event)
         self._ready.set()
 
@@ -252,8 +251,9 @@ class EventBus:
                     or subscriber._items
                     or subscriber._dropped
                     or subscriber.replayed
-                    or not transport.write_nowait(wire)
                 ):
+                    subscriber.offer(event)
+                elif not transport.write_nowait(wire):
                     subscriber.enqueue(event)
 
     @contextmanager
