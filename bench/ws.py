@@ -64,8 +64,8 @@ if TYPE_CHECKING:
 CUSTOMER = "bench"
 FLOOD = "flood"
 PATH = f"/ws/devteam?customerId={CUSTOMER}"
-EVENTS = 40
-INTERVAL_S = 0.25
+EVENTS = 120
+INTERVAL_S = 0.1
 
 
 def raise_nofile_limit() -> None:
@@ -393,6 +393,16 @@ async def server_main(rounds: int, readers: int, stalled: int) -> None:
         f"service with {stalled} stalled / without: readers' p99 "
         f"{stalled_run['p99'] / service['p99']:.2f}x (target <= 1.2x)"
     )
+    # The same ratios within each round (runs next to each other share the machine's mood).
+    paired = {
+        "p99 service/floor": ("service", "floor", "p99"),
+        "CPU service/floor": ("service", "floor", "srv"),
+        "p99 stalled/not": ("service+stalled", "service", "p99"),
+    }
+    for label, (a, b, key) in paired.items():
+        ratios = [x[key] / y[key] for x, y in zip(results[a], results[b], strict=True)]
+        listed = " ".join(f"{r:.2f}" for r in ratios)
+        print(f"per round, {label}: {listed}; median {statistics.median(ratios):.2f}x")
 
 
 def main() -> None:
