@@ -1,4 +1,4 @@
-"""``bench/ws.py --memory``: the service's RSS while stalled subscribers miss a long run's logs.
+"""``bench/ws.py --only memory``: the service's RSS while stalled subscribers miss a run's logs.
 
 The service runs as ``devteam-runner serve`` (production GC settings) in a child process.
 ``subscribers`` raw WebSocket connections with 4 KiB receive buffers follow the customer and

@@ -22,12 +22,13 @@ costs a few microseconds a frame and is not the floor. ``time.monotonic()`` is
 publishing window; ``cli us/f`` the reader's. Targets (issue 19): service p99 and CPU/frame
 <= 1.5x the floor; with stalled subscribers, readers' p99 <= 1.2x the run without them.
 
-``--memory``: the service as ``devteam-runner serve`` (a child process), 200 subscribers
-that never read, and a ``command`` tool printing 300,000 log lines in one ``/implement``;
-prints the service's RSS growth (and the same run without the stalled subscribers).
+Memory (after the fan-out, or alone with ``--only memory``): the service as ``devteam-runner
+serve`` (a child process), 200 subscribers that never read, and a ``command`` tool printing
+300,000 log lines in one ``/implement``; prints the service's RSS growth (and the same run
+without the stalled subscribers).
 
 Run: ``.venv/bin/python bench/ws.py [--rounds 3] [--readers 1000] [--stalled 100]``
-     ``.venv/bin/python bench/ws.py --memory [--lines 300000] [--subscribers 200]``
+     ``.venv/bin/python bench/ws.py --only memory [--lines 300000] [--subscribers 200]``
 """
 
 from __future__ import annotations
@@ -410,20 +411,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--readers", type=int, default=1000)
     parser.add_argument("--stalled", type=int, default=100)
-    parser.add_argument("--memory", action="store_true", help="RSS under stalled subscribers")
-    parser.add_argument("--lines", type=int, default=300_000, help="--memory: log lines")
-    parser.add_argument("--subscribers", type=int, default=200, help="--memory: stalled ones")
+    parser.add_argument(
+        "--only", choices=("fanout", "memory"), help="one scenario (default: both, in turn)"
+    )
+    parser.add_argument("--lines", type=int, default=300_000, help="memory: log lines")
+    parser.add_argument("--subscribers", type=int, default=200, help="memory: stalled ones")
     parser.add_argument("--reader", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_nofile_limit()
     if args.reader:
         reader_main(*args.reader)
-    elif args.memory:
-        memory_main(args.lines, args.subscribers)
-    else:
-        started = time.perf_counter()
+        return
+    started = time.perf_counter()
+    if args.only in (None, "fanout"):
         trio.run(server_main, args.rounds, args.readers, args.stalled)
-        print(f"total {time.perf_counter() - started:.1f} s")
+    if args.only in (None, "memory"):
+        memory_main(args.lines, args.subscribers)
+    print(f"total {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":
