@@ -111,8 +111,10 @@ class DevteamSocket:
                 request = None
                 with trio.move_on_after(self._handshake_timeout_s) as scope:
                     self._handshaking.add(scope)
-                    request = await _read_request(connection, ws, head)
-                self._handshaking.discard(scope)
+                    try:
+                        request = await _read_request(connection, ws, head)
+                    finally:
+                        self._handshaking.discard(scope)
                 if request is not None and not scope.cancel_called:
                     await self._handle(connection, sock, ws, request)
             except OSError:

@@ -40,7 +40,7 @@ class SocketTransport:
         # closing. One flag, so the publisher's check per subscriber is one load.
         self._direct = False
         self.broken = False
-        """The peer is gone (a write failed); writes are dropped, the reader ends it."""
+        """The peer is gone (a write failed): nothing more is written; the reader ends it."""
 
     def _update(self) -> None:
         self._direct = not (self._unsent is not None or self._before or self._paused
