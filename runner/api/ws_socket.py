@@ -29,6 +29,10 @@ class SocketTransport:
     publisher calls its ``send`` synchronously (no task switch, no lock per subscriber).
     """
 
+    # Slots: the publisher reads this object once per frame, right after a syscall.
+    __slots__ = ("_before", "_closing", "_direct", "_paused", "_sock", "_subscriber",
+                 "_unsent", "broken")  # fmt: skip
+
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._unsent: memoryview | None = None  # the rest of a frame partly written
