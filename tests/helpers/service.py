@@ -1,4 +1,4 @@
-"""A real service (store, actors, Hypercorn on 127.0.0.1:0) for integration tests."""
+"""A real service (store, actors, its listener with Hypercorn on 127.0.0.1:0) for tests."""
 
 from __future__ import annotations
 
