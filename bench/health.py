@@ -1,23 +1,37 @@
-"""GET /health latency (p50/p99) at 1, 50 and 200 concurrent keep-alive clients.
+"""GET /health throughput against a bare Quart-Trio hello world, measured in the same run.
 
-Goal: p99 <= 10 ms at 50 clients. The service runs in its own process; the clients are raw
-HTTP/1.1 keep-alive connections on trio so that client overhead stays small.
-Run: .venv/bin/python bench/health.py [--requests N]
+Target (issue 19): ``/health`` keeps >= 0.85x the requests/s of a bare Quart-Trio app on
+Hypercorn's trio worker serving ``{"status": "ok"}`` (``bench/_hello.py``). The service runs
+as ``devteam-runner serve`` in its own process (its listener routes HTTP to Hypercorn), the
+hello world in another; the clients are raw HTTP/1.1 keep-alive connections on trio in this
+process. Rounds alternate between the two servers (the machine is noisy); the ratio is of
+the medians. Latency p50/p99 is printed too (the "p99 <= 10 ms at 50 clients" target is
+withdrawn: by Little's law it needs >= 5,000 requests/s, which no Trio server reaches on two
+cores).
+
+Run: .venv/bin/python bench/health.py [--requests N] [--rounds N] [--clients N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import served
+from bench._server import free_port, served
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REQUEST = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
 
@@ -75,22 +89,65 @@ async def measure(port: int, clients: int, total: int) -> list[float]:
     return latencies
 
 
+@contextmanager
+def hello_world() -> Iterator[str]:
+    """Run ``bench/_hello.py`` in a child process; yield its base URL."""
+    port = free_port()
+    hello = Path(__file__).resolve().parent / "_hello.py"
+    process = subprocess.Popen([sys.executable, str(hello), str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the hello world did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _round(url: str, clients: int, requests: int) -> dict[str, float]:
+    port = int(url.rsplit(":", 1)[1])
+    started = time.perf_counter()
+    latencies = trio.run(measure, port, clients, requests)
+    elapsed = time.perf_counter() - started
+    ms = sorted(x * 1000 for x in latencies)
+    return {"rps": len(ms) / elapsed, "p50": statistics.median(ms),
+            "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=50)
     args = parser.parse_args()
-    with served() as url:
-        port = int(url.rsplit(":", 1)[1])
-        trio.run(measure, port, 10, 500)  # warm up
-        print("clients  requests   p50 ms   p99 ms   req/s")
-        for clients in (1, 50, 200):
-            started = time.perf_counter()
-            latencies = trio.run(measure, port, clients, args.requests)
-            elapsed = time.perf_counter() - started
-            ms = sorted(x * 1000 for x in latencies)
-            p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-            print(f"{clients:7d} {len(ms):9d} {statistics.median(ms):8.2f} {p99:8.2f} "
-                  f"{len(ms) / elapsed:7.0f}")  # fmt: skip
+    results: dict[str, list[dict[str, float]]] = {"service /health": [], "hello world": []}
+    with served() as service, hello_world() as hello:
+        urls = {"service /health": service, "hello world": hello}
+        for url in urls.values():
+            _round(url, 10, 500)  # warm up
+        print(f"{args.clients} keep-alive clients, {args.requests} requests a round")
+        print("server           round   req/s   p50 ms   p99 ms")
+        for round_no in range(1, args.rounds + 1):
+            order = list(urls) if round_no % 2 else list(urls)[::-1]
+            for name in order:
+                got = _round(urls[name], args.clients, args.requests)
+                results[name].append(got)
+                print(f"{name:16s} {round_no:5d} {got['rps']:7.0f} {got['p50']:8.2f} "
+                      f"{got['p99']:8.2f}", flush=True)  # fmt: skip
+    medians = {name: statistics.median(r["rps"] for r in rows) for name, rows in results.items()}
+    ratio = medians["service /health"] / medians["hello world"]
+    print(
+        f"median req/s: service /health {medians['service /health']:.0f}, "
+        f"hello world {medians['hello world']:.0f}; ratio {ratio:.2f}x (target >= 0.85x)"
+    )
 
 
 if __name__ == "__main__":

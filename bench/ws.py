@@ -1,36 +1,44 @@
-"""WebSocket fan-out: publish-to-receipt latency p50/p99 at 1, 100 and 1,000 subscribers.
+"""WebSocket fan-out against the Python floor, measured as the service runs in production.
 
-Goal: p99 <= 20 ms at 1,000 subscribers, and the readers unaffected by 100 stalled ones.
+Three servers take turns in this process, in interleaved rounds (the machine is noisy):
 
-The service runs in this process (the app of ``runner.app`` on Hypercorn, 127.0.0.1), and
-synthetic ``execution-update``/``execution-log`` events go through its ``EventBus`` exactly
-as the customer actors publish them, each frame carrying ``t`` = ``time.monotonic()`` at
-publish. The readers are real ``trio_websocket`` clients in ``--procs`` child processes
-(default 1, so the server and the clients each get a core); a reader takes
-``time.monotonic()`` when a frame arrives. On Linux ``time.monotonic()`` is
-``CLOCK_MONOTONIC``, one clock for every process, so the two readings compare.
+- ``service``: the service (``runner.app`` on ``runner.serve.serve_app``, 127.0.0.1) with
+  the GC settings ``serve`` applies (``runner.serve.tune_gc``); synthetic
+  ``execution-update``/``execution-log`` events go through its ``EventBus`` as the
+  customer actors publish them;
+- ``service+stalled``: the same, with ``--stalled`` more subscribers that never read
+  (4 KiB receive buffers, flooded first so their sockets are full and their queues at
+  their bound);
+- ``floor``: a plain trio server, wsproto handshake, one pre-encoded frame per event, the
+  publisher calling non-blocking ``sock.send`` on every socket in turn.
 
-A stalled subscriber is a raw socket that completes the WebSocket upgrade request with a
-4 KiB receive buffer and never reads. It follows the measured customer plus a ``flood``
-customer that is sent ~2 MB of logs first, so its kernel buffers are full and its server
-queue is at its bound (dropping logs) during the measurement.
+Each event's frame (~300 bytes) carries ``t`` = ``time.monotonic()`` at publish. The readers
+are one child process: ``selectors`` (epoll) over raw sockets that did the WebSocket
+handshake, parsing frame headers and finding ``"t":`` in each text frame, so the reader
+costs a few microseconds a frame and is not the floor. ``time.monotonic()`` is
+``CLOCK_MONOTONIC``, one clock for both processes.
 
-Columns: ``srv us/f`` and ``cli us/f`` are the CPU time of the server process (service and
-publisher) and of the reader processes per frame received. ``--raw`` swaps the readers for a
-minimal hand-rolled WebSocket reader (to see the server's share); ``--gc-tune`` freezes the
-server's start-up objects and raises the GC thresholds (garbage collection was about half of
-the server's CPU time at 1,000 subscribers).
+``srv us/f`` is the server process's CPU time (user + system) per frame received during the
+publishing window; ``cli us/f`` the reader's. Targets (issue 19): service p99 and CPU/frame
+<= 1.5x the floor; with stalled subscribers, readers' p99 <= 1.2x the run without them.
 
-Run: ``.venv/bin/python bench/ws.py [--procs N] [--raw] [--gc-tune] [--quick]``
+Memory (after the fan-out, or alone with ``--only memory``): the service as ``devteam-runner
+serve`` (a child process), 200 subscribers that never read, and a ``command`` tool printing
+300,000 log lines in one ``/implement``; prints the service's RSS growth (and the same run
+without the stalled subscribers).
+
+Run: ``.venv/bin/python bench/ws.py [--rounds 3] [--readers 1000] [--stalled 100]``
+     ``.venv/bin/python bench/ws.py --only memory [--lines 300000] [--subscribers 200]``
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import resource
+import selectors
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,14 +47,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import trio
-from trio_websocket import open_websocket_url
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.actors import Event
+from bench._ws_memory import memory_main
+from runner.actors import Event, text_frame
 from runner.pipeline import PipelineStages
+from runner.serve import tune_gc
 from tests.helpers.service import Service, running_service, service_settings
 
 if TYPE_CHECKING:
@@ -54,212 +64,129 @@ if TYPE_CHECKING:
 
 CUSTOMER = "bench"
 FLOOD = "flood"
-CONNECT_CONCURRENCY = 32
-# (readers, stalled, events, interval between events in ms)
-SCENARIOS = ((1, 0, 300, 10), (100, 0, 100, 50), (1000, 0, 30, 500), (1000, 100, 30, 500))
+PATH = f"/ws/devteam?customerId={CUSTOMER}"
+EVENTS = 120
+INTERVAL_S = 0.1
 
 
-def raise_nofile_limit() -> int:
-    """Raise the soft open-file limit to the hard limit; return the new soft limit."""
+def raise_nofile_limit() -> None:
+    """Raise the soft open-file limit to the hard limit."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
-# --- the client side (a child process) -----------------------------------------------------
-
-
-async def _reader(
-    url: str, gate: trio.Semaphore, on_connected: Callable[[], None], latencies: list[float]
-) -> None:
-    await gate.acquire()
-    async with open_websocket_url(url) as ws:
-        gate.release()
-        on_connected()
-        while True:
-            message = await ws.get_message()
-            now = time.monotonic()
-            frame = json.loads(message)
-            if frame.get("end"):
-                return
-            latencies.append(now - frame["t"])
-
-
-async def _raw_reader(
-    url: str, gate: trio.Semaphore, on_connected: Callable[[], None], latencies: list[float]
-) -> None:
-    """A minimal hand-rolled WebSocket reader (``--raw``): isolates the server's share."""
-    host, port, target = _split(url)
-    await gate.acquire()
-    stream = await trio.open_tcp_stream(host, port)
-    await stream.send_all(_upgrade(target, host, port))
-    buffer = bytearray()
-    while b"\r\n\r\n" not in buffer:
-        buffer += await stream.receive_some(65536)
-    del buffer[: buffer.index(b"\r\n\r\n") + 4]
-    gate.release()
-    on_connected()
-    async with stream:
-        while True:
-            while (frame := _unframe(buffer)) is None:
-                buffer += await stream.receive_some(65536)
-            now = time.monotonic()
-            if frame[0] != 1:
-                continue  # not a text frame (a ping)
-            event = json.loads(frame[1])
-            if event.get("end"):
-                return
-            latencies.append(now - event["t"])
-
-
-def _split(url: str) -> tuple[str, int, str]:
-    netloc, _, path = url.removeprefix("ws://").partition("/")
-    host, _, port = netloc.partition(":")
-    return host, int(port), "/" + path
-
-
-def _upgrade(target: str, host: str, port: int) -> bytes:
+def _upgrade(path: str, port: int) -> bytes:
     return (
-        f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
 
 
-def _unframe(buffer: bytearray) -> tuple[int, bytes] | None:
-    """Pop one unmasked server frame (opcode, payload) off ``buffer`` (None: incomplete)."""
-    if len(buffer) < 2:
-        return None
-    length, offset = buffer[1] & 0x7F, 2
-    if length == 126:
-        length, offset = int.from_bytes(buffer[2:4]), 4
-    elif length == 127:
-        length, offset = int.from_bytes(buffer[2:10]), 10
-    if len(buffer) < offset + length:
-        return None
-    frame = buffer[0] & 0x0F, bytes(buffer[offset : offset + length])
-    del buffer[: offset + length]
-    return frame
+# --- the reader (a child process, no trio) ---------------------------------------------------
 
 
-async def client_main(url: str, count: int, raw: bool) -> None:
-    """Open ``count`` readers, say ``ready``, then print their latencies as JSON at the end."""
+def _connect(port: int, path: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(_upgrade(path, port))
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed during the handshake")
+        response += chunk
+    if not response.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(f"handshake refused: {response[:200]!r}")
+    sock.setblocking(False)
+    return sock
+
+
+def _frames(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Pop every complete unmasked frame (opcode, payload) off ``buffer``."""
+    frames = []
+    while len(buffer) >= 2:
+        length, offset = buffer[1] & 0x7F, 2
+        if length == 126:
+            length, offset = int.from_bytes(buffer[2:4]), 4
+        elif length == 127:
+            length, offset = int.from_bytes(buffer[2:10]), 10
+        if len(buffer) < offset + length:
+            break
+        frames.append((buffer[0] & 0x0F, bytes(buffer[offset : offset + length])))
+        del buffer[: offset + length]
+    return frames
+
+
+def reader_main(port: int, count: int) -> None:
+    """Open ``count`` connections, say ``ready``, read until each saw ``end``; print results."""
+    sockets = [_connect(port, PATH) for _ in range(count)]
+    selector = selectors.DefaultSelector()
+    buffers = {sock.fileno(): bytearray() for sock in sockets}
+    for sock in sockets:
+        selector.register(sock, selectors.EVENT_READ)
+    print("ready", flush=True)
     latencies: list[float] = []
-    gate = trio.Semaphore(CONNECT_CONCURRENCY)
-    connected = 0
-    cpu = 0.0
-
-    def on_connected() -> None:
-        nonlocal connected, cpu
-        connected += 1
-        if connected == count:
-            gc.collect()  # the bench client's own garbage must not pause its receipts
-            gc.freeze()
-            cpu = time.process_time()
-            print("ready", flush=True)
-
-    with trio.fail_after(100):
-        async with trio.open_nursery() as nursery:
-            for _ in range(count):
-                reader = _raw_reader if raw else _reader
-                nursery.start_soon(reader, url, gate, on_connected, latencies)
+    open_count = count
+    cpu = time.process_time()
+    while open_count:
+        for key, _mask in selector.select(timeout=60):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            data = sock.recv(262144)
+            now = time.monotonic()
+            buffer = buffers[sock.fileno()]
+            buffer += data
+            for opcode, payload in _frames(buffer):
+                if opcode != 1:
+                    continue  # ping
+                at = payload.find(b'"t":')
+                if at < 0:
+                    continue
+                end = payload.find(b",", at)
+                value = payload[at + 4 : end if end > 0 else payload.find(b"}", at)]
+                if value == b"-1":  # the end marker
+                    selector.unregister(sock)
+                    open_count -= 1
+                else:
+                    latencies.append(now - float(value))
     cpu = time.process_time() - cpu
+    for sock in sockets:
+        sock.close()
     print(json.dumps({"latencies": latencies, "cpu": cpu}), flush=True)
 
 
-# --- the server side -----------------------------------------------------------------------
+# --- the servers -----------------------------------------------------------------------------
 
 
-async def _collect(process: trio.Process, ready: trio.Event, out: bytearray) -> None:
-    assert process.stdout is not None
-    while chunk := await process.stdout.receive_some(1 << 20):
-        out += chunk
-        if not ready.is_set() and b"ready\n" in out:
-            ready.set()
-    if not ready.is_set():
-        raise RuntimeError(f"a client process exited early: {bytes(out[-500:])!r}")
-
-
-@asynccontextmanager
-async def stalled_clients(port: int, count: int) -> AsyncIterator[list[trio.SocketStream]]:
-    """Open ``count`` WebSocket connections that never read (4 KiB receive buffers)."""
-    request = (
-        f"GET /ws/devteam?customerId={CUSTOMER}&customerId={FLOOD} HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-    streams: list[trio.SocketStream] = []
-    try:
-        for _ in range(count):
-            sock = trio.socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            await sock.connect(("127.0.0.1", port))
-            stream = trio.SocketStream(sock)
-            streams.append(stream)
-            await stream.send_all(request)
-        yield streams
-    finally:
-        for stream in streams:
-            stream.socket.close()
-
-
-def _frame(i: int) -> tuple[str, dict[str, Any]]:
+def _frame(i: int, t: float) -> tuple[str, dict[str, Any]]:
     if i % 2:
-        return "execution-log", {"type": "execution-log", "customerId": CUSTOMER,
+        return "execution-log", {"type": "execution-log", "customerId": CUSTOMER, "t": t,
                                  "taskId": "1.1.1", "level": "info", "runId": "bench",
                                  "message": f"tool output line {i} " + "x" * 120,
-                                 "timestamp": "2025-01-01T00:00:00Z"}  # fmt: skip
-    return "execution-update", {"type": "execution-update", "customerId": CUSTOMER,
+                                 "timestamp": "2025-01-01T00:00:00Z", "seq": i}  # fmt: skip
+    return "execution-update", {"type": "execution-update", "customerId": CUSTOMER, "t": t,
                                 "taskId": "1.1.1", "status": "IMPLEMENTING",
                                 "progress": i % 100, "runId": "bench", "branch": "task/1-1-1",
-                                "timestamp": "2025-01-01T00:00:00Z"}  # fmt: skip
+                                "timestamp": "2025-01-01T00:00:00Z", "seq": i}  # fmt: skip
 
 
-async def _publish(service: Service, events: int, interval: float) -> None:
-    bus = service.services.bus
+async def _publish(publish: Callable[[str, int, dict[str, Any]], None], events: int) -> float:
+    """Publish the events; return the CPU time the process spent meanwhile.
+
+    The window ends one interval after the last event (time for queued frames to drain),
+    before the readers disconnect: tearing 1,000 connections down is not fan-out.
+    """
+    cpu = _cpu()
     start = trio.current_time()
     for i in range(events):
-        await trio.sleep_until(start + i * interval)
-        kind, frame = _frame(i)
-        frame.update(seq=i, t=time.monotonic())
-        bus.publish(Event(CUSTOMER, i, kind, frame))
-    await trio.sleep(interval)
-    end = {"type": "execution-log", "customerId": CUSTOMER, "end": True, "seq": events}
-    bus.publish(Event(CUSTOMER, events, "execution-log", end))
-
-
-async def _flood(service: Service) -> None:
-    """Fill the stalled clients' kernel buffers and server queues (readers do not follow it)."""
-    bus = service.services.bus
-    for i in range(1000):
-        frame = {"type": "execution-log", "customerId": FLOOD, "seq": i, "message": "f" * 2048}
-        bus.publish(Event(FLOOD, i, "execution-log", frame))
-        if i % 50 == 0:
-            await trio.sleep(0.01)
-    await trio.sleep(0.5)
-
-
-def _stalled_backlog(service: Service) -> tuple[int, int]:
-    """Return (queued, dropped) summed over the subscribers following ``flood``."""
-    subscribers = service.services.bus._subscribers.values()  # bench-only peek
-    stalled = [s for s in subscribers if s.customers and FLOOD in s.customers]
-    return sum(s.pending() for s in stalled), sum(s.dropped for s in stalled)
-
-
-async def _wait_subscribers(service: Service, count: int) -> None:
-    with trio.fail_after(30):
-        while service.services.bus.subscriber_count < count:  # noqa: ASYNC110 - no event
-            await trio.sleep(0.02)
-
-
-@attrs.frozen
-class Options:
-    """How to run the scenarios."""
-
-    procs: int = 1
-    raw: bool = False
-    quick: bool = False
-    gc_tune: bool = False
+        await trio.sleep_until(start + i * INTERVAL_S)
+        kind, frame = _frame(i, time.monotonic())
+        publish(kind, i, frame)
+    await trio.sleep(INTERVAL_S)
+    cpu = _cpu() - cpu
+    publish("execution-log", events, {"type": "execution-log", "customerId": CUSTOMER, "t": -1})
+    return cpu
 
 
 def _cpu() -> float:
@@ -267,110 +194,240 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _start_readers(
-    nursery: trio.Nursery, url: str, readers: int, options: Options
-) -> list[tuple[trio.Process, bytearray]]:
-    procs = min(options.procs, readers)
-    shares = [readers // procs + (1 if k < readers % procs else 0) for k in range(procs)]
-    started = []
-    for share in shares:
-        command = [sys.executable, __file__, "--client", url, str(share)]
-        process = await trio.lowlevel.open_process(
-            [*command, *(["--raw"] if options.raw else [])], stdout=subprocess.PIPE
-        )
+async def _with_reader(port: int, readers: int, run: Callable[[], Any]) -> dict[str, Any]:
+    """Start the reader process, wait for ``ready``, ``await run()``; return its results."""
+    command = [sys.executable, __file__, "--reader", str(port), str(readers)]
+    async with trio.open_nursery() as nursery:
+        process = await nursery.start(_run_reader, command)
         out = bytearray()
-        started.append((process, out))
-        ready = trio.Event()
-        nursery.start_soon(_collect, process, ready, out)
-        with trio.fail_after(60):
-            await ready.wait()
-    return started
+        assert process.stdout is not None
+        with trio.fail_after(120):
+            while b"ready\n" not in out:
+                chunk = await process.stdout.receive_some(65536)
+                if not chunk:
+                    raise RuntimeError("the reader exited early")
+                out += chunk
+            await run()
+            while chunk := await process.stdout.receive_some(1 << 20):
+                out += chunk
+            await process.wait()
+    return dict(json.loads(bytes(out).split(b"ready\n", 1)[1]))
 
 
-async def scenario(
-    service: Service, readers: int, stalled: int, events: int, interval: float, options: Options
-) -> dict[str, Any]:
-    """Run one scenario; return the merged latencies, CPU times and the stalled backlog."""
-    url = f"{service.ws_url}/ws/devteam?customerId={CUSTOMER}"
+async def _run_reader(
+    command: list[str], *, task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED
+) -> None:
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+    task_status.started(process)
+
+
+@asynccontextmanager
+async def stalled_clients(port: int, count: int) -> AsyncIterator[None]:
+    """Open ``count`` WebSocket connections that never read (4 KiB receive buffers)."""
+    path = f"/ws/devteam?customerId={CUSTOMER}&customerId={FLOOD}"
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            socks.append(sock)
+            try:
+                sock.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+            sock.send(_upgrade(path, port))
+        yield
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def _flood(service: Service, stalled: int) -> None:
+    """Publish big logs for ``flood`` until every stalled subscriber queues (socket full)."""
+    bus = service.services.bus
+    with trio.fail_after(60):
+        for i in range(100_000):
+            frame = {"type": "execution-log", "customerId": FLOOD, "seq": i, "message": "f" * 8192}
+            bus.publish(Event(FLOOD, i, "execution-log", frame))
+            queued = [s for s in bus.subscribers() if s.customers and FLOOD in s.customers]
+            if len(queued) == stalled and all(s.pending() or s.dropped for s in queued):
+                return
+            await trio.sleep(0.001)
+
+
+async def _wait_subscribers(service: Service, count: int) -> None:
+    with trio.fail_after(60):
+        while service.services.bus.subscriber_count < count:  # noqa: ASYNC110 - no event
+            await trio.sleep(0.02)
+
+
+async def run_service(service: Service, readers: int, stalled: int) -> dict[str, Any]:
+    """One round against the service; return latencies and CPU times."""
     port = int(service.url.rsplit(":", 1)[1])
-    backlog = (0, 0)
-    async with stalled_clients(port, stalled), trio.open_nursery() as nursery:
-        started = await _start_readers(nursery, url, readers, options)
+    bus = service.services.bus
+    cpu = [0.0]
+
+    def publish(kind: str, seq: int, frame: dict[str, Any]) -> None:
+        bus.publish(Event(CUSTOMER, seq, kind, frame))
+
+    async def run() -> None:
         await _wait_subscribers(service, readers + stalled)
         if stalled:
-            await _flood(service)
-        cpu = _cpu()
-        await _publish(service, events, interval)
-        with trio.fail_after(60):
-            for process, _out in started:
-                await process.wait()
-        cpu = _cpu() - cpu
-        if stalled:
-            backlog = _stalled_backlog(service)
-    latencies: list[float] = []
-    client_cpu = 0.0
-    for _process, out in started:
-        result = json.loads(bytes(out).split(b"ready\n", 1)[1])
-        latencies += result["latencies"]
-        client_cpu += result["cpu"]
-    return {"latencies": latencies, "backlog": backlog, "cpu": (cpu, client_cpu)}
+            await _flood(service, stalled)
+        cpu[0] = await _publish(publish, EVENTS)
+
+    async with stalled_clients(port, stalled):
+        result = await _with_reader(port, readers, run)
+    result["server_cpu"] = cpu[0]
+    return result
 
 
-def _row(readers: int, stalled: int, events: int, interval: float, result: dict[str, Any]) -> str:
+async def run_floor(readers: int) -> dict[str, Any]:
+    """One round against the floor: pre-encoded frame, non-blocking send per socket."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    socks: list[socket.socket] = []
+    cpu = [0.0]
+
+    async def accept() -> None:
+        while len(socks) < readers:
+            await trio.lowlevel.wait_readable(listener)
+            sock, _ = listener.accept()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ws = WSConnection(ConnectionType.SERVER)
+            while True:  # the reader sends its whole request at once
+                ws.receive_data(sock.recv(65536))
+                if any(isinstance(event, Request) for event in ws.events()):
+                    break
+            sock.sendall(ws.send(AcceptConnection()))
+            sock.setblocking(False)
+            socks.append(sock)
+
+    def publish(_kind: str, _seq: int, frame: dict[str, Any]) -> None:
+        data = text_frame(json.dumps(frame, separators=(",", ":")))
+        for sock in socks:
+            try:  # noqa: SIM105  # the floor: contextlib.suppress would cost a call per socket
+                sock.send(data)
+            except BlockingIOError:
+                pass
+
+    accepted = trio.Event()
+
+    async def accept_all() -> None:
+        await accept()
+        accepted.set()
+
+    async def run() -> None:
+        await accepted.wait()
+        cpu[0] = await _publish(publish, EVENTS)
+
+    with listener:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(accept_all)
+            result = await _with_reader(port, readers, run)
+    result["server_cpu"] = cpu[0]
+    for sock in socks:
+        sock.close()
+    return result
+
+
+def _stats(result: dict[str, Any]) -> dict[str, float]:
     ms = sorted(x * 1000 for x in result["latencies"])
-    expected = readers * events
-    if not ms:
-        return f"{readers:7d} {stalled:7d} {events:6d}  no frames received"
-    p50 = ms[len(ms) // 2]
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    queued, dropped = result["backlog"]
-    server_us, client_us = (x / len(ms) * 1e6 for x in result["cpu"])
-    return (f"{readers:7d} {stalled:7d} {events:6d} {1 / interval:5.0f} {len(ms):7d}/{expected:<7d}"
-            f"{p50:8.2f} {p99:8.2f} {ms[-1]:8.2f} {server_us:7.0f} {client_us:7.0f}"
-            f"   {queued}/{dropped}")  # fmt: skip
+    frames = len(ms)
+    return {
+        "frames": frames,
+        "p50": ms[frames // 2],
+        "p99": ms[min(frames - 1, int(frames * 0.99))],
+        "max": ms[-1],
+        "srv": result["server_cpu"] / frames * 1e6,
+        "cli": result["cpu"] / frames * 1e6,
+    }
 
 
-async def server_main(options: Options) -> None:
-    """Run the service in-process and every scenario against it; print the table."""
+def _row(name: str, round_no: int, stats: dict[str, float]) -> str:
+    times = " ".join(f"{stats[key]:8.2f}" for key in ("p50", "p99", "max"))
+    cpu = " ".join(f"{stats[key]:8.1f}" for key in ("srv", "cli"))
+    return f"{name:17s} {round_no:5d} {stats['frames']:7.0f} {times} {cpu}"
+
+
+async def server_main(rounds: int, readers: int, stalled: int) -> None:
+    """Run the interleaved rounds; print every row, then the medians and ratios."""
+    results: dict[str, list[dict[str, float]]] = {"service": [], "service+stalled": [],
+                                                   "floor": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         settings = service_settings(Path(tmp), ws_ping_interval_s=60.0)
         async with running_service(settings, PipelineStages()) as service:
-            await scenario(service, 10, 0, 20, 0.005, options)  # warm up
-            if options.gc_tune:  # what the service could do at start-up
-                gc.collect()
-                gc.freeze()
-                gc.set_threshold(50_000, 20, 100)
-            client = "hand-rolled raw-socket" if options.raw else "trio_websocket"
-            print(f"server in-process on {service.url} (gc tuned: {options.gc_tune}); "
-                  f"{client} readers in {options.procs} child process(es); "
-                  "stalled subscribers: raw sockets in the server's process")  # fmt: skip
-            print("readers stalled events  ev/s  frames recv/expected  p50 ms   p99 ms   max ms"
-                  "  srv us/f cli us/f  stalled queued/dropped")  # fmt: skip
-            for readers, stalled, events, interval_ms in SCENARIOS:
-                count = max(10, events // 5) if options.quick else events
-                interval = interval_ms / 1000
-                result = await scenario(service, readers, stalled, count, interval, options)
-                print(_row(readers, stalled, count, interval, result), flush=True)
+            tune_gc()  # what `devteam-runner serve` does once the service has started
+            await run_service(service, 10, 0)  # warm up
+            await run_floor(10)
+            print(
+                f"{readers} readers (one epoll reader process), {EVENTS} events every "
+                f"{INTERVAL_S * 1000:.0f} ms; stalled: {stalled}; GC tuned as `serve` does"
+            )
+            print("server            round  frames   p50 ms   p99 ms   max ms  srv us/f cli us/f")
+            for round_no in range(1, rounds + 1):
+                order = ("service", "floor", "service+stalled")
+                for name in order if round_no % 2 else order[::-1]:  # no seat is favoured
+                    if name == "floor":
+                        result = await run_floor(readers)
+                    else:
+                        count = stalled if name == "service+stalled" else 0
+                        result = await run_service(service, readers, count)
+                    stats = _stats(result)
+                    results[name].append(stats)
+                    print(_row(name, round_no, stats), flush=True)
+    median = {name: {key: statistics.median(s[key] for s in rows) for key in rows[0]}
+              for name, rows in results.items()}  # fmt: skip
+    print("medians over the rounds:")
+    for name, stats in median.items():
+        print(_row(name, 0, stats))
+    service, floor, stalled_run = median["service"], median["floor"], median["service+stalled"]
+    print(
+        f"service / floor: p99 {service['p99'] / floor['p99']:.2f}x (target <= 1.5x), "
+        f"CPU per frame {service['srv'] / floor['srv']:.2f}x (target <= 1.5x)"
+    )
+    print(
+        f"service with {stalled} stalled / without: readers' p99 "
+        f"{stalled_run['p99'] / service['p99']:.2f}x (target <= 1.2x)"
+    )
+    # The same ratios within each round (runs next to each other share the machine's mood).
+    paired = {
+        "p99 service/floor": ("service", "floor", "p99"),
+        "CPU service/floor": ("service", "floor", "srv"),
+        "p99 stalled/not": ("service+stalled", "service", "p99"),
+    }
+    for label, (a, b, key) in paired.items():
+        ratios = [x[key] / y[key] for x, y in zip(results[a], results[b], strict=True)]
+        listed = " ".join(f"{r:.2f}" for r in ratios)
+        print(f"per round, {label}: {listed}; median {statistics.median(ratios):.2f}x")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--procs", type=int, default=1, help="child processes for the readers")
-    parser.add_argument("--raw", action="store_true", help="minimal raw-socket readers")
-    parser.add_argument("--quick", action="store_true", help="a fifth of the events")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--readers", type=int, default=1000)
+    parser.add_argument("--stalled", type=int, default=100)
     parser.add_argument(
-        "--gc-tune", action="store_true", help="gc.freeze() + gc.set_threshold(50000, 20, 100)"
+        "--only", choices=("fanout", "memory"), help="one scenario (default: both, in turn)"
     )
-    parser.add_argument("--client", nargs=2, metavar=("URL", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument("--lines", type=int, default=300_000, help="memory: log lines")
+    parser.add_argument("--subscribers", type=int, default=200, help="memory: stalled ones")
+    parser.add_argument("--reader", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_nofile_limit()
-    if args.client:
-        trio.run(client_main, args.client[0], int(args.client[1]), args.raw)
-    else:
-        started = time.perf_counter()
-        options = Options(procs=args.procs, raw=args.raw, quick=args.quick, gc_tune=args.gc_tune)
-        trio.run(server_main, options)
-        print(f"total {time.perf_counter() - started:.1f} s")
+    if args.reader:
+        reader_main(*args.reader)
+        return
+    started = time.perf_counter()
+    if args.only in (None, "fanout"):
+        trio.run(server_main, args.rounds, args.readers, args.stalled)
+    if args.only in (None, "memory"):
+        memory_main(args.lines, args.subscribers)
+    print(f"total {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

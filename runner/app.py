@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "StoreJournal",
     "create_app",
+    "devteam_socket",
     "end_previous_life_of",
     "housekeep_once",
     "housekeeping",
@@ -62,6 +63,15 @@ log = structlog.get_logger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _OPEN_PATHS = {"/health", "/healthz"}
 _HOUSEKEEPING_INTERVAL_S = 600.0
+_SOCKET = "devteam_socket"
+_API_DESCRIPTION = (
+    "Live events: `WS /ws/devteam` on this same port (not an HTTP route, so not listed "
+    "below). Query `customerId` (repeatable), `since` (replay stored events after this "
+    "`seq`), `token` (or the `Authorization: Bearer` header). Frames: `execution-update` "
+    "and `execution-log` with `seq` and `runId`; a refused token is the HTTP error body "
+    "(401), a bad query an `error` frame then close 1008. The upgrade must be the first "
+    "request on its connection."
+)
 
 
 def create_app(settings: Settings, services: Services) -> QuartTrio:
@@ -72,7 +82,11 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     QuartSchema(
         app,
-        info={"title": "devteam-runner", "version": runner.__version__},
+        info={
+            "title": "devteam-runner",
+            "version": runner.__version__,
+            "description": _API_DESCRIPTION,
+        },
         redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
@@ -120,9 +134,21 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
     def authenticate(header: str | None, token: str | None) -> object:
         return _grant(settings, header, token) if settings.auth_enabled else None
 
-    # WS /ws/devteam is served by a raw ASGI handler in front of Quart (the fan-out's cost).
-    app.asgi_app = DevteamSocket(app.asgi_app, app, services, authenticate)  # type: ignore[method-assign]
+    # WS /ws/devteam is served from the service's listener, not through ASGI (runner.serve).
+    app.extensions[_SOCKET] = DevteamSocket(
+        app,
+        services,
+        authenticate,
+        ping_interval_s=settings.ws_ping_interval_s,
+        send_buffer_bytes=settings.ws_send_buffer_bytes,
+    )
     return app
+
+
+def devteam_socket(app: QuartTrio) -> DevteamSocket:
+    """The ``/ws/devteam`` endpoint of an app built by :func:`create_app`."""
+    socket: DevteamSocket = app.extensions[_SOCKET]
+    return socket
 
 
 def _open(path: str) -> bool:
@@ -208,7 +234,11 @@ async def _run_services(
     async with trio.open_nursery() as nursery:
         await store.idempotency.clear_in_flight()
         metrics = Metrics()
-        bus = EventBus(capacity=settings.subscriber_queue_size, on_dropped=metrics.events_dropped)
+        bus = EventBus(
+            capacity=settings.subscriber_queue_size,
+            max_bytes=settings.subscriber_queue_bytes,
+            on_dropped=metrics.events_dropped,
+        )
         metrics.track_subscribers(lambda: bus.subscriber_count)
         deps = ActorDeps(
             settings=settings,

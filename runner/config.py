@@ -216,6 +216,8 @@ class Settings:
     limits: ResourceLimits = ResourceLimits()
     inbox_size: int = 64
     subscriber_queue_size: int = 256
+    subscriber_queue_bytes: int = 256 * 1024
+    ws_send_buffer_bytes: int = 256 * 1024
     max_body_bytes: int = 1024 * 1024
     output_cap_bytes: int = 64 * 1024
     max_task_list_bytes: int = 5 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Actors: one supervising actor per customer, the registry, and the event bus."""
 
-from runner.actors.bus import LOG, UPDATE, Event, EventBus, Subscriber
+from runner.actors.bus import LOG, UPDATE, Event, EventBus, Subscriber, Transport, text_frame
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
 from runner.actors.messages import (
@@ -51,6 +51,8 @@ __all__ = [
     "Status",
     "Stop",
     "Subscriber",
+    "Transport",
     "UnskipTask",
     "allowed_from",
+    "text_frame",
 ]

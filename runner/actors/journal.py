@@ -196,7 +196,12 @@ class Journal:
         steps: Sequence[StepRecord],
         new_run: RunRecord | None,
     ) -> None:
-        redacted = [(kind, self.deps.redactor.value(frame)) for kind, frame in frames]
+        # Redacted once: a log frame's lines were redacted by log(); an update carries
+        # state fields set from many places, so it is redacted here. Encoded once: the
+        # stored row's JSON is the WebSocket frame's, with the seq spliced in.
+        redactor = self.deps.redactor
+        redacted = [(kind, frame if kind == LOG else redactor.value(frame))
+                    for kind, frame in frames]  # fmt: skip
         records = await self.deps.store.events.append_many(
             [
                 NewEvent(self.customer_id, self.state.run_id, kind, frame, frame["timestamp"])
@@ -208,7 +213,7 @@ class Journal:
         )
         for (kind, frame), record in zip(redacted, records, strict=True):
             frame["seq"] = record.seq
-            self.deps.bus.publish(Event(self.customer_id, record.seq, kind, frame))
+            self.deps.bus.publish(Event(self.customer_id, record.seq, kind, frame, record.text))
 
     def log(self, level: str, message: str) -> None:
         """Queue a stage log line; lines are redacted and batched into ``execution-log`` events."""

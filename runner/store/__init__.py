@@ -15,7 +15,7 @@ store never reads the time itself.
 from runner.store.audit import AuditEntry, AuditLog, AuditRow
 from runner.store.customers import CustomerRecord, Customers
 from runner.store.db import Store
-from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot
+from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot, frame_json
 from runner.store.idempotency import (
     Begin,
     IdempotencyRecords,
@@ -82,6 +82,7 @@ __all__ = [
     "Steps",
     "Store",
     "fence",
+    "frame_json",
     "interrupted_error",
     "normalize_timestamp",
     "open_database",

@@ -7,6 +7,7 @@ clients replay from here with ``since``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -18,14 +19,20 @@ from runner.store.runs import insert_run
 from runner.store.steps import write_step
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from runner.store.db import Store
     from runner.store.runs import RunRecord
     from runner.store.sql import Connection
     from runner.store.steps import StepRecord
 
-__all__ = ["EventRecord", "Events", "NewEvent"]
+__all__ = ["EventRecord", "Events", "NewEvent", "frame_json"]
+
+
+def frame_json(frame: Mapping[str, Any]) -> str:
+    """Return the JSON text of an event frame (compact, UTF-8 as is): the one encoding the
+    stored row, the WebSocket frame and replay share."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 @attrs.frozen
@@ -47,17 +54,35 @@ class NewEvent:
     payload: dict[str, Any]
     timestamp: str
 
+    @functools.cached_property
+    def payload_json(self) -> str:
+        """The payload's JSON text, encoded once (in the write's transaction, on first use)."""
+        return frame_json(self.payload)
+
 
 @attrs.frozen
 class EventRecord:
-    """A stored event."""
+    """A stored event; ``payload_json`` is its row's text, decoded only when asked."""
 
     customer_id: str
     seq: int
     run_id: str | None
     type: str
-    payload: dict[str, Any]
+    payload_json: str
     timestamp: str
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        """The payload, decoded."""
+        decoded: dict[str, Any] = json.loads(self.payload_json)
+        return decoded
+
+    @property
+    def text(self) -> str:
+        """The event's wire frame: the payload's JSON with ``seq`` spliced in as its first
+        member (no decoding and encoding again)."""
+        rest = self.payload_json[1:]
+        return f'{{"seq":{self.seq}{"," if rest != "}" else ""}{rest}'
 
 
 _EVENT_COLUMNS = ("customer_id", "seq", "run_id", "type", "payload", "timestamp")
@@ -86,8 +111,9 @@ def _insert(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
         seq = next_seq[event.customer_id]
         next_seq[event.customer_id] = seq + 1
         seqs.append(seq)
-        payload = json.dumps(event.payload)
-        rows.append((event.customer_id, seq, event.run_id, event.type, payload, event.timestamp))
+        rows.append(
+            (event.customer_id, seq, event.run_id, event.type, event.payload_json, event.timestamp)
+        )
     conn.insert_rows("events", _EVENT_COLUMNS, rows)
     return seqs
 
@@ -143,7 +169,7 @@ class Events:
                 write_step(conn, step)
             seqs = _insert(conn, batch) if batch else []
             return [
-                EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp)
+                EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload_json, e.timestamp)
                 for e, seq in zip(batch, seqs, strict=True)
             ]
 
@@ -179,7 +205,7 @@ class Events:
         def select(conn: Connection) -> list[EventRecord]:
             rows = conn.execute(sql, (*params, limit))
             return [
-                EventRecord(customer, seq, run_id, kind, json.loads(payload), timestamp)
+                EventRecord(customer, seq, run_id, kind, payload, timestamp)
                 for customer, seq, run_id, kind, payload, timestamp in rows
             ]
 

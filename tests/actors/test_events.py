@@ -153,3 +153,81 @@ def test_each_dropped_log_is_reported_to_the_bus_observer() -> None:
             bus.publish(_log("a", seq))
         bus.publish(_update("a", 11, "DONE"))  # an update is never dropped
     assert len(dropped) == 7
+
+
+class _Socket:
+    """A transport that takes frames while ``open`` (a socket with room), else refuses."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.written: list[bytes] = []
+
+    def write_nowait(self, data: bytes) -> bool:
+        if self.open:
+            self.written.append(data)
+        return self.open
+
+
+def test_transport_gets_each_frame_directly_while_it_takes_them() -> None:
+    bus, socket = EventBus(capacity=10), _Socket()
+    with bus.subscribe(["a"], socket) as sub:
+        first, second = _update("a", 1), _log("a", 2)
+        bus.publish(first)
+        bus.publish(second)
+        assert socket.written == [first.wire, second.wire]
+        assert sub.pending() == 0
+
+
+def test_events_queue_while_the_transport_would_block_and_keep_order_after() -> None:
+    bus, socket = EventBus(capacity=10), _Socket()
+    with bus.subscribe(["a"], socket) as sub:
+        socket.open = False
+        bus.publish(_log("a", 1))
+        socket.open = True  # room again, but an older event waits: this one must queue too
+        bus.publish(_log("a", 2))
+        assert socket.written == []
+        assert [e.seq for e in _drain(sub)] == [1, 2]
+        bus.publish(_log("a", 3))  # queue empty again: straight to the socket
+        assert socket.written == [_log("a", 3).wire]
+
+
+def test_wire_is_one_unmasked_websocket_text_frame_shared_by_subscribers() -> None:
+    from wsproto.frame_protocol import FrameDecoder, Opcode
+
+    event = _log("a", 1)
+    assert event.wire is event.wire  # encoded once
+    decoder = FrameDecoder(client=True)  # a client reads what a server sends
+    decoder.receive_bytes(event.wire)
+    frame = decoder.process_buffer()
+    assert frame is not None
+    assert frame.opcode is Opcode.TEXT
+    assert frame.frame_finished
+    assert frame.payload == event.text.encode()
+    assert event.wire[1] & 0x80 == 0  # not masked
+
+
+def test_logs_are_dropped_beyond_the_byte_bound_too() -> None:
+    bus = EventBus(capacity=1000, max_bytes=4096)
+    big = "x" * 1000
+    with bus.subscribe() as sub:
+        for seq in range(50):
+            frame = {"type": LOG, "customerId": "a", "seq": seq, "message": big}
+            bus.publish(Event("a", seq, LOG, frame))
+        # ~1062 bytes each: the fourth crosses 4096 bytes; the rest are dropped
+        assert sub.pending() == 4
+        assert 4096 <= sub.pending_bytes < 4096 + 1100
+        assert sub.dropped == 46
+
+
+def test_events_already_replayed_are_not_sent_again() -> None:
+    bus, socket = EventBus(capacity=10), _Socket()
+    with bus.subscribe(["a"], socket) as sub:
+        socket.open = False
+        bus.publish(_log("a", 5))
+        bus.publish(_log("a", 6))
+        sub.replayed["a"] = 5
+        assert [e.seq for e in _drain(sub)] == [6]
+        socket.open = True
+        bus.publish(_log("a", 4))  # published late, stored before the replay read it
+        bus.publish(_log("a", 7))
+        assert socket.written == [_log("a", 7).wire]

@@ -173,3 +173,40 @@ async def test_a_slow_log_flush_is_not_overtaken_by_a_later_update(
             first, second = await subscriber.receive(), await subscriber.receive()
     assert (first.type, first.seq) == (LOG, 1)
     assert (second.type, second.seq) == (UPDATE, 2)
+
+
+@attrs.frozen
+class _CountingRedactor(Redactor):
+    """A redactor that counts how often each text went through it."""
+
+    seen: list[str] = attrs.field(factory=list)
+
+    def __call__(self, text: str) -> str:
+        self.seen.append(text)
+        return super().__call__(text)
+
+
+async def test_a_log_line_is_redacted_once_and_its_json_encoded_once() -> None:
+    store = MemoryStore()
+    bus = EventBus()
+    redactor = _CountingRedactor(secrets=("hunter2-secret",))
+    deps = ActorDeps(
+        settings=Settings(), store=store, bus=bus, stages=FakeStages(),  # type: ignore[arg-type]
+        slots=JobSlots(1), redactor=redactor, metrics=Metrics(),
+        now=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    journal = Journal("acme", deps, ExecutionState("acme"))
+    line = "tool: token=hunter2-secret é"
+    with bus.subscribe(["acme"]) as subscriber:
+        journal.log("info", line)
+        await journal.change("IMPLEMENTING")
+        log_event = subscriber.receive_nowait()
+    # by log(); not again as its frame's message
+    assert sum("tool: token" in text for text in redactor.seen) == 1
+    (stored, _update) = store.events.records
+    assert "hunter2" not in stored.payload_json
+    assert stored.payload["message"] == "tool: token=*** é"
+    # The WebSocket text is the stored row's JSON with the seq spliced in, not re-encoded.
+    assert log_event.text == stored.text
+    assert log_event.text.startswith(f'{{"seq":{stored.seq},')
+    assert "é" in log_event.text

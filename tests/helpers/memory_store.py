@@ -92,7 +92,7 @@ class _Events:
             seq = 1 + max(
                 (r.seq for r in self.records if r.customer_id == e.customer_id), default=0
             )
-            record = EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload, e.timestamp)
+            record = EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload_json, e.timestamp)
             self.records.append(record)  # before the next one: each event its own seq
             out.append(record)
         return out

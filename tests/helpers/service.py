@@ -1,4 +1,4 @@
-"""A real service (store, actors, Hypercorn on 127.0.0.1:0) for integration tests."""
+"""A real service (store, actors, its listener with Hypercorn on 127.0.0.1:0) for tests."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import httpx
 import trio
-from hypercorn.trio import serve as hypercorn_serve
 
 from runner.api import Services
 from runner.app import create_app, open_services
 from runner.clock import utc_now
 from runner.config import Settings
-from runner.serve import hypercorn_config
+from runner.serve import hypercorn_config, serve_app
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -67,7 +66,7 @@ async def running_service(
     async with open_services(settings, stages, now=now) as services, trio.open_nursery() as nursery:
         app = create_app(settings, services)
         config = hypercorn_config(settings, bind=bind)
-        binds = await nursery.start(hypercorn_serve, app, config)
+        binds = await nursery.start(serve_app, app, config)
         try:
             yield Service(url=binds[0], services=services, settings=settings)
         finally:

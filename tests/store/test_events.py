@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -64,11 +65,23 @@ async def test_events_append_many_is_one_batch_in_order(store: Store) -> None:
     ]
     records = await store.events.append_many(batch)
     assert records == [
-        EventRecord("a", 2, "r", "execution-update", {"n": 1}, at(1)),
-        EventRecord("b", 1, "r", "execution-update", {"n": 2}, at(2)),
-        EventRecord("a", 3, "r", "execution-log", {"n": 3}, at(3)),
+        EventRecord("a", 2, "r", "execution-update", '{"n":1}', at(1)),
+        EventRecord("b", 1, "r", "execution-update", '{"n":2}', at(2)),
+        EventRecord("a", 3, "r", "execution-log", '{"n":3}', at(3)),
     ]
     assert await store.events.append_many([]) == []
+
+
+async def test_event_record_text_is_the_stored_json_with_the_seq_first(
+    store: Store,
+) -> None:
+    await store.events.append("a", None, "execution-log", {"message": "é ✅", "n": 1}, at(1))
+    await store.events.append("a", None, "execution-log", {}, at(2))
+    first, empty = await store.events.since(["a"], 0, 10)
+    assert first.payload_json == '{"message":"é ✅","n":1}'  # encoded once, UTF-8 as is
+    assert first.text == '{"seq":1,"message":"é ✅","n":1}'
+    assert json.loads(first.text) == {"seq": 1, **first.payload}
+    assert empty.text == '{"seq":2}'
 
 
 async def test_events_append_many_stores_state_and_steps_in_the_same_transaction(
