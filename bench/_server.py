@@ -29,6 +29,19 @@ def memory_kib(pid: int) -> dict[str, int]:
     return fields
 
 
+def wait_until_up(url: str, process: subprocess.Popen[bytes], name: str) -> None:
+    """Poll ``url`` until it answers (30 s at most, and only while ``process`` lives)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     """Return a free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -71,15 +84,7 @@ def served_process(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/healthz", timeout=1)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("the service did not start") from None
-                    time.sleep(0.05)
+            wait_until_up(f"{url}/healthz", process, "the service")
             yield url, process
         finally:
             process.terminate()

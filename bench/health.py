@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._server import free_port, served
+from bench._server import free_port, served, wait_until_up
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -97,15 +96,7 @@ def hello_world() -> Iterator[str]:
     process = subprocess.Popen([sys.executable, str(hello), str(port)])
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the hello world did not start") from None
-                time.sleep(0.05)
+        wait_until_up(f"{url}/health", process, "the hello world")
         yield url
     finally:
         process.terminate()
