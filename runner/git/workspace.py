@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from runner.config import Settings
     from runner.git.credentials import GitAuth
+    from runner.process import ProcessResult
 
 __all__ = ["CLEAN_MARKER", "BranchCheckout", "Workspace"]
 
@@ -407,20 +408,10 @@ class Workspace(WorkTree):
     async def _replay(self, name: str, onto: str, grew_from: str) -> None:
         """Replay the checked-out branch's own commits (after ``grew_from``) onto ``onto``."""
         result = await self._run("rebase", "-q", "--onto", onto, grew_from, name)
-        if result.ok:
-            return
-        unmerged = await self._run("diff", "--name-only", "--diff-filter=U")
-        files = unmerged.stdout.split()
-        await self._run("rebase", "--abort")
-        await self._reset_and_clean()
-        detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
-        if not files:
-            raise GitError(f"replaying {name} onto the rewritten base failed: {detail}")
-        raise MergeConflictError(
-            f"replaying {name} onto the rewritten base failed: conflicts in {', '.join(files)}:"
-            f" {detail}",
-            extra={"files": files},
-        )
+        if not result.ok:
+            files = await self._abort("rebase")
+            what = f"replaying {name} onto the rewritten base"
+            raise self._failed(what, result, files, code="merge_conflict", otherwise="git_failed")
 
     async def reset_to(self, sha: str) -> None:
         """Move the checked-out branch back to ``sha`` and drop every change after it."""
@@ -449,21 +440,28 @@ class Workspace(WorkTree):
     async def _merge(self, rev: str, message: str, *, code: str = "merge_conflict") -> None:
         args = ["merge", "-q", "--no-ff", "--no-edit", "-m", message, "--end-of-options", rev]
         result = await self._run(*args)
-        if result.ok:
-            return
-        files: list[str] = []
-        if (self.git_dir / "MERGE_HEAD").exists():
-            unmerged = await self._run("diff", "--name-only", "--diff-filter=U")
-            files = unmerged.stdout.split()
-            await self._run("merge", "--abort")
-            await self._reset_and_clean()
+        if not result.ok:
+            in_progress = (self.git_dir / "MERGE_HEAD").exists()
+            files = await self._abort("merge") if in_progress else []
+            raise self._failed(f"merging {rev}", result, files, code=code, otherwise=code)
+
+    async def _abort(self, operation: str) -> list[str]:
+        """Abort a stopped merge or rebase, leave the tree clean; return the conflicted files."""
+        unmerged = await self._run("diff", "--name-only", "--diff-filter=U")
+        await self._run(operation, "--abort")
+        await self._reset_and_clean()
+        return unmerged.stdout.split()
+
+    def _failed(
+        self, what: str, result: ProcessResult, files: list[str], *, code: str, otherwise: str
+    ) -> GitError:
+        """The error of a merge or rebase: 409 ``code`` naming the conflicted files, else 500
+        ``otherwise``."""
         detail = self.auth.redactor((result.stdout + result.stderr).strip())[-2000:]
         if not files:
-            raise GitError(f"merging {rev} failed: {detail}", code=code)
-        detail = f"conflicts in {', '.join(files)}: {detail}"
-        raise MergeConflictError(
-            f"merging {rev} failed: {detail}", code=code, extra={"files": files}
-        )
+            return GitError(f"{what} failed: {detail}", code=otherwise)
+        message = f"{what} failed: conflicts in {', '.join(files)}: {detail}"
+        return MergeConflictError(message, code=code, extra={"files": files})
 
     async def push(self, branches: Sequence[str]) -> None:
         """Push the local ``branches`` to ``origin`` (fast-forward only).
