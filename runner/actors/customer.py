@@ -190,12 +190,16 @@ class CustomerActor:
         if status not in allowed:
             raise InvalidTransitionError(status, allowed, action)
 
+    def _check_idle(self, action: str) -> None:
+        """:meth:`_check`, and no manual stage may be running either (409 ``busy``)."""
+        self._check(action)
+        if self._manual_running:
+            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+
     # -- autopilot commands --------------------------------------------------------------
 
     async def _start_run(self, command: StartRun) -> None:
-        self._check("run")
-        if self._manual_running:
-            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        self._check_idle("run")
         self._run_request_id = command.request_id
         run_id, now = uuid.uuid4().hex, self._now()
         params = {
@@ -275,9 +279,7 @@ class CustomerActor:
         self._value(command.reply, self.state.to_wire())
 
     async def _skip(self, command: SkipTask) -> None:
-        self._check("skip")
-        if self._manual_running:
-            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        self._check_idle("skip")
         self._check_skippable(command.task_id)
         skip = SkipRecord(
             self.customer_id, command.task_id, command.reason, command.skipped_by, self._now()
@@ -298,9 +300,7 @@ class CustomerActor:
         self._value(command.reply, body)
 
     async def _unskip(self, command: UnskipTask) -> None:
-        self._check("skip")
-        if self._manual_running:
-            raise ConflictError("a manual stage is running; retry when it ends", code="busy")
+        self._check_idle("skip")
         if not await self.deps.store.skips.remove(self.customer_id, command.task_id):
             raise NotFoundError(
                 f"task {command.task_id} is not skipped",

@@ -139,15 +139,24 @@ async def test_the_replaced_local_commits_stay_reachable(
     assert kept == own
 
 
+def _commit_to_drop(bare: Path, files: dict[str, str]) -> tuple[str, str]:
+    """Commit ``files`` on main; return (main before it, the commit a rewrite will drop)."""
+    before = git("rev-parse", "main", cwd=bare)
+    return before, commit_files(bare, files, "dropped by the rewrite")
+
+
+def _force_push_main(bare: Path, parent: str, files: dict[str, str]) -> str:
+    """A person rewrites main: a new commit on ``parent`` becomes its tip (a force-push)."""
+    return commit_files(bare, files, "rewrite", parents=[parent])
+
+
 async def test_a_rewritten_base_is_not_merged_back_the_own_commits_are_replayed_onto_it(
     workspace: Workspace, repo: RepoUrl, bare: Path
 ) -> None:
-    grew_from = git("rev-parse", "main", cwd=bare)
-    leaked = commit_files(bare, {"leak.txt": "ghp_oops\n"}, "oops")
+    grew_from, leaked = _commit_to_drop(bare, {"leak.txt": "ghp_oops\n"})
     await _prep(workspace, repo)  # the task branch grows from the commit about to be dropped
     own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
-    # a person force-pushes main without the leaked commit, with a fix on top
-    rewritten = commit_files(bare, {"src/app.py": "print('fixed')\n"}, "fix", parents=[grew_from])
+    rewritten = _force_push_main(bare, grew_from, {"src/app.py": "print('fixed')\n"})
     checkout = await _prep(workspace, repo)
     assert checkout.synced == "rebased"
     log = git("rev-list", "HEAD", cwd=workspace.path).split()
@@ -163,10 +172,9 @@ async def test_a_rewritten_base_is_not_merged_back_the_own_commits_are_replayed_
 async def test_a_branch_without_own_commits_on_a_rewritten_base_is_recreated(
     workspace: Workspace, repo: RepoUrl, bare: Path
 ) -> None:
-    grew_from = git("rev-parse", "main", cwd=bare)
-    commit_files(bare, {"leak.txt": "x\n"}, "oops")
+    grew_from, _ = _commit_to_drop(bare, {"leak.txt": "x\n"})
     await _prep(workspace, repo)  # the tool never ran: nothing of its own
-    rewritten = commit_files(bare, {"src/app.py": "print('fixed')\n"}, "fix", parents=[grew_from])
+    rewritten = _force_push_main(bare, grew_from, {"src/app.py": "print('fixed')\n"})
     checkout = await _prep(workspace, repo)
     assert (checkout.synced, checkout.sha) == ("recreated", rewritten)  # IMPLEMENT runs again
 
@@ -174,11 +182,10 @@ async def test_a_branch_without_own_commits_on_a_rewritten_base_is_recreated(
 async def test_a_replay_that_conflicts_stops_naming_the_files_and_leaves_the_branch(
     workspace: Workspace, repo: RepoUrl, bare: Path
 ) -> None:
-    grew_from = git("rev-parse", "main", cwd=bare)
-    commit_files(bare, {"notes.txt": "one\n"}, "dropped later")
+    grew_from, _ = _commit_to_drop(bare, {"notes.txt": "one\n"})
     await _prep(workspace, repo)
     own = await _tool_commit(workspace, {"src/app.py": "print('tool')\n"})
-    commit_files(bare, {"src/app.py": "print('person')\n"}, "rewrite", parents=[grew_from])
+    _force_push_main(bare, grew_from, {"src/app.py": "print('person')\n"})
     with pytest.raises(GitError) as info:
         await _prep(workspace, repo)
     assert (info.value.code, info.value.http_status) == ("merge_conflict", 409)
@@ -190,12 +197,11 @@ async def test_a_replay_that_conflicts_stops_naming_the_files_and_leaves_the_bra
 async def test_a_rewritten_base_under_a_published_task_branch_needs_a_person(
     workspace: Workspace, repo: RepoUrl, bare: Path
 ) -> None:
-    grew_from = git("rev-parse", "main", cwd=bare)
-    commit_files(bare, {"notes.txt": "one\n"}, "dropped later")
+    grew_from, _ = _commit_to_drop(bare, {"notes.txt": "one\n"})
     await _prep(workspace, repo)
     own = await _tool_commit(workspace, {"feature.py": "y = 1\n"})
     _push(workspace)  # on the remote too: a replayed copy could not be pushed over it
-    commit_files(bare, {"src/app.py": "print('fixed')\n"}, "rewrite", parents=[grew_from])
+    _force_push_main(bare, grew_from, {"src/app.py": "print('fixed')\n"})
     with pytest.raises(GitError) as info:
         await _prep(workspace, repo)
     assert (info.value.code, info.value.http_status) == ("base_rewritten", 409)
