@@ -13,6 +13,7 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import httpx
 import structlog
 import trio
 from quart import Response, g, request
@@ -20,7 +21,7 @@ from quart_schema import QuartSchema
 from quart_trio import QuartTrio
 
 import runner
-from runner.actors import ActorDeps, EventBus, Registry
+from runner.actors import ActorDeps, Cluster, EventBus, Registry, end_lives_of
 from runner.api import (
     WEB_DIR,
     DevteamSocket,
@@ -30,15 +31,16 @@ from runner.api import (
     Services,
     blueprints,
     error_response,
+    forward,
     install_error_handlers,
     is_page_path,
 )
 from runner.clock import iso_utc, utc_now
-from runner.errors import RunnerError, UnauthorizedError
+from runner.errors import OwnedElsewhere, RunnerError, UnauthorizedError
 from runner.metrics import Metrics
-from runner.process import Containment, JobRecord, contained, end_previous_life
+from runner.process import Containment, JobRecord, contained
 from runner.redact import Redactor
-from runner.store import AuditEntry, ProcessRow, Store, open_database
+from runner.store import AuditEntry, PostgresStore, ProcessRow, Store, open_database
 from runner.tools import JobSlots
 
 if TYPE_CHECKING:
@@ -52,7 +54,6 @@ __all__ = [
     "StoreJournal",
     "create_app",
     "devteam_socket",
-    "end_previous_life_of",
     "housekeep_once",
     "housekeeping",
     "open_services",
@@ -96,6 +97,7 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
     install_error_handlers(app)
+    app.register_error_handler(OwnedElsewhere, forward)
 
     @app.before_request
     async def before() -> Response | None:
@@ -120,8 +122,8 @@ def create_app(settings: Settings, services: Services) -> QuartTrio:
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
         services.metrics.observe_request(rule, request.method, response.status_code, elapsed)
-        if request.method in {"POST", "PUT", "DELETE", "PATCH"}:
-            await _audit(services, rule, response)
+        if request.method in {"POST", "PUT", "DELETE", "PATCH"} and not g.get("forwarded"):
+            await _audit(services, rule, response)  # a forwarded request: by its owner
         log.info(
             "request",
             method=request.method,
@@ -213,13 +215,22 @@ async def open_services(
     redactor = Redactor(settings.secrets)
     settings.workspace_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(settings.database_path, settings.postgres_url) as store:
-        # Before anything can resume a run: end what a crashed earlier life left running.
-        await end_previous_life_of(store)
         instance = uuid.uuid4().hex
+        cluster = None
+        alive: set[str] = set()
+        if isinstance(store, PostgresStore):  # other instances may share it
+            cluster = Cluster(instance, settings.base_url, settings.lease_ttl_s, store.listen)
+            await store.leases.register_instance(instance, settings.base_url, iso_utc(now()))
+            live = await store.leases.instances(seen_within_s=2 * settings.lease_ttl_s)
+            alive = {instance_id for instance_id, _ in live}
+        # Before anything can resume a run: end what a crashed earlier life left running
+        # (another live instance's processes are its own).
+        dead = await end_lives_of(store, alive)
+        await store.idempotency.clear_in_flight(None if cluster is None else dead)
         await store.processes.begin_life(instance, os.getpid(), iso_utc(now()))
         containment = Containment(instance, StoreJournal(store, now))
         with contained(containment):
-            async with _run_services(settings, stages, store, redactor, now) as services:
+            async with _run_services(settings, stages, store, redactor, now, cluster) as services:
                 yield services
 
 
@@ -230,9 +241,9 @@ async def _run_services(
     store: Store,
     redactor: Redactor,
     now: Callable[[], datetime],
+    cluster: Cluster | None,
 ) -> AsyncIterator[Services]:
     async with trio.open_nursery() as nursery:
-        await store.idempotency.clear_in_flight()
         metrics = Metrics()
         bus = EventBus(
             capacity=settings.subscriber_queue_size,
@@ -250,7 +261,7 @@ async def _run_services(
             metrics=metrics,
             now=now,
         )
-        registry: Registry = await nursery.start(Registry(deps).run)
+        registry: Registry = await nursery.start(Registry(deps, cluster).run)
         health = HealthProbe(settings=settings, store=store)
         await nursery.start(health.run)
         services = Services(
@@ -261,8 +272,11 @@ async def _run_services(
             metrics=metrics,
             redactor=redactor,
             health=health,
-            idempotency=Idempotency(store=store, settings=settings, now=now),
+            idempotency=Idempotency(
+                store=store, settings=settings, now=now, instance=registry.instance_id
+            ),
             now=now,
+            http=httpx.AsyncClient(),
         )
         nursery.start_soon(housekeeping, services, stages)
         try:
@@ -270,6 +284,8 @@ async def _run_services(
         finally:
             bus.close()
             nursery.cancel_scope.cancel()
+            with trio.CancelScope(shield=True):
+                await services.http.aclose()
 
 
 class StoreJournal:
@@ -293,19 +309,6 @@ class StoreJournal:
     def ended(self, marker: str) -> None:
         """Forget a child process whose tree has been ended (with the next write)."""
         self._ended.append(marker)
-
-
-async def end_previous_life_of(store: Store) -> int:
-    """Kill every process earlier lives of the service journaled or tagged; return how many."""
-    lives, rows = await store.processes.left_behind()
-    if not lives and not rows:
-        return 0
-    jobs = [JobRecord(row.marker, row.pid, row.start_time) for row in rows]
-    killed = await trio.to_thread.run_sync(end_previous_life, jobs, lives)
-    await store.processes.forget_lives(lives)
-    if killed:
-        log.warning("ended_processes_of_previous_life", killed=killed, lives=len(lives))
-    return killed
 
 
 async def housekeeping(services: Services, stages: Stages) -> None:

@@ -207,6 +207,8 @@ class Settings:
     max_parallel_jobs: int = 5
     idempotency_ttl_hours: float = 24.0
     idempotency_wait_s: float = 30.0
+    lease_ttl_s: float = 15.0
+    """How long an instance keeps a customer without renewing (instances sharing PostgreSQL)."""
     cleanup_age_hours: float = 24.0
     events_keep_per_customer: int = 10_000
     allow_local_repos: bool = True
@@ -301,6 +303,7 @@ class Settings:
             "max_parallel_jobs": env.integer("MAX_PARALLEL_JOBS", 5, minimum=1),
             "idempotency_ttl_hours": env.number("IDEMPOTENCY_TTL_HOURS", 24.0),
             "idempotency_wait_s": env.number("IDEMPOTENCY_WAIT_S", 30.0),
+            "lease_ttl_s": env.number("LEASE_TTL_S", 15.0, minimum=0.5),
             "cleanup_age_hours": env.number("CLEANUP_AGE_HOURS", 24.0),
             "events_keep_per_customer": env.integer("EVENTS_KEEP_PER_CUSTOMER", 10_000, minimum=1),
             "allow_local_repos": env.flag("ALLOW_LOCAL_REPOS", True),

@@ -34,6 +34,8 @@ __all__ = [
     "LeaseLostError",
     "MergeConflictError",
     "NotFoundError",
+    "OwnedElsewhere",
+    "OwnerUnavailableError",
     "PayloadTooLargeError",
     "RepoAccessError",
     "RunnerError",
@@ -159,6 +161,35 @@ class IdempotencyKeyInFlightError(ConflictError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__("a request with this idempotency key is still in progress; retry later")
         self.headers["Retry-After"] = str(retry_after_s)
+
+
+class OwnerUnavailableError(RunnerError):
+    """The customer's owning instance cannot take the request now (503 + Retry-After).
+
+    Its owner is being replaced (a lease expired a moment ago, or an instance is taking it
+    over) or cannot be reached; another instance takes it within the lease TTL.
+    """
+
+    code = "owner_unavailable"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(retry_after_s)
+
+
+class OwnedElsewhere(Exception):  # noqa: N818  # not an error: the request goes elsewhere
+    """The customer is run by another live instance: forward the request to it.
+
+    Not a :class:`RunnerError`, so that nothing records it as the request's answer (an
+    idempotency key is given up, not completed); the HTTP layer forwards the request.
+    """
+
+    def __init__(self, customer_id: str, owner: str, url: str | None) -> None:
+        super().__init__(f"customer {customer_id} is run by instance {owner}")
+        self.customer_id = customer_id
+        self.owner = owner
+        self.url = url
 
 
 class IdempotencyKeyReusedError(RunnerError):

@@ -19,8 +19,9 @@ from runner.actors.messages import (
     Stop,
     UnskipTask,
 )
-from runner.actors.ownership import LeaseKeeper, LeaseStore
-from runner.actors.registry import Registry
+from runner.actors.ownership import LeaseKeeper, LeaseStore, end_lives_of
+from runner.actors.registry import Cluster, Registry
+from runner.actors.relay import Relay
 from runner.actors.state import ACTIVE, RESTING, ExecutionState, Status, allowed_from
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RESTING",
     "UPDATE",
     "ActorDeps",
+    "Cluster",
     "CustomerActor",
     "Event",
     "EventBus",
@@ -40,6 +42,7 @@ __all__ = [
     "Pause",
     "ReadTaskList",
     "Registry",
+    "Relay",
     "Reply",
     "Resume",
     "RunImplement",
@@ -54,5 +57,6 @@ __all__ = [
     "Transport",
     "UnskipTask",
     "allowed_from",
+    "end_lives_of",
     "text_frame",
 ]

@@ -232,6 +232,8 @@ class EventBus:
     """Each subscriber's bound on queued bytes (see :attr:`Subscriber.max_bytes`)."""
     on_dropped: Callable[[], None] | None = None
     """Called for each log event dropped for a slow subscriber (metrics)."""
+    last_seq: dict[str, int] = attrs.field(factory=dict)
+    """Per customer, the ``seq`` of the last event published (where relaying resumes)."""
     _subscribers: dict[int, Subscriber] = attrs.field(factory=dict)
     _ids: Iterator[int] = attrs.field(factory=itertools.count)
     _transports: int = 0
@@ -239,6 +241,7 @@ class EventBus:
     def publish(self, event: Event) -> None:
         """Offer ``event`` to every interested subscriber; never blocks."""
         customer_id = event.customer_id
+        self.last_seq[customer_id] = event.seq
         wire = event.wire if self._transports else b""
         for subscriber in self._subscribers.values():
             # The filter and offer()'s direct write inlined: this loop runs once per

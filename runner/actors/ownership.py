@@ -9,7 +9,8 @@ when a renewal does not return them, or when the local deadline passes first, wh
 renewal is doing: a write cannot be cancelled and a vanished database would otherwise hold
 the instance in the belief that it still owns its customers.
 
-Not yet used by the registry (issue 17): it is the part of ownership that runs on its own.
+The registry (:mod:`runner.actors.registry`) runs one where several instances share a
+database: an actor exists only while its customer's lease is held here.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import structlog
 import trio
 
 from runner.errors import RunnerError
+from runner.process import JobRecord, end_previous_life
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
-    from runner.store import Lease
+    from runner.store import Lease, Store
 
-__all__ = ["LeaseKeeper", "LeaseStore"]
+__all__ = ["LeaseKeeper", "LeaseStore", "end_lives_of"]
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +40,13 @@ class LeaseStore(Protocol):
     """The part of :class:`runner.store.Leases` the keeper uses."""
 
     async def claim(
-        self, owner: str, ttl_s: float, *, limit: int = 1, customer_id: str | None = None
+        self,
+        owner: str,
+        ttl_s: float,
+        *,
+        limit: int = 1,
+        customer_id: str | None = None,
+        unfinished: Sequence[str] = (),
     ) -> list[Lease]:
         """Take free customers."""
         ...
@@ -72,6 +80,7 @@ class LeaseKeeper:
         self._held: dict[str, Lease] = {}
         self._deadline = -math.inf
         self._deadline_moved = trio.Event()
+        self._claiming = 0
         self.renewals = 0
         """Heartbeats that succeeded (for tests and metrics)."""
 
@@ -86,16 +95,23 @@ class LeaseKeeper:
         """The customers held now, by id."""
         return sorted(c for c in self._held if self.held(c) is not None)
 
-    async def claim(self, customer_id: str | None = None, limit: int = 1) -> list[Lease]:
-        """Claim this customer (when free), or up to ``limit`` free customers.
+    async def claim(
+        self, customer_id: str | None = None, limit: int = 1, unfinished: Sequence[str] = ()
+    ) -> list[Lease]:
+        """Claim this customer (when free), or up to ``limit`` free customers (with a run
+        in one of the ``unfinished`` statuses, when given).
 
         Raises:
             RunnerError: ``store_error`` when the database cannot be reached.
         """
         sent = trio.current_time()
-        taken = await self._leases.claim(
-            self.owner, self.ttl_s, limit=limit, customer_id=customer_id
-        )
+        self._claiming += 1
+        try:
+            taken = await self._leases.claim(
+                self.owner, self.ttl_s, limit=limit, customer_id=customer_id, unfinished=unfinished
+            )
+        finally:
+            self._claiming -= 1
         if taken:
             if not self._held or self._deadline <= sent:
                 # nothing held (or all of it already given up): this claim sets the deadline
@@ -138,8 +154,7 @@ class LeaseKeeper:
     async def _heartbeat(self) -> None:
         while True:
             await trio.sleep(self.ttl_s / 3)
-            if not self._held:
-                continue
+            # Renewed with nothing held too: the beat also says the instance is alive.
             sent = trio.current_time()
             try:
                 renewed = await self._leases.renew(self.owner, self.ttl_s)
@@ -148,8 +163,10 @@ class LeaseKeeper:
                 continue
             if trio.current_time() >= self._deadline:
                 # Too late: their work was stopped at the deadline. The database renewed
-                # them all the same; hand them back rather than block them for a TTL.
-                await self._release_quietly([lease.customer_id for lease in renewed])
+                # them all the same; hand them back rather than block them for a TTL
+                # (unless a claim is on its way: what it took is in ``renewed`` too).
+                if not self._claiming:
+                    await self._release_quietly([lease.customer_id for lease in renewed])
                 continue
             self.renewals += 1
             kept = {lease.customer_id for lease in renewed}
@@ -177,3 +194,23 @@ class LeaseKeeper:
         lease = self._held.pop(customer_id)
         log.warning("lease_lost", customer_id=customer_id, token=lease.token)
         self._on_lost(customer_id)
+
+
+async def end_lives_of(store: Store, alive: Collection[str] = ()) -> list[str]:
+    """End what lives of the service other than the ``alive`` ones left running.
+
+    Every process they journaled or tagged is killed (on this host: a recorded process is
+    only killed when its start time matches), then their lives are forgotten.
+
+    Returns:
+        The ended lives (instance ids).
+    """
+    lives, rows = await store.processes.left_behind(alive)
+    if not lives and not rows:
+        return []
+    jobs = [JobRecord(row.marker, row.pid, row.start_time) for row in rows]
+    killed = await trio.to_thread.run_sync(end_previous_life, jobs, lives)
+    await store.processes.forget_lives(lives)
+    if killed:
+        log.warning("ended_processes_of_previous_life", killed=killed, lives=len(lives))
+    return lives

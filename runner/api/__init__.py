@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runner.api.errors import error_response, install_error_handlers
+from runner.api.forward import forward
 from runner.api.health import HealthProbe
 from runner.api.idempotency import Idempotency
 from runner.api.openapi import OpenAPI
@@ -24,6 +25,7 @@ __all__ = [
     "Services",
     "blueprints",
     "error_response",
+    "forward",
     "install_error_handlers",
     "is_page_path",
 ]

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from runner.actors import GetState
 from runner.api.http import authorize
 from runner.api.services import services
 from runner.config import CUSTOMER_ID
@@ -171,8 +170,10 @@ async def resolve_for_task(customer_id: str | None, task_id: str, branch: str | 
 
 
 async def customer_view(record: CustomerRecord) -> dict[str, Any]:
-    """Return the customer with its execution state."""
-    state = await services().registry.ask(record.customer_id, GetState)
+    """Return the customer with its execution state (and the instance running it)."""
+    registry = services().registry
+    state = await registry.state(record.customer_id)
+    owner = await registry.owner(record.customer_id)
     return {
         "customerId": record.customer_id,
         "repoUrl": record.repo_url,
@@ -186,4 +187,5 @@ async def customer_view(record: CustomerRecord) -> dict[str, Any]:
         "createdAt": record.created_at,
         "updatedAt": record.updated_at,
         "state": state,
+        "owner": None if owner is None else {"instanceId": owner.owner, "url": owner.owner_url},
     }

@@ -46,6 +46,8 @@ class Idempotency:
     store: Store
     settings: Settings
     now: Callable[[], datetime]
+    instance: str | None = None
+    """This instance, where several share the database (its in-flight keys are its own)."""
     _running: dict[tuple[str, str], trio.Event] = attrs.field(factory=dict)
 
     async def run(
@@ -90,7 +92,7 @@ class Idempotency:
         now = self.now()
         expires = now + timedelta(hours=self.settings.idempotency_ttl_hours)
         return await self.store.idempotency.begin(
-            scope, key, digest, iso_utc(now), iso_utc(expires)
+            scope, key, digest, iso_utc(now), iso_utc(expires), self.instance
         )
 
     async def _wait(self, event: trio.Event, deadline: float) -> None:

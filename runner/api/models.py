@@ -24,6 +24,7 @@ __all__ = [
     "ImplementBody",
     "ImplementCriteria",
     "ImplementView",
+    "InstanceView",
     "PrepBody",
     "PrepView",
     "RunBody",
@@ -242,6 +243,15 @@ class ErrorBody(ViewModel):
     task_id: str | None = None
 
 
+class InstanceView(ViewModel):
+    """An instance of the service (where several share one PostgreSQL database)."""
+
+    instance_id: str
+    url: str | None = Field(
+        description="Where it serves requests: its `DEVTEAM_RUNNER_BASE_URL` (null if unset)."
+    )
+
+
 class HealthView(ViewModel):
     """``GET /health``."""
 
@@ -249,6 +259,10 @@ class HealthView(ViewModel):
     timestamp: str
     version: str
     dependencies: dict[str, str]
+    instance: InstanceView | None = Field(
+        default=None,
+        description="This instance, where instances share a PostgreSQL database (else null).",
+    )
 
 
 class PrepArtifacts(ViewModel):
@@ -442,6 +456,12 @@ class CustomerView(ViewModel):
     created_at: str
     updated_at: str
     state: ExecutionStateView
+    owner: InstanceView | None = Field(
+        default=None,
+        description="The instance running this customer now, where instances share a "
+        "PostgreSQL database: commands sent to any instance are forwarded to it. Null when "
+        "no instance holds the customer (the next command's instance takes it) or alone.",
+    )
 
 
 class CustomerList(ViewModel):

@@ -27,6 +27,9 @@ async def health() -> Response:
         "timestamp": svc.timestamp(),
         "version": runner.__version__,
         "dependencies": report.dependencies,
+        "instance": None
+        if svc.registry.instance_id is None
+        else {"instanceId": svc.registry.instance_id, "url": svc.settings.base_url},
     }
     return json_response(body, report.http_status)
 

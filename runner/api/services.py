@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import attrs
+import httpx
 from quart import current_app
 
 from runner.actors import EventBus, Registry
@@ -33,6 +34,8 @@ class Services:
     health: HealthProbe
     idempotency: Idempotency
     now: Callable[[], datetime]
+    http: httpx.AsyncClient
+    """Forwards requests to the instance that runs their customer."""
 
     def timestamp(self) -> str:
         """Return the current UTC time as ISO-8601 with a ``Z``."""

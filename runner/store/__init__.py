@@ -15,7 +15,14 @@ store never reads the time itself.
 from runner.store.audit import AuditEntry, AuditLog, AuditRow
 from runner.store.customers import CustomerRecord, Customers
 from runner.store.db import Store
-from runner.store.events import EventRecord, Events, NewEvent, StateSnapshot, frame_json
+from runner.store.events import (
+    CHANNEL,
+    EventRecord,
+    Events,
+    NewEvent,
+    StateSnapshot,
+    frame_json,
+)
 from runner.store.idempotency import (
     Begin,
     IdempotencyRecords,
@@ -25,7 +32,7 @@ from runner.store.idempotency import (
     Started,
     normalize_timestamp,
 )
-from runner.store.leases import Lease, Leases, fence
+from runner.store.leases import Lease, Leases, current_lease, fence, fenced
 from runner.store.migrations import MIGRATIONS, Migration
 from runner.store.opening import open_database
 from runner.store.postgres import Notifications, PostgresStore, open_postgres_store
@@ -33,6 +40,7 @@ from runner.store.postgres_migrations import POSTGRES_MIGRATIONS
 from runner.store.processes import Processes, ProcessRow
 from runner.store.runs import (
     TERMINAL_STATUSES,
+    UNFINISHED,
     RunRecord,
     Runs,
     StageRecord,
@@ -44,10 +52,12 @@ from runner.store.sqlite import SqliteStore, open_store
 from runner.store.steps import StepRecord, Steps
 
 __all__ = [
+    "CHANNEL",
     "MIGRATIONS",
     "POSTGRES_MIGRATIONS",
     "STORE_ERROR",
     "TERMINAL_STATUSES",
+    "UNFINISHED",
     "AuditEntry",
     "AuditLog",
     "AuditRow",
@@ -81,7 +91,9 @@ __all__ = [
     "StepRecord",
     "Steps",
     "Store",
+    "current_lease",
     "fence",
+    "fenced",
     "frame_json",
     "interrupted_error",
     "normalize_timestamp",

@@ -19,7 +19,7 @@ from runner.store.audit import AuditLog
 from runner.store.customers import Customers
 from runner.store.events import Events
 from runner.store.idempotency import IdempotencyRecords
-from runner.store.leases import Leases
+from runner.store.leases import Leases, current_lease, fence
 from runner.store.processes import Processes
 from runner.store.runs import Runs
 from runner.store.skips import Skips
@@ -106,10 +106,24 @@ class Store:
         """Run ``fn(conn)`` on the writer thread in a write transaction; return its result.
 
         Once submitted the write always completes (or rolls back as a whole); a cancelled
-        caller waits for it and is cancelled at its next checkpoint.
+        caller waits for it and is cancelled at its next checkpoint. Inside
+        :func:`~runner.store.leases.fenced` the write first checks the lease, in the same
+        transaction, and is refused (``LeaseLostError``) once it is gone.
+
+        Raises:
+            LeaseLostError: the write was fenced by a lease that has expired or moved on.
         """
         self._check_open()
-        return await self._writer.run(fn, write=True)
+        lease = current_lease()
+        if lease is None:
+            return await self._writer.run(fn, write=True)
+        dialect = self.dialect
+
+        def fenced_write(conn: Connection) -> T:
+            fence(conn, dialect, lease)
+            return fn(conn)
+
+        return await self._writer.run(fenced_write, write=True)
 
     async def check(self) -> None:
         """Raise unless the database takes a write (for /health; a full disk fails it).

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
     from runner.store.db import Store
     from runner.store.runs import RunRecord
-    from runner.store.sql import Connection
+    from runner.store.sql import Connection, Dialect
     from runner.store.steps import StepRecord
 
-__all__ = ["EventRecord", "Events", "NewEvent", "frame_json"]
+__all__ = ["CHANNEL", "EventRecord", "Events", "NewEvent", "frame_json"]
 
 
 def frame_json(frame: Mapping[str, Any]) -> str:
@@ -88,11 +88,17 @@ class EventRecord:
 _EVENT_COLUMNS = ("customer_id", "seq", "run_id", "type", "payload", "timestamp")
 
 
-def _insert(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
+CHANNEL = "devteam_events"
+"""Where PostgreSQL announces new events as ``<customer id>:<last seq>`` (never the event:
+payloads are limited to 8,000 bytes and not durable; the table is the source of truth)."""
+
+
+def _insert(conn: Connection, dialect: Dialect, events: Sequence[NewEvent]) -> list[int]:
     """Store ``events`` inside the caller's transaction and return their seqs, in order.
 
     Each customer's counter moves once per batch (by its number of events), then every row
-    goes in with one bulk insert (``COPY`` on PostgreSQL).
+    goes in with one bulk insert (``COPY`` on PostgreSQL). Where other instances listen,
+    each customer's new last ``seq`` is announced when the transaction commits.
     """
     counts = Counter(event.customer_id for event in events)
     next_seq: dict[str, int] = {}
@@ -115,6 +121,9 @@ def _insert(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
             (event.customer_id, seq, event.run_id, event.type, event.payload_json, event.timestamp)
         )
     conn.insert_rows("events", _EVENT_COLUMNS, rows)
+    if dialect.notify is not None:
+        for customer_id in sorted(counts):
+            conn.execute(dialect.notify, (CHANNEL, f"{customer_id}:{next_seq[customer_id] - 1}"))
     return seqs
 
 
@@ -134,7 +143,8 @@ class Events:
     ) -> int:
         """Store one event and return its new ``seq``."""
         event = NewEvent(customer_id, run_id, type, payload, timestamp)
-        return (await self._db.write(lambda conn: _insert(conn, [event])))[0]
+        dialect = self._db.dialect
+        return (await self._db.write(lambda conn: _insert(conn, dialect, [event])))[0]
 
     async def append_many(
         self,
@@ -159,6 +169,7 @@ class Events:
             The stored records, in the given order, with their seqs.
         """
         batch = tuple(events)
+        dialect = self._db.dialect
 
         def append_all(conn: Connection) -> list[EventRecord]:
             if new_run is not None:
@@ -167,7 +178,7 @@ class Events:
                 write_state(conn, state.customer_id, state.state, state.updated_at)
             for step in steps:
                 write_step(conn, step)
-            seqs = _insert(conn, batch) if batch else []
+            seqs = _insert(conn, dialect, batch) if batch else []
             return [
                 EventRecord(e.customer_id, seq, e.run_id, e.type, e.payload_json, e.timestamp)
                 for e, seq in zip(batch, seqs, strict=True)
@@ -219,6 +230,15 @@ class Events:
                 "SELECT last_seq FROM event_seq WHERE customer_id = ?", (customer_id,)
             ).fetchone()
             return 0 if row is None else int(row[0])
+
+        return await self._db.read(last)
+
+    async def last_seqs(self) -> dict[str, int]:
+        """Return every customer's last assigned seq (one row per customer with events)."""
+
+        def last(conn: Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT customer_id, last_seq FROM event_seq").fetchall()
+            return {row[0]: int(row[1]) for row in rows}
 
         return await self._db.read(last)
 

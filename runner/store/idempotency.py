@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, TypeAlias
 import attrs
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from runner.store.db import Store
     from runner.store.sql import Connection
 
@@ -74,19 +76,25 @@ def normalize_timestamp(value: str) -> str:
 
 
 def _begin(
-    conn: Connection, scope: str, key: str, request_hash: str, now: str, expires_at: str
+    conn: Connection,
+    scope: str,
+    key: str,
+    request_hash: str,
+    now: str,
+    expires_at: str,
+    instance: str | None,
 ) -> Begin:
     # Insert, or replace an expired row, in one statement: of two processes claiming one
     # key at once, the second waits on the first's row lock and then finds it live.
     claimed = conn.execute(
         "INSERT INTO idempotency"
-        " (scope, key, request_hash, status, body, headers, created_at, expires_at)"
-        " VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?)"
+        " (scope, key, request_hash, status, body, headers, created_at, expires_at, instance)"
+        " VALUES (?, ?, ?, NULL, NULL, NULL, ?, ?, ?)"
         " ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash,"
         " status = NULL, body = NULL, headers = NULL, created_at = excluded.created_at,"
-        " expires_at = excluded.expires_at WHERE idempotency.expires_at <= ?"
-        " RETURNING scope",
-        (scope, key, request_hash, now, expires_at, now),
+        " expires_at = excluded.expires_at, instance = excluded.instance"
+        " WHERE idempotency.expires_at <= ? RETURNING scope",
+        (scope, key, request_hash, now, expires_at, instance, now),
     ).fetchone()
     if claimed is not None:
         return Started()
@@ -108,7 +116,13 @@ class IdempotencyRecords:
         self._db = db
 
     async def begin(
-        self, scope: str, key: str, request_hash: str, now: str, expires_at: str
+        self,
+        scope: str,
+        key: str,
+        request_hash: str,
+        now: str,
+        expires_at: str,
+        instance: str | None = None,
     ) -> Begin:
         """Claim ``(scope, key)`` for a request, or report what holds it.
 
@@ -120,10 +134,11 @@ class IdempotencyRecords:
             request_hash: A digest of the request payload.
             now: The current time.
             expires_at: When a record made now stops being replayed.
+            instance: The service instance that executes the request.
         """
         now, expires_at = normalize_timestamp(now), normalize_timestamp(expires_at)
         return await self._db.write(
-            lambda conn: _begin(conn, scope, key, request_hash, now, expires_at)
+            lambda conn: _begin(conn, scope, key, request_hash, now, expires_at, instance)
         )
 
     async def complete(
@@ -170,11 +185,18 @@ class IdempotencyRecords:
             )
         )
 
-    async def clear_in_flight(self) -> int:
-        """Delete every in-flight row (at startup: their process is gone); return how many."""
-        return await self._db.write(
-            lambda conn: conn.execute("DELETE FROM idempotency WHERE status IS NULL").rowcount
-        )
+    async def clear_in_flight(self, instances: Sequence[str] | None = None) -> int:
+        """Delete the in-flight rows of these (dead) instances, or every one (at startup of
+        the only instance: their process is gone); return how many.
+
+        Rows that name no instance (written before instances were recorded) go too.
+        """
+        sql = "DELETE FROM idempotency WHERE status IS NULL"
+        if instances is not None:
+            marks = ", ".join("?" for _ in instances) or "NULL"
+            sql += f" AND (instance IS NULL OR instance IN ({marks}))"
+        params = tuple(instances or ())
+        return await self._db.write(lambda conn: conn.execute(sql, params).rowcount)
 
     async def count(self) -> dict[str, int]:
         """Return ``{"in_flight": n, "completed": m}`` (for metrics and tests)."""

@@ -13,6 +13,8 @@ wait on each other for a customer; SQLite has one writer and needs no such claus
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from typing import TYPE_CHECKING
 
 import attrs
@@ -21,12 +23,12 @@ from runner.errors import LeaseLostError
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from runner.store.db import Store
     from runner.store.sql import Connection, Dialect
 
-__all__ = ["Lease", "Leases", "fence"]
+__all__ = ["Lease", "Leases", "current_lease", "fence", "fenced"]
 
 
 @attrs.frozen
@@ -61,6 +63,29 @@ def fence(conn: Connection, dialect: Dialect, lease: Lease) -> None:
         )
 
 
+_FENCE: contextvars.ContextVar[Lease | None] = contextvars.ContextVar("lease", default=None)
+
+
+@contextlib.contextmanager
+def fenced(lease: Lease | None) -> Iterator[None]:
+    """Fence every store write made in this context (and the tasks it starts) by ``lease``.
+
+    An actor runs inside ``fenced(its lease)``: :meth:`Store.write` checks the lease in the
+    write's own transaction, so nothing an actor does is recorded once its lease is gone,
+    wherever in its code the write is.
+    """
+    token = _FENCE.set(lease)
+    try:
+        yield
+    finally:
+        _FENCE.reset(token)
+
+
+def current_lease() -> Lease | None:
+    """The lease that fences this context's writes, if any."""
+    return _FENCE.get()
+
+
 def _by_customer(lease: Lease) -> str:
     return lease.customer_id
 
@@ -84,7 +109,13 @@ class Leases:
         )
 
     async def claim(
-        self, owner: str, ttl_s: float, *, limit: int = 1, customer_id: str | None = None
+        self,
+        owner: str,
+        ttl_s: float,
+        *,
+        limit: int = 1,
+        customer_id: str | None = None,
+        unfinished: Sequence[str] = (),
     ) -> builtins.list[Lease]:
         """Take up to ``limit`` customers nobody holds (free, or their lease expired).
 
@@ -95,12 +126,19 @@ class Leases:
             ttl_s: The lease lasts this long from now unless renewed.
             limit: The most customers to take.
             customer_id: Take only this customer (when it is free).
+            unfinished: Take only customers with a run in one of these statuses (a run
+                whose owner is gone: it is resumed by the instance that takes it).
 
         Returns:
             The leases taken (none when everything is held).
         """
         dialect = self._db.dialect
         only = " AND customer_id = ?" if customer_id is not None else ""
+        if unfinished:
+            statuses = ", ".join("?" for _ in unfinished)
+            only += (
+                f" AND customer_id IN (SELECT customer_id FROM runs WHERE status IN ({statuses}))"
+            )
         pick = (
             "SELECT customer_id FROM customer_leases"
             f" WHERE (owner IS NULL OR expires_at <= {dialect.now}){only}"
@@ -110,7 +148,13 @@ class Leases:
             f"UPDATE customer_leases SET owner = ?, token = token + 1, expires_at = {dialect.later}"
             f" WHERE customer_id IN ({pick}) RETURNING customer_id, token"
         )
-        params = (owner, ttl_s, *((customer_id,) if customer_id is not None else ()), limit)
+        params = (
+            owner,
+            ttl_s,
+            *((customer_id,) if customer_id is not None else ()),
+            *unfinished,
+            limit,
+        )
 
         def claim(conn: Connection) -> builtins.list[Lease]:
             # A customer registered since the last claim gets its (free) lease row.
@@ -178,3 +222,28 @@ class Leases:
             return None if row is None else Lease(row[0], row[1], int(row[2]), row[3])
 
         return await self._db.read(holder)
+
+    async def instances(self, seen_within_s: float) -> builtins.list[tuple[str, str | None]]:
+        """Return the instances seen within ``seen_within_s`` (id, URL): the live ones."""
+        earlier = self._db.dialect.earlier
+
+        def live(conn: Connection) -> builtins.list[tuple[str, str | None]]:
+            rows = conn.execute(
+                f"SELECT instance_id, url FROM instances WHERE seen_at > {earlier}"
+                " ORDER BY instance_id",
+                (seen_within_s,),
+            ).fetchall()
+            return [(row[0], row[1]) for row in rows]
+
+        return await self._db.read(live)
+
+    async def forget_instances(self, instance_ids: Sequence[str]) -> None:
+        """Delete these (dead) instances' rows; their leases have expired by then."""
+        if not instance_ids:
+            return
+        marks = ", ".join("?" for _ in instance_ids)
+        await self._db.write(
+            lambda conn: conn.execute(
+                f"DELETE FROM instances WHERE instance_id IN ({marks})", tuple(instance_ids)
+            )
+        )

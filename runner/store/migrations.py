@@ -200,6 +200,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX customer_leases_owner ON customer_leases (owner)",
         ),
     ),
+    Migration(
+        6,
+        "the instance executing an idempotent request",
+        # An in-flight key of an instance that died is cleared by the others, no one else's.
+        ("ALTER TABLE idempotency ADD COLUMN instance TEXT",),
+    ),
 )
 """Every SQLite migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 

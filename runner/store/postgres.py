@@ -66,8 +66,10 @@ POSTGRES = Dialect(
     shared=True,  # other instances may write the same database
     now="now()",  # the transaction's start: a claim or a fence is judged at one instant
     later="now() + make_interval(secs => ?)",
+    earlier="now() - make_interval(secs => ?)",
     skip_locked=" FOR UPDATE SKIP LOCKED",
     share_lock=" FOR SHARE",
+    notify="SELECT pg_notify(?, ?)",
 )
 
 

@@ -168,5 +168,10 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX customer_leases_owner ON customer_leases (owner)",
         ),
     ),
+    Migration(
+        3,
+        "the instance executing an idempotent request (SQLite version 6)",
+        (f"ALTER TABLE idempotency ADD COLUMN instance {_TEXT}",),
+    ),
 )
 """Every PostgreSQL migration, in order; ``POSTGRES_MIGRATIONS[i].version == i + 1``."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from runner.store.db import Store
     from runner.store.sql import Connection
@@ -44,13 +44,16 @@ class Processes:
             )
         )
 
-    async def left_behind(self) -> tuple[list[str], list[ProcessRow]]:
-        """Return the recorded lives and the processes still journaled."""
+    async def left_behind(self, alive: Collection[str] = ()) -> tuple[list[str], list[ProcessRow]]:
+        """Return the recorded lives and the processes still journaled, except those of the
+        ``alive`` instances (other instances sharing the database)."""
 
         def select(conn: Connection) -> tuple[list[str], list[ProcessRow]]:
             lives = [row[0] for row in conn.execute("SELECT instance FROM process_lives")]
             rows = conn.execute("SELECT marker, pid, start_time FROM processes ORDER BY marker")
-            return lives, [ProcessRow(*row) for row in rows]
+            return [life for life in lives if life not in alive], [
+                ProcessRow(*row) for row in rows if row[0].partition(":")[0] not in alive
+            ]
 
         return await self._db.read(select)
 

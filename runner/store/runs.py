@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INTERRUPTED_MESSAGE",
     "TERMINAL_STATUSES",
+    "UNFINISHED",
     "RunRecord",
     "Runs",
     "StageRecord",
@@ -33,6 +34,8 @@ TERMINAL_STATUSES = frozenset({"DONE", "FAILED", "STOPPED"})
 INTERRUPTED_MESSAGE = "the service restarted during this run"
 
 _STAGE_STATUSES = frozenset({"SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING", "COMPLETING"})
+UNFINISHED = tuple(sorted(_STAGE_STATUSES))
+"""The statuses of a run inside a stage: one whose owner is gone is interrupted, not over."""
 
 _COLUMNS = (
     "run_id, customer_id, status, params, current_task, error, started_at, updated_at, finished_at"
@@ -276,8 +279,11 @@ class Runs:
 
         return await self._db.read(read)
 
-    async def mark_interrupted(self, now: str) -> builtins.list[RunRecord]:
-        """Fail every run that was inside a stage when the service stopped (at startup).
+    async def mark_interrupted(
+        self, now: str, customer_id: str | None = None
+    ) -> builtins.list[RunRecord]:
+        """Fail every run that was inside a stage when the service stopped (at startup), or
+        this customer's (its owner is gone: the instance that took it over).
 
         Each becomes FAILED with error ``{"stage", "code": "interrupted", "message"}``, where
         stage is its stage status lowercased (``implementing``). A PAUSED run was not
@@ -287,12 +293,14 @@ class Runs:
             The runs as updated.
         """
         active = sorted(_STAGE_STATUSES)
-        placeholders = ", ".join("?" for _ in active)
+        where = f"status IN ({', '.join('?' for _ in active)})"
+        params: tuple[str, ...] = tuple(active)
+        if customer_id is not None:
+            where += " AND customer_id = ?"
+            params += (customer_id,)
 
         def mark(conn: Connection) -> builtins.list[RunRecord]:
-            rows = conn.execute(
-                f"SELECT run_id, status FROM runs WHERE status IN ({placeholders})", tuple(active)
-            ).fetchall()
+            rows = conn.execute(f"SELECT run_id, status FROM runs WHERE {where}", params).fetchall()
             updated = []
             for run_id, status in rows:
                 row = conn.execute(

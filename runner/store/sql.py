@@ -112,7 +112,12 @@ class Dialect:
     """The database's current time as SQL (leases never use the instances' clocks)."""
     later: str
     """The database's current time plus ``?`` seconds, as SQL."""
+    earlier: str
+    """The database's current time minus ``?`` seconds, as SQL."""
     skip_locked: str
     """Appended to a SELECT that claims rows: skip rows another transaction holds."""
     share_lock: str
     """Appended to a SELECT that checks a row: no other transaction changes it until COMMIT."""
+    notify: str | None
+    """Tells listening instances (``?``: channel, payload) when the write commits; None
+    where no other process listens."""

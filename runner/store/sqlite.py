@@ -39,8 +39,10 @@ SQLITE = Dialect(
     # ISO-8601 text with milliseconds, so that text order is time order
     now="strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     later="strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ? || ' seconds')",
+    earlier="strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ? || ' seconds')",
     skip_locked="",  # one writer: no other transaction holds a row
     share_lock="",
+    notify=None,
 )
 
 
