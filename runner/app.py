@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -38,7 +39,7 @@ from runner.api import (
 from runner.clock import iso_utc, utc_now
 from runner.errors import OwnedElsewhere, RunnerError, UnauthorizedError
 from runner.metrics import Metrics
-from runner.process import Containment, JobRecord, contained
+from runner.process import Containment, JobRecord, contained, start_time
 from runner.redact import Redactor
 from runner.store import AuditEntry, PostgresStore, ProcessRow, Store, open_database
 from runner.tools import JobSlots
@@ -217,7 +218,7 @@ async def open_services(
     async with open_database(settings.database_path, settings.postgres_url) as store:
         instance = uuid.uuid4().hex
         cluster = None
-        alive: set[str] = set()
+        alive = None
         if isinstance(store, PostgresStore):  # other instances may share it
             cluster = Cluster(instance, settings.base_url, settings.lease_ttl_s, store.listen)
             await store.leases.register_instance(instance, settings.base_url, iso_utc(now()))
@@ -227,7 +228,10 @@ async def open_services(
         # (another live instance's processes are its own).
         dead = await end_lives_of(store, alive)
         await store.idempotency.clear_in_flight(None if cluster is None else dead)
-        await store.processes.begin_life(instance, os.getpid(), iso_utc(now()))
+        pid = os.getpid()
+        await store.processes.begin_life(
+            instance, pid, iso_utc(now()), host=socket.gethostname(), start_time=start_time(pid)
+        )
         containment = Containment(instance, StoreJournal(store, now))
         with contained(containment):
             async with _run_services(settings, stages, store, redactor, now, cluster) as services:

@@ -16,18 +16,19 @@ database: an actor exists only while its customer's lease is held here.
 from __future__ import annotations
 
 import math
+import socket
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
 import trio
 
 from runner.errors import RunnerError
-from runner.process import JobRecord, end_previous_life
+from runner.process import JobRecord, end_previous_life, start_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
 
-    from runner.store import Lease, Store
+    from runner.store import Lease, ProcessLife, Store
 
 __all__ = ["LeaseKeeper", "LeaseStore", "end_lives_of"]
 
@@ -196,21 +197,37 @@ class LeaseKeeper:
         self._on_lost(customer_id)
 
 
-async def end_lives_of(store: Store, alive: Collection[str] = ()) -> list[str]:
-    """End what lives of the service other than the ``alive`` ones left running.
+async def end_lives_of(store: Store, alive: Collection[str] | None = None) -> list[str]:
+    """End what lives of the service that are over left running; return those lives' ids.
 
-    Every process they journaled or tagged is killed (on this host: a recorded process is
-    only killed when its start time matches), then their lives are forgotten.
-
-    Returns:
-        The ended lives (instance ids).
+    Alone on its database (``alive`` None) every recorded life is over. Where instances
+    share it, a life on this host is over when its process is gone (a pid reused since does
+    not count); one on another host when its instance is not among the ``alive`` (seen
+    lately). The processes of this host's lives that are over are killed (a recorded one
+    only when its start time matches) and those lives forgotten; another host's are left
+    for that host to end.
     """
-    lives, rows = await store.processes.left_behind(alive)
-    if not lives and not rows:
-        return []
-    jobs = [JobRecord(row.marker, row.pid, row.start_time) for row in rows]
-    killed = await trio.to_thread.run_sync(end_previous_life, jobs, lives)
-    await store.processes.forget_lives(lives)
-    if killed:
-        log.warning("ended_processes_of_previous_life", killed=killed, lives=len(lives))
-    return lives
+    lives, rows = await store.processes.left_behind()
+    here = socket.gethostname()
+
+    def over(life: ProcessLife) -> bool:
+        if alive is None:
+            return True
+        if life.host == here and life.start_time is not None:
+            return bool(start_time(life.pid) != life.start_time)
+        return life.instance not in alive
+
+    dead = [life for life in lives if over(life)]
+    ours = [life.instance for life in dead if life.host in (here, None)]
+    known = {life.instance for life in lives}
+    jobs = [
+        JobRecord(row.marker, row.pid, row.start_time)
+        for row in rows
+        if (life := row.marker.partition(":")[0]) in ours or life not in known
+    ]
+    if ours or jobs:
+        killed = await trio.to_thread.run_sync(end_previous_life, jobs, ours)
+        await store.processes.forget_lives(ours)
+        if killed:
+            log.warning("ended_processes_of_previous_life", killed=killed, lives=len(ours))
+    return [life.instance for life in dead]

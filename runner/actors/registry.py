@@ -285,7 +285,7 @@ class Registry:
         store = self.deps.store
         live = {i for i, _ in await store.leases.instances(seen_within_s=2 * cluster.ttl_s)}
         live.add(cluster.instance_id)
-        dead = await end_lives_of(store, alive=live)
+        dead = await end_lives_of(store, live)
         if dead:
             await store.idempotency.clear_in_flight(dead)
             await store.leases.forget_instances(dead)

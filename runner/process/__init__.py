@@ -16,6 +16,7 @@ from runner.process.containment import (
     contained,
     end_previous_life,
     marked_processes,
+    start_time,
 )
 from runner.process.run import LineCallback, OutputTail, ProcessResult, kill_group, run_process
 
@@ -33,4 +34,5 @@ __all__ = [
     "kill_group",
     "marked_processes",
     "run_process",
+    "start_time",
 ]

@@ -37,7 +37,7 @@ from runner.store.migrations import MIGRATIONS, Migration
 from runner.store.opening import open_database
 from runner.store.postgres import Notifications, PostgresStore, open_postgres_store
 from runner.store.postgres_migrations import POSTGRES_MIGRATIONS
-from runner.store.processes import Processes, ProcessRow
+from runner.store.processes import Processes, ProcessLife, ProcessRow
 from runner.store.runs import (
     TERMINAL_STATUSES,
     UNFINISHED,
@@ -77,6 +77,7 @@ __all__ = [
     "NewEvent",
     "Notifications",
     "PostgresStore",
+    "ProcessLife",
     "ProcessRow",
     "Processes",
     "Replay",

@@ -202,9 +202,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6,
-        "the instance executing an idempotent request",
-        # An in-flight key of an instance that died is cleared by the others, no one else's.
-        ("ALTER TABLE idempotency ADD COLUMN instance TEXT",),
+        "instances sharing a database: whose idempotent request, which host's life",
+        (
+            # An in-flight key of an instance that died is cleared by the others only.
+            "ALTER TABLE idempotency ADD COLUMN instance TEXT",
+            # A life on this host is over when its process is (another host's: when it
+            # stops renewing its leases).
+            "ALTER TABLE process_lives ADD COLUMN host TEXT",
+            "ALTER TABLE process_lives ADD COLUMN start_time INTEGER",
+        ),
     ),
 )
 """Every SQLite migration, in order; ``MIGRATIONS[i].version == i + 1``."""

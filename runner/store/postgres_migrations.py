@@ -170,8 +170,12 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         3,
-        "the instance executing an idempotent request (SQLite version 6)",
-        (f"ALTER TABLE idempotency ADD COLUMN instance {_TEXT}",),
+        "instances sharing a database (SQLite version 6)",
+        (
+            f"ALTER TABLE idempotency ADD COLUMN instance {_TEXT}",
+            f"ALTER TABLE process_lives ADD COLUMN host {_TEXT}",
+            "ALTER TABLE process_lives ADD COLUMN start_time BIGINT",
+        ),
     ),
 )
 """Every PostgreSQL migration, in order; ``POSTGRES_MIGRATIONS[i].version == i + 1``."""

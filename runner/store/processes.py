@@ -12,12 +12,23 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Sequence
 
     from runner.store.db import Store
     from runner.store.sql import Connection
 
-__all__ = ["ProcessRow", "Processes"]
+__all__ = ["ProcessLife", "ProcessRow", "Processes"]
+
+
+@attrs.frozen
+class ProcessLife:
+    """A life of the service: its instance id, and the process that lived it (on ``host``,
+    started at ``start_time`` ticks: a pid reused since is not it)."""
+
+    instance: str
+    pid: int
+    host: str | None = None
+    start_time: int | None = None
 
 
 @attrs.frozen
@@ -35,25 +46,33 @@ class Processes:
     def __init__(self, db: Store) -> None:
         self._db = db
 
-    async def begin_life(self, instance: str, pid: int, now: str) -> None:
-        """Record that the service life ``instance`` (process ``pid``) started."""
+    async def begin_life(
+        self,
+        instance: str,
+        pid: int,
+        now: str,
+        *,
+        host: str | None = None,
+        start_time: int | None = None,
+    ) -> None:
+        """Record that the service life ``instance`` (process ``pid`` on ``host``) started."""
         await self._db.write(
             lambda conn: conn.execute(
-                "INSERT INTO process_lives (instance, pid, started_at) VALUES (?, ?, ?)",
-                (instance, pid, now),
+                "INSERT INTO process_lives (instance, pid, started_at, host, start_time)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (instance, pid, now, host, start_time),
             )
         )
 
-    async def left_behind(self, alive: Collection[str] = ()) -> tuple[list[str], list[ProcessRow]]:
-        """Return the recorded lives and the processes still journaled, except those of the
-        ``alive`` instances (other instances sharing the database)."""
+    async def left_behind(self) -> tuple[list[ProcessLife], list[ProcessRow]]:
+        """Return the recorded lives and the processes still journaled."""
 
-        def select(conn: Connection) -> tuple[list[str], list[ProcessRow]]:
-            lives = [row[0] for row in conn.execute("SELECT instance FROM process_lives")]
+        def select(conn: Connection) -> tuple[list[ProcessLife], list[ProcessRow]]:
+            lives = conn.execute(
+                "SELECT instance, pid, host, start_time FROM process_lives ORDER BY instance"
+            )
             rows = conn.execute("SELECT marker, pid, start_time FROM processes ORDER BY marker")
-            return [life for life in lives if life not in alive], [
-                ProcessRow(*row) for row in rows if row[0].partition(":")[0] not in alive
-            ]
+            return [ProcessLife(*life) for life in lives], [ProcessRow(*row) for row in rows]
 
         return await self._db.read(select)
 

@@ -29,7 +29,13 @@ class FakeLeases:
     released: list[Sequence[str] | None] = attrs.field(factory=list)
 
     async def claim(
-        self, owner: str, ttl_s: float, *, limit: int = 1, customer_id: str | None = None
+        self,
+        owner: str,
+        ttl_s: float,
+        *,
+        limit: int = 1,
+        customer_id: str | None = None,
+        unfinished: Sequence[str] = (),
     ) -> list[Lease]:
         await trio.lowlevel.checkpoint()
         wanted = [c for c in self.free if customer_id in (None, c)][:limit]
