@@ -14,7 +14,6 @@ import trio
 
 from tests.api.test_autopilot import (
     test_reconnect_with_since_replays_everything,
-    test_restart_mid_run_shows_interrupted_and_resume_continues,
     test_resume_after_failure_retries_the_failed_stage,
     test_run_goes_to_done_with_every_event_in_order,
 )
@@ -33,8 +32,9 @@ from tests.api.test_run_evidence import (
     test_a_resumed_run_counts_the_retried_stage_as_attempt_two,
     test_a_run_failing_at_verify_exposes_every_result,
 )
+from tests.helpers.fake_stages import FakeStages
 from tests.helpers.postgres import PASSWORD
-from tests.helpers.service import service_settings
+from tests.helpers.service import running_service, service_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +53,6 @@ __all__ = [
     "test_put_registers_and_get_returns_customer_with_state",
     "test_reconnect_with_since_replays_everything",
     "test_replay_survives_restart_on_same_database",
-    "test_restart_mid_run_shows_interrupted_and_resume_continues",
     "test_resume_after_failure_retries_the_failed_stage",
     "test_run_goes_to_done_with_every_event_in_order",
     "test_same_key_same_payload_replays_byte_for_byte",
@@ -78,3 +77,28 @@ async def test_health_on_postgres_names_no_password_and_no_local_volume(
     assert body["dependencies"]["store"] == "available"
     assert body["dependencies"]["databaseVolume"] == "remote: postgresql"
     assert PASSWORD not in response.text
+
+
+async def test_restart_mid_run_on_a_shared_database_resumes_the_run_by_itself(
+    settings: Settings,
+) -> None:
+    """On SQLite a restart leaves the run FAILED ``interrupted`` for a person to resume
+    (tests/api/test_autopilot.py); on a database instances share, the run of an instance
+    that went away is taken over and resumed by the next one, here the restarted service."""
+    stages = FakeStages()
+    stages.gate("verify")
+    with trio.fail_after(60):
+        async with running_service(settings, stages) as service:
+            async with service.client() as client:
+                await client.put("/customers/acme", json={"repoUrl": "/srv/acme"})
+                assert (await client.post("/customers/acme/run")).status_code == 202
+            await stages.entered["verify"].wait()
+        restarted = FakeStages(done={"acme": set()}, branches=stages.branches)
+        async with running_service(settings, restarted) as service:
+            async with service.client() as client:
+                while (await client.get("/customers/acme")).json()["state"]["status"] != "DONE":  # noqa: ASYNC110
+                    await trio.sleep(0.05)  # the adoption runs every second: poll its effect
+            assert service.services.registry.adopted == 1
+            runs = await service.services.store.runs.list("acme", 10)
+    assert restarted.calls[:2] == [("acme", "prep", "1.1.1"), ("acme", "verify", "1.1.1")]
+    assert [r.status for r in runs] == ["DONE"]
