@@ -255,29 +255,34 @@ class Registry:
         if actor is not None:
             actor.close()
 
-    def running(self) -> int:
-        """How many of this instance's customers have a run or a stage in progress."""
-        return sum(1 for actor in self._actors.values() if actor.busy)
-
     async def _adopt_forever(self, cluster: Cluster) -> None:
-        """Take over customers left mid-run by a dead owner, up to the free job slots.
-
-        Balanced by active jobs: an instance running as many customers as it has job
-        slots takes none, so orphans go to the instances with room.
-        """
-        assert self._keeper is not None
+        """Take over customers left mid-run by an owner that is gone, and resume them."""
         while True:
             try:
                 await self._bury_dead_instances(cluster)
-                free = self.deps.settings.max_parallel_jobs - self.running()
-                if free > 0:
-                    async with self._claim_lock:
-                        taken = await self._keeper.claim(limit=free, unfinished=UNFINISHED)
-                        for lease in taken:
-                            await self._take_over(lease)
+                await self._adopt(cluster)
             except RunnerError as exc:
                 log.warning("adoption_failed", code=exc.code, message=exc.message)
-            await trio.sleep(cluster.adopt_every_s)
+            await trio.sleep(min(cluster.adopt_every_s, cluster.ttl_s / 3))
+
+    async def _adopt(self, cluster: Cluster) -> None:
+        """Claim this instance's share of the orphans, balanced by active jobs.
+
+        The runs in progress (the owned ones and the orphans) are shared evenly by the
+        instances seen within a TTL; each claims what brings it to its share, and always
+        one at least, so that orphans never wait on an instance that does not claim.
+        """
+        assert self._keeper is not None
+        store = self.deps.store
+        orphans, owners = await store.leases.unfinished(UNFINISHED)
+        if not orphans:
+            return
+        live = len(await store.leases.instances(seen_within_s=cluster.ttl_s)) or 1
+        share = math.ceil((orphans + sum(owners.values())) / live)
+        limit = max(1, share - owners.get(cluster.instance_id, 0))
+        async with self._claim_lock:
+            for lease in await self._keeper.claim(limit=limit, unfinished=UNFINISHED):
+                await self._take_over(lease)
 
     async def _bury_dead_instances(self, cluster: Cluster) -> None:
         """End what instances not seen for two TTLs left: their processes on this host,

@@ -223,6 +223,27 @@ class Leases:
 
         return await self._db.read(holder)
 
+    async def unfinished(self, statuses: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """Customers with a run in one of ``statuses``: how many no live lease holds, and
+        how many each owner runs (what adopting instances balance)."""
+        now = self._db.dialect.now
+        marks = ", ".join("?" for _ in statuses)
+
+        def count(conn: Connection) -> tuple[int, dict[str, int]]:
+            rows = conn.execute(
+                "SELECT CASE WHEN l.expires_at > " + now + " THEN l.owner END, count(*)"
+                " FROM (SELECT DISTINCT customer_id FROM runs"
+                f" WHERE status IN ({marks})) r"
+                " LEFT JOIN customer_leases l ON l.customer_id = r.customer_id"
+                " GROUP BY 1",
+                tuple(statuses),
+            ).fetchall()
+            owners = {row[0]: int(row[1]) for row in rows if row[0] is not None}
+            orphans = sum(int(row[1]) for row in rows if row[0] is None)
+            return orphans, owners
+
+        return await self._db.read(count)
+
     async def instances(self, seen_within_s: float) -> builtins.list[tuple[str, str | None]]:
         """Return the instances seen within ``seen_within_s`` (id, URL): the live ones."""
         earlier = self._db.dialect.earlier

@@ -114,3 +114,14 @@ def test_normalize_timestamp_accepts_iso_spellings() -> None:
     assert normalize_timestamp("2025-01-01T00:00:00") == expected  # naive = UTC
     with pytest.raises(ValueError, match="Invalid isoformat"):
         normalize_timestamp("yesterday")
+
+
+async def test_idempotency_in_flight_keys_of_dead_instances_are_cleared_only(
+    store: Store,
+) -> None:
+    await store.idempotency.begin(SCOPE, "dead", "h", at(0), at(0, 10), instance="i1")
+    await store.idempotency.begin(SCOPE, "live", "h", at(0), at(0, 10), instance="i2")
+    assert await store.idempotency.clear_in_flight(["i1"]) == 1
+    assert await store.idempotency.begin(SCOPE, "dead", "h", at(1), at(0, 10), "i3") == Started()
+    assert await store.idempotency.begin(SCOPE, "live", "h", at(1), at(0, 10), "i3") == InFlight()
+    assert await store.idempotency.clear_in_flight([]) == 0  # no dead instance

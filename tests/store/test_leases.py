@@ -12,8 +12,8 @@ import pytest
 import trio
 
 from runner.errors import LeaseLostError
-from runner.store import Lease, fence
-from tests.store.factories import at, customer
+from runner.store import UNFINISHED, Lease, fence, fenced
+from tests.store.factories import at, customer, run
 
 if TYPE_CHECKING:
     from runner.store import Connection, Store
@@ -154,3 +154,44 @@ async def test_leases_concurrent_claims_never_share_a_customer(database: Databas
                 nursery.start_soon(instance, f"i{n}")
     assert sorted(taken) == customers
     assert all(len(owners) == 1 for owners in taken.values())
+
+
+async def test_leases_fenced_context_guards_every_write_made_in_it(store: Store) -> None:
+    await _register(store, "a")
+    (old,) = await store.leases.claim("i1", SHORT)
+    with fenced(old):
+        await store.customers.save_state("a", {"status": "IMPLEMENTING"}, at(1))
+    await _claim_when_expired(store, "i2", "a")
+    with fenced(old), pytest.raises(LeaseLostError):
+        await store.customers.save_state("a", {"status": "DONE"}, at(2))
+    await store.customers.save_state("a", {"status": "FAILED"}, at(3))  # unfenced: taken
+    assert await store.customers.load_state("a") == {"status": "FAILED"}
+
+
+async def test_leases_claim_of_unfinished_runs_takes_only_orphans_of_a_run(store: Store) -> None:
+    await _register(store, "idle", "mid-run", "paused", "held")
+    await store.runs.create(run("r1", "mid-run", "IMPLEMENTING"))
+    await store.runs.create(run("r2", "paused", "PAUSED"))
+    await store.runs.create(run("r3", "held", "VERIFYING"))
+    await store.leases.claim("i1", LONG, customer_id="held")
+    assert await store.leases.unfinished(UNFINISHED) == (1, {"i1": 1})
+    taken = await store.leases.claim("i2", LONG, limit=10, unfinished=UNFINISHED)
+    assert [lease.customer_id for lease in taken] == ["mid-run"]
+    assert await store.leases.unfinished(UNFINISHED) == (0, {"i1": 1, "i2": 1})
+
+
+async def test_leases_instances_seen_lately_are_the_live_ones(store: Store) -> None:
+    await store.leases.register_instance("i1", "http://a:1", at(0))
+    await store.leases.register_instance("i2", None, at(0))
+    assert await store.leases.instances(seen_within_s=LONG) == [("i1", "http://a:1"), ("i2", None)]
+    await store.write(  # i2 has not renewed for a minute
+        lambda conn: conn.execute(
+            f"UPDATE instances SET seen_at = {store.dialect.earlier} WHERE instance_id = 'i2'",
+            (90,),
+        )
+    )
+    assert await store.leases.instances(seen_within_s=LONG) == [("i1", "http://a:1")]
+    await store.leases.renew("i2", LONG)  # a heartbeat with nothing held still says "alive"
+    assert len(await store.leases.instances(seen_within_s=LONG)) == 2
+    await store.leases.forget_instances(["i2"])
+    assert await store.leases.instances(seen_within_s=LONG) == [("i1", "http://a:1")]

@@ -13,7 +13,9 @@ import trio
 
 from runner.errors import InsufficientStorageError, RunnerError
 from runner.store import (
+    CHANNEL,
     POSTGRES_MIGRATIONS,
+    NewEvent,
     PostgresStore,
     Started,
     fence,
@@ -323,3 +325,18 @@ async def test_postgres_listen_reports_a_lost_connection(pg_store: PostgresStore
             with pytest.raises(RunnerError) as excinfo:
                 await notifications.receive()
     assert excinfo.value.code == "store_error"
+
+
+async def test_postgres_event_appends_announce_customer_and_last_seq(
+    pg_store: PostgresStore,
+) -> None:
+    await pg_store.customers.upsert(customer("acme"))
+    async with pg_store.listen(CHANNEL) as notifications:
+        await pg_store.events.append("acme", None, "execution-log", {"n": 1}, at(1))
+        batch = [NewEvent(c, None, "execution-log", {"n": 2}, at(2)) for c in ("acme", "beta")]
+        await pg_store.events.append_many([*batch, batch[0]])
+        with trio.fail_after(10):
+            received = [await notifications.receive() for _ in range(3)]
+    # one per customer and transaction, with its last seq: never the event itself
+    assert received == ["acme:1", "acme:3", "beta:1"]
+    assert await pg_store.events.last_seqs() == {"acme": 3, "beta": 1}
