@@ -62,6 +62,7 @@ class Outcome:
     seconds: float
     cpu_s: float
     statuses: dict[str, int]
+    stage_means: dict[str, float]
 
     @property
     def per_minute(self) -> float:
@@ -89,20 +90,35 @@ async def _wait_all_final(clients: dict[str, httpx.AsyncClient]) -> dict[str, di
             await trio.sleep(POLL_S)
 
 
-async def _span_s(clients: dict[str, httpx.AsyncClient]) -> float:
-    """Seconds from the first run's start to the last run's finish (the stored runs)."""
-    starts, ends = [], []
+async def _last_runs(clients: dict[str, httpx.AsyncClient]) -> list[dict[str, Any]]:
+    """Each customer's latest run with its stages (read from the store)."""
+    runs = []
     for customer_id, client in clients.items():
         response = await client.get(f"/customers/{customer_id}/runs", params={"limit": 1})
         response.raise_for_status()
-        (run,) = response.json()["runs"]
-        starts.append(datetime.fromisoformat(run["startedAt"]))
-        ends.append(datetime.fromisoformat(run["finishedAt"]))
+        runs += response.json()["runs"]
+    return runs
+
+
+def _span_s(runs: list[dict[str, Any]]) -> float:
+    """Seconds from the first run's start to the last run's finish."""
+    starts = [datetime.fromisoformat(run["startedAt"]) for run in runs]
+    ends = [datetime.fromisoformat(run["finishedAt"]) for run in runs]
     return (max(ends) - min(starts)).total_seconds()
 
 
-async def _run_all(urls: list[str], remotes: list[Path]) -> tuple[float, dict[str, int]]:
-    """Register and run customer ``c<i>`` on instance ``i mod N``; return (span, statuses)."""
+def _stage_means(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean seconds of each stage over every task of ``runs``, in pipeline order."""
+    seconds: dict[str, list[float]] = {}
+    for run in runs:
+        for task in run["tasks"]:
+            for stage in task["stages"]:
+                seconds.setdefault(stage["stage"], []).append(stage["durationS"])
+    return {name: sum(values) / len(values) for name, values in seconds.items()}
+
+
+async def _run_all(urls: list[str], remotes: list[Path]) -> tuple[list[Any], dict[str, int]]:
+    """Register and run customer ``c<i>`` on instance ``i mod N``; return (runs, statuses)."""
     async with AsyncExitStack() as stack:
         by_url = {url: await stack.enter_async_context(http_client(url)) for url in urls}
         clients = {f"c{i}": by_url[urls[i % len(urls)]] for i in range(len(remotes))}
@@ -119,7 +135,7 @@ async def _run_all(urls: list[str], remotes: list[Path]) -> tuple[float, dict[st
             if state["status"] != "DONE":
                 print(f"  {customer_id}: {state['status']} {state.get('error')}")
         statuses = [s["status"] for s in states.values()]
-        return await _span_s(clients), {s: statuses.count(s) for s in sorted(set(statuses))}
+        return await _last_runs(clients), {s: statuses.count(s) for s in sorted(set(statuses))}
 
 
 def measure(
@@ -142,12 +158,13 @@ def measure(
             for n in range(instances)
         ]
         cpu_before = sum(cpu_seconds(process.pid) for _url, process in served)
-        span, statuses = trio.run(_run_all, [url for url, _process in served], remotes)
+        runs, statuses = trio.run(_run_all, [url for url, _process in served], remotes)
         cpu = sum(cpu_seconds(process.pid) for _url, process in served) - cpu_before
-    return Outcome(instances, statuses.get("DONE", 0) * tasks, span, cpu, statuses)
+    done = statuses.get("DONE", 0) * tasks
+    return Outcome(instances, done, _span_s(runs), cpu, statuses, _stage_means(runs))
 
 
-HEADER = "instances  tasks  seconds  tasks/min  vs 1  CPU s/task   statuses"
+HEADER = "instances  tasks  seconds  tasks/min  vs 1  CPU s/task   statuses   mean s per stage"
 
 
 def row(outcome: Outcome, one: Outcome | None) -> str:
@@ -155,8 +172,11 @@ def row(outcome: Outcome, one: Outcome | None) -> str:
     ratio = f"{outcome.per_minute / one.per_minute:4.2f}x" if one and one.per_minute else "    -"
     cpu = outcome.cpu_s / outcome.tasks_done if outcome.tasks_done else 0.0
     status = ",".join(f"{k}={v}" for k, v in outcome.statuses.items())
-    return (f"{outcome.instances:9d} {outcome.tasks_done:6d} {outcome.seconds:8.1f} "
-            f"{outcome.per_minute:10.1f} {ratio:>5} {cpu:11.2f}   {status}")  # fmt: skip
+    stages = " ".join(f"{name} {mean:.2f}" for name, mean in outcome.stage_means.items())
+    return (
+        f"{outcome.instances:9d} {outcome.tasks_done:6d} {outcome.seconds:8.1f} "
+        f"{outcome.per_minute:10.1f} {ratio:>5} {cpu:11.2f}   {status:9}  {stages}"
+    )
 
 
 def main() -> None:
