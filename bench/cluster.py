@@ -12,11 +12,14 @@ Customer ``c<i>`` is registered and started (``PUT``, ``POST /customers/{id}/run
 instance ``i mod N`` and its state polled there until every run is DONE, FAILED or STOPPED.
 The time is the span from the first run's ``startedAt`` to the last run's ``finishedAt``
 (the stored runs). CPU is the instances' own and their reaped children's (git, tool),
-from /proc. Then the store's event append rates, SQLite and PostgreSQL side by side
-(bench/store.py, on a fresh database of the same server).
+from /proc. The mean seconds per stage come from the stored runs too; IMPLEMENT's include
+the wait for a job slot. Then the store's event append rates, SQLite and PostgreSQL side by
+side (bench/store.py, on a fresh database of the same server).
 
-Until customer leases are wired into the service (issue 17), only one instance per
-database is supported: runs with 2 or 3 measure what that build does, not the design.
+Until customer leases are wired into the service (issue 17), one instance per database is
+what is supported. Runs with 2 or 3 instances work before that only because every request
+for a customer goes to the one instance it was started on and no instance starts while
+another runs (start-up interrupts every unfinished run in the database).
 
 Run: ``.venv/bin/python bench/cluster.py [--instances 1,2,3] [--customers 12] [--tasks 4]``
 """
