@@ -29,6 +29,13 @@ def memory_kib(pid: int) -> dict[str, int]:
     return fields
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time of ``pid`` and of its reaped children (user + system), from /proc."""
+    # the fields after the parenthesised command name; utime is field 14 of /proc/<pid>/stat
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(tick) for tick in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until_up(url: str, process: subprocess.Popen[bytes], name: str) -> None:
     """Poll ``url`` until it answers (30 s at most, and only while ``process`` lives)."""
     deadline = time.monotonic() + 30
@@ -70,6 +77,7 @@ def served_process(
         env = {
             **os.environ,
             "DEVTEAM_RUNNER_PORT": str(port),
+            "DEVTEAM_RUNNER_BASE_URL": f"http://127.0.0.1:{port}",
             "WORKSPACE_DIR": str(Path(tmp) / "workspace"),
             "DATABASE_URL": f"sqlite:///{tmp}/runner.db",
             "LOG_LEVEL": "warning",

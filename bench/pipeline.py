@@ -41,12 +41,12 @@ echo "edited src/rounds.txt for $DEVTEAM_TASK_ID"
 """
 
 
-def make_remotes(root: Path, count: int) -> list[Path]:
-    """Create ``count`` bare remotes with the 5-task list."""
+def make_remotes(root: Path, count: int, tasks: int = TASKS) -> list[Path]:
+    """Create ``count`` bare remotes, each with a list of ``tasks`` tasks that :data:`TOOL` does."""
     files = {
         "README.md": "# bench\n",
         "src/rounds.txt": "rounds\n",
-        "docs/DevTeam/tasks_list.md": task_list(TASKS, "src/rounds.txt"),
+        "docs/DevTeam/tasks_list.md": task_list(tasks, "src/rounds.txt"),
         "docs/DevTeam/task_outcomes.md": "# Task outcomes\n",
     }
     return [make_remote(root / f"repo{i}.git", files) for i in range(count)]
