@@ -20,7 +20,7 @@ import attrs
 import structlog
 import trio
 
-from runner.actors.bus import UPDATE
+from runner.actors.bus import UPDATE, Event
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
 from runner.actors.messages import GetState, Resume
@@ -29,7 +29,7 @@ from runner.actors.relay import Relay
 from runner.actors.state import ACTIVE, ExecutionState, Status
 from runner.clock import iso_utc
 from runner.errors import OwnedElsewhere, OwnerUnavailableError, RunnerError
-from runner.store import UNFINISHED, Lease, Notifications, fenced
+from runner.store import UNFINISHED, Lease, NewEvent, Notifications, StateSnapshot, fenced
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -134,9 +134,12 @@ class Registry:
         state.status = Status.FAILED
         state.pause_requested = False
         state.last_update = now
-        await store.customers.save_state(customer_id, state.to_record(), now)
         frame = self.deps.redactor.value(state.update_frame())
-        await store.events.append(customer_id, state.run_id, UPDATE, frame, now)
+        (record,) = await store.events.append_many(
+            [NewEvent(customer_id, state.run_id, UPDATE, frame, now)],
+            state=StateSnapshot(customer_id, state.to_record(), now),
+        )
+        self.deps.bus.publish(Event(customer_id, record.seq, UPDATE, frame, record.text))
 
     def actor(self, customer_id: str) -> CustomerActor:
         """Return the customer's actor, starting it if needed (alone on the database)."""
@@ -259,17 +262,17 @@ class Registry:
         """Take over customers left mid-run by an owner that is gone, and resume them."""
         while True:
             try:
+                await self._adopt(cluster)  # first: the customers wait, the dead do not
                 await self._bury_dead_instances(cluster)
-                await self._adopt(cluster)
             except RunnerError as exc:
                 log.warning("adoption_failed", code=exc.code, message=exc.message)
-            await trio.sleep(min(cluster.adopt_every_s, cluster.ttl_s / 3))
+            await trio.sleep(min(cluster.adopt_every_s, cluster.ttl_s / 4))
 
     async def _adopt(self, cluster: Cluster) -> None:
         """Claim this instance's share of the orphans, balanced by active jobs.
 
         The runs in progress (the owned ones and the orphans) are shared evenly by the
-        instances seen within a TTL; each claims what brings it to its share, and always
+        instances seen lately; each claims what brings it to its share, and always
         one at least, so that orphans never wait on an instance that does not claim.
         """
         assert self._keeper is not None
@@ -277,7 +280,9 @@ class Registry:
         orphans, owners = await store.leases.unfinished(UNFINISHED)
         if not orphans:
             return
-        live = len(await store.leases.instances(seen_within_s=cluster.ttl_s)) or 1
+        # Beating every third of a TTL, a live instance was seen within half of one; the
+        # owner of a lease that just expired was last seen a whole TTL ago.
+        live = len(await store.leases.instances(seen_within_s=cluster.ttl_s / 2)) or 1
         share = math.ceil((orphans + sum(owners.values())) / live)
         limit = max(1, share - owners.get(cluster.instance_id, 0))
         async with self._claim_lock:
