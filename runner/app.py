@@ -22,7 +22,7 @@ from quart_schema import QuartSchema
 from quart_trio import QuartTrio
 
 import runner
-from runner.actors import ActorDeps, Cluster, EventBus, Registry, end_lives_of
+from runner.actors import ActorDeps, Cluster, EventBus, Registry, bury, end_lives_of
 from runner.api import (
     WEB_DIR,
     DevteamSocket,
@@ -227,7 +227,10 @@ async def open_services(
         # Before anything can resume a run: end what a crashed earlier life left running
         # (another live instance's processes are its own).
         dead = await end_lives_of(store, alive)
-        await store.idempotency.clear_in_flight(None if cluster is None else dead)
+        if cluster is None:
+            await store.idempotency.clear_in_flight()
+        else:
+            await bury(store, dead)
         pid = os.getpid()
         await store.processes.begin_life(
             instance, pid, iso_utc(now()), host=socket.gethostname(), start_time=start_time(pid)

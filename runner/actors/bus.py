@@ -239,8 +239,15 @@ class EventBus:
     _transports: int = 0
 
     def publish(self, event: Event) -> None:
-        """Offer ``event`` to every interested subscriber; never blocks."""
+        """Offer ``event`` to every interested subscriber once; never blocks.
+
+        An event whose ``seq`` was published already is not offered again: with several
+        instances, the customer's actor and the relay of other instances' events may both
+        come to publish one event (each in ``seq`` order).
+        """
         customer_id = event.customer_id
+        if event.seq <= self.last_seq.get(customer_id, 0):
+            return
         self.last_seq[customer_id] = event.seq
         wire = event.wire if self._transports else b""
         for subscriber in self._subscribers.values():

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from runner.store import Lease, ProcessLife, Store
 
-__all__ = ["LeaseKeeper", "LeaseStore", "end_lives_of"]
+__all__ = ["LeaseKeeper", "LeaseStore", "bury", "end_lives_of"]
 
 log = structlog.get_logger(__name__)
 
@@ -231,3 +231,19 @@ async def end_lives_of(store: Store, alive: Collection[str] | None = None) -> li
         if killed:
             log.warning("ended_processes_of_previous_life", killed=killed, lives=len(ours))
     return [life.instance for life in dead]
+
+
+async def bury(store: Store, dead: Sequence[str]) -> None:
+    """Hand on what these instances, gone for good, still hold.
+
+    Their leases are released at once (a process gone from this host writes nothing more;
+    another host's instance unseen for two TTLs holds no unexpired lease anyway), their
+    in-flight idempotency keys cleared (a retry runs again), their rows deleted.
+    """
+    if not dead:
+        return
+    for instance in dead:
+        await store.leases.release(instance)
+    await store.idempotency.clear_in_flight(dead)
+    await store.leases.forget_instances(dead)
+    log.warning("dead_instances_buried", instances=len(dead))

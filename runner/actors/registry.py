@@ -24,7 +24,7 @@ from runner.actors.bus import UPDATE, Event
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
 from runner.actors.messages import GetState, Resume
-from runner.actors.ownership import LeaseKeeper, end_lives_of
+from runner.actors.ownership import LeaseKeeper, bury, end_lives_of
 from runner.actors.relay import Relay
 from runner.actors.state import ACTIVE, ExecutionState, Status
 from runner.clock import iso_utc
@@ -290,16 +290,11 @@ class Registry:
                 await self._take_over(lease)
 
     async def _bury_dead_instances(self, cluster: Cluster) -> None:
-        """End what instances not seen for two TTLs left: their processes on this host,
-        their in-flight idempotency keys (a retry runs again), their rows."""
+        """End what instances that are gone left (see :func:`bury`)."""
         store = self.deps.store
         live = {i for i, _ in await store.leases.instances(seen_within_s=2 * cluster.ttl_s)}
         live.add(cluster.instance_id)
-        dead = await end_lives_of(store, live)
-        if dead:
-            await store.idempotency.clear_in_flight(dead)
-            await store.leases.forget_instances(dead)
-            log.warning("dead_instances_buried", instances=len(dead))
+        await bury(store, await end_lives_of(store, live))
 
     async def _supervise(self, actor: CustomerActor, lease: Lease | None) -> None:
         with fenced(lease):

@@ -40,7 +40,7 @@ def test_unread_progress_updates_coalesce_latest_wins_and_keep_seq_order() -> No
 def test_status_changes_are_kept_while_there_is_room() -> None:
     bus = EventBus(capacity=10)
     with bus.subscribe() as sub:
-        for seq, status in enumerate(["SELECTING", "PREPARING", "IMPLEMENTING", "DONE"]):
+        for seq, status in enumerate(["SELECTING", "PREPARING", "IMPLEMENTING", "DONE"], 1):
             bus.publish(_update("a", seq, status))
         events = _drain(sub)
     assert [e.frame["status"] for e in events] == ["SELECTING", "PREPARING", "IMPLEMENTING", "DONE"]
@@ -49,7 +49,7 @@ def test_status_changes_are_kept_while_there_is_room() -> None:
 def test_status_changes_coalesce_when_the_queue_is_full() -> None:
     bus = EventBus(capacity=3)
     with bus.subscribe() as sub:
-        for seq, status in enumerate(["SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING"]):
+        for seq, status in enumerate(["SELECTING", "PREPARING", "IMPLEMENTING", "VERIFYING"], 1):
             bus.publish(_update("a", seq, status))
         assert sub.pending() == 3
         bus.publish(_update("a", 9, "DONE"))
@@ -60,19 +60,19 @@ def test_status_changes_coalesce_when_the_queue_is_full() -> None:
 def test_logs_beyond_capacity_are_dropped_and_announced_once() -> None:
     bus = EventBus(capacity=3)
     with bus.subscribe() as sub:
-        for seq in range(10):
+        for seq in range(1, 11):  # seqs start at 1, as the store's
             bus.publish(_log("a", seq))
         first = sub.receive_nowait()
         assert first.type == LOG
         assert first.frame["dropped"] == 7
         assert "dropped 7" in first.frame["message"]
-        assert [e.seq for e in _drain(sub)] == [0, 1, 2]
+        assert [e.seq for e in _drain(sub)] == [1, 2, 3]
 
 
 def test_updates_are_never_dropped_even_when_logs_fill_the_queue() -> None:
     bus = EventBus(capacity=2)
     with bus.subscribe() as sub:
-        for seq in range(5):
+        for seq in range(1, 6):
             bus.publish(_log("a", seq))
         bus.publish(_update("a", 99, "DONE"))
         events = _drain(sub)
@@ -115,14 +115,14 @@ async def test_stalled_subscriber_does_not_block_publisher_or_others(
             async def consume() -> None:
                 async for event in live:
                     got.append(event.seq)
-                    if event.seq == 999:
+                    if event.seq == 1000:
                         return
 
             nursery.start_soon(consume)
-            for seq in range(1000):
+            for seq in range(1, 1001):
                 bus.publish(_log("a", seq))
                 await trio.lowlevel.checkpoint()  # let the live reader keep up
-        assert got[-1] == 999
+        assert got[-1] == 1000
         assert len(got) == 1000
         assert stalled.pending() == 5
         assert stalled.dropped == 995
@@ -149,7 +149,7 @@ def test_each_dropped_log_is_reported_to_the_bus_observer() -> None:
     dropped: list[None] = []
     bus = EventBus(capacity=3, on_dropped=lambda: dropped.append(None))
     with bus.subscribe(), bus.subscribe(["b"]):  # the second follows another customer
-        for seq in range(10):
+        for seq in range(1, 11):
             bus.publish(_log("a", seq))
         bus.publish(_update("a", 11, "DONE"))  # an update is never dropped
     assert len(dropped) == 7
@@ -210,7 +210,7 @@ def test_logs_are_dropped_beyond_the_byte_bound_too() -> None:
     bus = EventBus(capacity=1000, max_bytes=4096)
     big = "x" * 1000
     with bus.subscribe() as sub:
-        for seq in range(50):
+        for seq in range(1, 51):
             frame = {"type": LOG, "customerId": "a", "seq": seq, "message": big}
             bus.publish(Event("a", seq, LOG, frame))
         # ~1062 bytes each: the fourth crosses 4096 bytes; the rest are dropped
@@ -231,3 +231,17 @@ def test_events_already_replayed_are_not_sent_again() -> None:
         bus.publish(_log("a", 4))  # published late, stored before the replay read it
         bus.publish(_log("a", 7))
         assert socket.written == [_log("a", 7).wire]
+
+
+def test_an_event_published_twice_reaches_each_subscriber_once() -> None:
+    bus = EventBus(capacity=10)
+    with bus.subscribe() as sub:
+        for seq in (1, 2, 2, 1, 3):  # the relay and the actor may both publish an event
+            bus.publish(_log("a", seq))
+        bus.publish(_log("b", 1))
+        assert [(e.customer_id, e.seq) for e in _drain(sub)] == [
+            ("a", 1),
+            ("a", 2),
+            ("a", 3),
+            ("b", 1),
+        ]
