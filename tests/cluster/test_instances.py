@@ -16,11 +16,13 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
+from runner.actors import EventBus, Relay
 from runner.errors import LeaseLostError
-from runner.store import fenced
+from runner.store import fenced, open_postgres_store
 from tests.helpers.fake_stages import FakeStages
 from tests.helpers.service import Service, running_service, service_settings
 from tests.helpers.ws import frames_until, status_is
+from tests.store.factories import customer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -243,3 +245,68 @@ async def test_one_idempotency_key_sent_to_two_instances_executes_once(
     assert first.status_code == second.status_code == 202
     assert first.content == second.content
     assert len(runs) == 2  # the first run, and one for the key
+
+
+async def test_a_customer_whose_owner_cannot_take_the_request_is_503_with_retry_after(
+    tmp_path: Path, database: str
+) -> None:
+    stages = FakeStages()
+    with trio.fail_after(60):
+        async with instance(tmp_path, database, stages, "a") as a:
+            await _register(a)
+            store = a.services.store
+            gone = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+            await store.leases.register_instance("ghost", gone, "2026-01-01T00:00:00Z")
+            assert await store.leases.claim("ghost", 60.0, customer_id="acme")
+            async with a.client() as client:
+                unreachable = await client.post("/customers/acme/pause")
+                again = await client.post(
+                    "/customers/acme/pause", headers={"X-Devteam-Forwarded-By": "other"}
+                )
+            audit = await store.audit.list("acme", 10, None)
+    for answer in (unreachable, again):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "owner_unavailable"
+        assert answer.headers["Retry-After"] == "1"  # the lease TTL, rounded up
+    assert "cannot be reached" in unreachable.json()["error"]["message"]
+    assert "forwarded here already" in again.json()["error"]["message"]
+    pauses = [row.entry.status_code for row in audit if "pause" in row.entry.action]
+    assert pauses == [503, 503]  # answered here: audited here
+    assert stages.calls == []
+
+
+class _Deaf:
+    """A LISTEN connection on which no notification ever arrives."""
+
+    async def receive(self) -> str:
+        await trio.sleep_forever()
+        raise AssertionError  # unreachable
+
+    def __aiter__(self) -> _Deaf:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self.receive()
+
+
+async def test_the_relay_polls_when_no_notification_comes(database: str) -> None:
+    @asynccontextmanager
+    async def deaf(channel: str) -> AsyncIterator[Any]:
+        yield _Deaf()
+
+    async with open_postgres_store(database) as store:
+        await store.customers.upsert(customer("acme"))
+        await store.events.append("acme", None, "execution-log", {"n": 0}, "2026-01-01T00:00:00Z")
+        bus = EventBus()
+        relay = Relay(store, bus, deaf, owns=lambda customer_id: False, poll_s=0.05)
+        with bus.subscribe() as subscriber, trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(relay.run)  # from the last seq on: 0 is not sent
+                for n in (1, 2):
+                    await store.events.append(
+                        "acme", None, "execution-log", {"n": n}, "2026-01-01T00:00:01Z"
+                    )
+                received = [await subscriber.receive() for _ in range(2)]
+                nursery.cancel_scope.cancel()
+    assert [(e.seq, e.frame["n"]) for e in received] == [(2, 1), (3, 2)]
+    assert relay.relayed == 2
