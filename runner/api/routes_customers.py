@@ -107,6 +107,7 @@ async def _transition(customer_id: str, action: str, make: Any, body: Any) -> Re
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def run(customer_id: str) -> Response:
     """Start the autopilot: SELECT -> PREP -> IMPLEMENT -> VERIFY -> COMPLETE until done."""
     body = await parse_body(RunBody, optional=True)
@@ -132,6 +133,7 @@ async def run(customer_id: str) -> Response:
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def pause(customer_id: str) -> Response:
     """Pause after the current stage."""
     body = await parse_body(TransitionBody, optional=True)
@@ -146,6 +148,7 @@ async def pause(customer_id: str) -> Response:
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def resume(customer_id: str) -> Response:
     """Continue a paused, failed or stopped run where it stopped (or ``from`` a stage).
 
@@ -172,6 +175,7 @@ async def resume(customer_id: str) -> Response:
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def skip(customer_id: str, task_id: str) -> Response:
     """Skip a task: SELECT passes over it; its dependants keep waiting for it.
 
@@ -205,6 +209,7 @@ async def skip(customer_id: str, task_id: str) -> Response:
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def unskip(customer_id: str, task_id: str) -> Response:
     """Undo a skip: SELECT considers the task again (404 ``skip_not_found`` if it was not).
 
@@ -226,6 +231,7 @@ async def unskip(customer_id: str, task_id: str) -> Response:
 @document_response(ErrorBody, 409)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def stop(customer_id: str) -> Response:
     """Cancel the run now: kills tool and test processes, leaves the workspace clean."""
     body = await parse_body(TransitionBody, optional=True)

@@ -57,6 +57,7 @@ async def _stage(customer_id: str, command: Callable[[Reply], ManualStage]) -> d
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def prep() -> Response:
     """PREP: clone or fetch the repository and create (or reuse) the task branch."""
     body = await parse_body(PrepBody)
@@ -82,6 +83,7 @@ async def prep() -> Response:
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def implement() -> Response:
     """IMPLEMENT: run the coding tool on the task branch and commit its change."""
     body = await parse_body(ImplementBody)
@@ -114,6 +116,7 @@ async def implement() -> Response:
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def verify() -> Response:
     """VERIFY: evaluate the criteria on the task branch; 422 with every result if unmet."""
     body = await parse_body(VerifyBody)
@@ -135,6 +138,7 @@ async def verify() -> Response:
 @document_response(ErrorBody, 400)
 @document_response(ErrorBody, 404)
 @document_response(ErrorBody, 422)
+@document_response(ErrorBody, 503)
 async def tasks_next() -> Response:
     """SELECT: the first task not done whose dependencies are done (``task: null`` if none).
 

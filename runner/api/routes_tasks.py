@@ -26,6 +26,7 @@ blueprint = Blueprint("tasks", __name__)
 @document_response(ErrorBody, 422)
 @document_response(ErrorBody, 500)
 @document_response(ErrorBody, 507)
+@document_response(ErrorBody, 503)
 async def get_tasks(customer_id: str) -> Response:
     """The task list as a tree: every task with where it stands, the groups, the warnings.
 

@@ -415,6 +415,7 @@ async def test_a_frozen_owner_a_cut_listen_and_a_key_sent_twice(
                     "SELECT count(*) FROM runs WHERE customer_id = 'once'"
                 ).fetchone()
     assert took <= TTL + 1.0, f"owned again after {took:.2f} s"
+    assert "lease_lost" in (tmp_path / "i0.log").read_text()  # the frozen one knew on waking
     assert [a.status_code for a in answers] == [202, 202]
     assert answers[0].content == answers[1].content
     assert runs is not None
