@@ -16,10 +16,8 @@ from /proc. The mean seconds per stage come from the stored runs too; IMPLEMENT'
 the wait for a job slot. Then the store's event append rates, SQLite and PostgreSQL side by
 side (bench/store.py, on a fresh database of the same server).
 
-Until customer leases are wired into the service (issue 17), one instance per database is
-what is supported. Runs with 2 or 3 instances work before that only because every request
-for a customer goes to the one instance it was started on and no instance starts while
-another runs (start-up interrupts every unfinished run in the database).
+Each instance claims the customers it is asked to run (their leases); polling a customer on
+another instance would be answered from the database all the same.
 
 Run: ``.venv/bin/python bench/cluster.py [--instances 1,2,3] [--customers 12] [--tasks 4]``
 """
