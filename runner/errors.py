@@ -15,6 +15,7 @@ RunnerError(Exception): code + http_status (ClassVar), message, details
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -173,9 +174,10 @@ class OwnerUnavailableError(RunnerError):
     code = "owner_unavailable"
     http_status = 503
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
+    def __init__(self, message: str, lease_ttl_s: float) -> None:
         super().__init__(message)
-        self.headers["Retry-After"] = str(retry_after_s)
+        # within a lease's TTL the customer has an owner that takes requests again
+        self.headers["Retry-After"] = str(max(1, math.ceil(lease_ttl_s)))
 
 
 class OwnedElsewhere(Exception):  # noqa: N818  # not an error: the request goes elsewhere

@@ -200,7 +200,7 @@ class Registry:
             raise OwnedElsewhere(customer_id, holder.owner, holder.owner_url)
         raise OwnerUnavailableError(
             f"customer {customer_id} is changing instances; retry in a moment",
-            retry_after_s=max(1, math.ceil(keeper.ttl_s)),
+            lease_ttl_s=keeper.ttl_s,
         )
 
     async def _take_over(self, lease: Lease) -> CustomerActor:

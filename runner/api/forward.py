@@ -11,8 +11,6 @@ this instance does not. A forwarded request is marked: it is never forwarded a s
 
 from __future__ import annotations
 
-import math
-
 import httpx
 import structlog
 from quart import Response, g, request
@@ -46,17 +44,10 @@ _CONNECT_TIMEOUT_S = 3.0
 async def forward(exc: OwnedElsewhere) -> Response:
     """Answer the current request with the owner's answer to it (the error handler)."""
     svc = services()
-    retry_after = max(1, math.ceil(svc.settings.lease_ttl_s))
-    g.forwarded = True  # the owner audits the request
     if request.headers.get(FORWARDED_BY) or not exc.url:
         why = "it was forwarded here already" if exc.url else "it has no DEVTEAM_RUNNER_BASE_URL"
-        g.forwarded = False
-        return error_response(
-            OwnerUnavailableError(
-                f"customer {exc.customer_id} is run by another instance and {why};"
-                " retry in a moment",
-                retry_after_s=retry_after,
-            )
+        return _unavailable(
+            f"customer {exc.customer_id} is run by another instance and {why}; retry in a moment"
         )
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
     headers[FORWARDED_BY] = svc.registry.instance_id or "-"
@@ -73,14 +64,15 @@ async def forward(exc: OwnedElsewhere) -> Response:
         )
     except httpx.HTTPError as error:
         log.warning("forward_failed", owner=exc.owner, error=type(error).__name__)
-        g.forwarded = False
-        return error_response(
-            OwnerUnavailableError(
-                f"customer {exc.customer_id} is run by instance {exc.owner}, which cannot be"
-                " reached; another instance takes it over within the lease TTL",
-                retry_after_s=retry_after,
-            )
+        return _unavailable(
+            f"customer {exc.customer_id} is run by instance {exc.owner}, which cannot be"
+            " reached; another instance takes it over within the lease TTL"
         )
+    g.forwarded = True  # the owner audited the request
     kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
     kept.pop("content-encoding", None)  # httpx decoded the body
     return Response(answer.content, status=answer.status_code, headers=kept)
+
+
+def _unavailable(message: str) -> Response:
+    return error_response(OwnerUnavailableError(message, services().settings.lease_ttl_s))
