@@ -105,7 +105,15 @@ class Relay:
         """Catch up every customer (not owned here) whose last ``seq`` is ahead of the bus."""
         for customer_id, seq in (await self._store.events.last_seqs()).items():
             if seq > self._bus.last_seq.get(customer_id, 0) and not self._owns(customer_id):
-                await self.catch_up(customer_id)
+                await self._catch_up_to(customer_id, seq)
+
+    async def _catch_up_to(self, customer_id: str, seq: int) -> None:
+        """Catch up, or with nobody subscribed just move on to ``seq``: a subscriber that
+        comes later asks for what it wants to see again (``since``)."""
+        if self._bus.subscriber_count:
+            await self.catch_up(customer_id)
+        elif seq > self._bus.last_seq.get(customer_id, 0):
+            self._bus.last_seq[customer_id] = seq
 
     async def _listen_forever(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -137,13 +145,10 @@ class Relay:
             log.warning("relay_bad_notification", payload=payload[:100])
             return
         if last > self._bus.last_seq.get(customer_id, -math.inf) and not self._owns(customer_id):
-            await self._catch_up_quietly(customer_id)
-
-    async def _catch_up_quietly(self, customer_id: str) -> None:
-        try:
-            await self.catch_up(customer_id)
-        except RunnerError as exc:  # the poll tries again
-            log.warning("relay_read_failed", code=exc.code, message=exc.message)
+            try:
+                await self._catch_up_to(customer_id, last)
+            except RunnerError as exc:  # the poll tries again
+                log.warning("relay_read_failed", code=exc.code, message=exc.message)
 
     async def _poll_forever(self) -> None:
         while True:

@@ -307,6 +307,14 @@ async def test_the_relay_polls_when_no_notification_comes(database: str) -> None
                         "acme", None, "execution-log", {"n": n}, "2026-01-01T00:00:01Z"
                     )
                 received = [await subscriber.receive() for _ in range(2)]
+                subscriber.close()
                 nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(relay.run)
+            await store.events.append("acme", None, "execution-log", {"n": 3}, "2026-01-01Z")
+            with trio.fail_after(10):  # nobody subscribed: moved past, nothing read
+                while bus.last_seq["acme"] != 4:  # noqa: ASYNC110  # the poll's effect
+                    await trio.sleep(0.02)
+            nursery.cancel_scope.cancel()
     assert [(e.seq, e.frame["n"]) for e in received] == [(2, 1), (3, 2)]
     assert relay.relayed == 2
