@@ -221,6 +221,12 @@ async def open_services(
         alive = None
         if isinstance(store, PostgresStore):  # other instances may share it
             cluster = Cluster(instance, settings.base_url, settings.lease_ttl_s, store.listen)
+            if settings.base_url is None:
+                log.warning(
+                    "no_base_url",
+                    message="DEVTEAM_RUNNER_BASE_URL is not set: other instances sharing the"
+                    " database cannot forward requests for this instance's customers (503)",
+                )
             await store.leases.register_instance(instance, settings.base_url, iso_utc(now()))
             live = await store.leases.instances(seen_within_s=2 * settings.lease_ttl_s)
             alive = {instance_id for instance_id, _ in live}

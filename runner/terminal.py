@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.actors import RESTING, GetState, StartRun
+from runner.actors import RESTING, StartRun
 from runner.app import open_services
 from runner.clock import iso_utc, utc_now
-from runner.errors import RunnerError
+from runner.errors import OwnedElsewhere, RunnerError
 from runner.git import validate_repo_url
 from runner.pipeline import PipelineStages
 from runner.store import CustomerRecord
@@ -66,11 +66,15 @@ async def run_in_terminal(settings: Settings, args: argparse.Namespace) -> int:
             except RunnerError as exc:
                 print(f"devteam-runner: {exc.message}", file=sys.stderr)
                 return 1
+            except OwnedElsewhere as exc:  # another instance on the shared database runs it
+                where = f" at {exc.url}" if exc.url else ""
+                print(f"devteam-runner: {exc}{where}: send the run there", file=sys.stderr)
+                return 1
             async for event in events:
                 print(_line(dict(event.frame)), flush=True)
                 if event.is_update and event.frame.get("status") in RESTING:
                     break
-        state = await services.registry.ask(args.customer, GetState)
+        state = await services.registry.state(args.customer)
     status = state["status"]
     if state.get("error"):
         error = state["error"]

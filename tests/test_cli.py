@@ -6,12 +6,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import trio
+
 from runner.cli import main
 from runner.logging import configure_logging
 from runner.redact import Redactor
+from runner.store import open_postgres_store
 from tests.helpers.calc_repo import TASKS, make_calc_remote, make_tool
 from tests.helpers.gitrepo import git
 from tests.helpers.postgres import PASSWORD
+from tests.store.factories import customer
 
 if TYPE_CHECKING:
     import pytest
@@ -151,4 +155,29 @@ def test_serve_that_cannot_open_its_database_says_why_without_the_password(
     assert "cannot start: database error" in result.stderr
     assert "password authentication failed" in result.stderr
     assert "wrong-password-5150" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_run_command_names_the_instance_that_runs_the_customer(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.create_database()
+    remote = make_calc_remote(tmp_path)
+
+    async def held_elsewhere() -> None:
+        async with open_postgres_store(url) as store:
+            await store.customers.upsert(customer("cli", str(remote)))
+            await store.leases.register_instance("ghost", "http://10.0.0.9:8081", "2026-01-01Z")
+            assert await store.leases.claim("ghost", 600.0, customer_id="cli")
+
+    trio.run(held_elsewhere)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABASE_URL": url,
+           "WORKSPACE_DIR": str(tmp_path / "ws"), "LOG_LEVEL": "error"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "run", str(remote), "--tool", "command"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "run by instance ghost at http://10.0.0.9:8081" in result.stderr
     assert "Traceback" not in result.stderr
