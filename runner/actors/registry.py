@@ -59,7 +59,7 @@ class Cluster:
     """How long a customer's lease lasts unless renewed (``LEASE_TTL_S``)."""
     listen: Callable[[str], AbstractAsyncContextManager[Notifications]]
     """Opens a LISTEN connection (``PostgresStore.listen``)."""
-    adopt_every_s: float = 1.0
+    adopt_every_s: float = 0.5
     """How often customers whose owner is gone are looked for (and dead instances)."""
 
 
@@ -266,7 +266,7 @@ class Registry:
                 await self._bury_dead_instances(cluster)
             except RunnerError as exc:
                 log.warning("adoption_failed", code=exc.code, message=exc.message)
-            await trio.sleep(min(cluster.adopt_every_s, cluster.ttl_s / 4))
+            await trio.sleep(min(cluster.adopt_every_s, cluster.ttl_s / 8))
 
     async def _adopt(self, cluster: Cluster) -> None:
         """Claim this instance's share of the orphans, balanced by active jobs.
