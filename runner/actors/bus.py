@@ -237,9 +237,15 @@ class EventBus:
     _transports: int = 0
 
     def publish(self, event: Event) -> None:
-        """Offer ``event`` to every interested subscriber; never blocks."""
+        """Offer ``event`` to every interested subscriber; never blocks.
+
+        Sockets that take the frame at once get it first; the subscribers whose events
+        wait (a backlog, a socket that would block, no transport) queue it afterwards, so
+        a stalled subscriber does not delay the ones after it.
+        """
         customer_id = event.customer_id
         wire = event.wire if self._transports else b""
+        waiting: list[Subscriber] = []
         for subscriber in self._subscribers.values():
             # The filter and offer()'s direct write inlined: this loop runs once per
             # subscriber and event, and the floor it competes with is one send() each.
@@ -251,10 +257,13 @@ class EventBus:
                     or subscriber._items
                     or subscriber._dropped
                     or subscriber.replayed
+                    or not transport.write_nowait(wire)
                 ):
-                    subscriber.offer(event)
-                elif not transport.write_nowait(wire):
-                    subscriber.enqueue(event)
+                    waiting.append(subscriber)
+        for subscriber in waiting:
+            # offer() may try the socket once more: nothing of this subscriber waits
+            # before the event then, so a write that goes through keeps the order.
+            subscriber.offer(event)
 
     @contextmanager
     def subscribe(
