@@ -4,9 +4,9 @@ Three servers take turns in this process, in interleaved rounds (the machine is 
 service sits between the other two in every round, so each ratio compares neighbours:
 
 - ``service``: the service (``runner.app`` on ``runner.serve.serve_app``, 127.0.0.1) with
-  the GC settings ``serve`` applies (``runner.serve.tune_gc``); synthetic
-  ``execution-update``/``execution-log`` events go through its ``EventBus`` as the
-  customer actors publish them;
+  the GC and malloc settings ``serve`` applies (``runner.serve.tune_gc``, ``tune_malloc``);
+  synthetic ``execution-update``/``execution-log`` events go through its ``EventBus`` as
+  the customer actors publish them;
 - ``service+stalled``: the same, with ``--stalled`` more subscribers that never read
   (4 KiB receive buffers, flooded first so their sockets are full and their queues at
   their bound; a round whose stalled subscribers drained their queue is an error);
@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._ws_memory import memory_main
 from runner.actors import Event, text_frame
 from runner.pipeline import PipelineStages
-from runner.serve import tune_gc
+from runner.serve import tune_gc, tune_malloc
 from tests.helpers.service import Service, running_service, service_settings
 
 if TYPE_CHECKING:
@@ -374,7 +374,8 @@ async def server_main(rounds: int, readers: int, stalled: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = service_settings(Path(tmp), ws_ping_interval_s=60.0)
         async with running_service(settings, PipelineStages()) as service:
-            tune_gc()  # what `devteam-runner serve` does once the service has started
+            tune_malloc()  # what `devteam-runner serve` does first
+            tune_gc()  # and once the service has started
             await run_service(service, 10, 0)  # warm up
             await run_floor(10)
             print(
