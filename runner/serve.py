@@ -50,8 +50,10 @@ _IGNORED_ACCEPT_ERRORS = {errno.EPERM, errno.ECONNABORTED, errno.EPROTO, errno.E
                           errno.ENOPROTOOPT, errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH,
                           errno.EOPNOTSUPP, errno.ENETUNREACH}  # fmt: skip
 _ACCEPT_BACKOFF_S = 0.1
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter (malloc.h)
-_MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, kept from then on
+# glibc's mallopt() parameters (malloc.h), both set to glibc's default, kept from then on
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_THRESHOLD_BYTES = 128 * 1024
 
 
 class ConnectionHandler(Protocol):
@@ -240,7 +242,8 @@ def tune_malloc() -> bool:
     allocated meanwhile kept the freed space from being returned. A run printing 300,000
     lines grew RSS by ~14 MB, ~9 MB of it free heap; ~20 MB with 200 stalled subscribers,
     whose queues hold a few batches (bench/ws.py --only memory). Setting the threshold
-    turns the raising off.
+    turns the raising off; the trim threshold (free space at the heap's top given back),
+    which glibc raised along with it, is set back too.
 
     Returns:
         Whether it applied (glibc's malloc only).
@@ -250,7 +253,8 @@ def tune_malloc() -> bool:
     except AttributeError:  # not glibc (macOS)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES))
+    return all([mallopt(_M_MMAP_THRESHOLD, _THRESHOLD_BYTES),
+                mallopt(_M_TRIM_THRESHOLD, _THRESHOLD_BYTES)])  # fmt: skip
 
 
 async def serve(settings: Settings) -> None:
