@@ -1,14 +1,15 @@
 """WebSocket fan-out against the Python floor, measured as the service runs in production.
 
-Three servers take turns in this process, in interleaved rounds (the machine is noisy):
+Three servers take turns in this process, in interleaved rounds (the machine is noisy); the
+service sits between the other two in every round, so each ratio compares neighbours:
 
 - ``service``: the service (``runner.app`` on ``runner.serve.serve_app``, 127.0.0.1) with
-  the GC settings ``serve`` applies (``runner.serve.tune_gc``); synthetic
-  ``execution-update``/``execution-log`` events go through its ``EventBus`` as the
-  customer actors publish them;
+  the GC and malloc settings ``serve`` applies (``runner.serve.tune_gc``, ``tune_malloc``);
+  synthetic ``execution-update``/``execution-log`` events go through its ``EventBus`` as
+  the customer actors publish them;
 - ``service+stalled``: the same, with ``--stalled`` more subscribers that never read
   (4 KiB receive buffers, flooded first so their sockets are full and their queues at
-  their bound);
+  their bound; a round whose stalled subscribers drained their queue is an error);
 - ``floor``: a plain trio server, wsproto handshake, one pre-encoded frame per event, the
   publisher calling non-blocking ``sock.send`` on every socket in turn.
 
@@ -20,20 +21,23 @@ costs a few microseconds a frame and is not the floor. ``time.monotonic()`` is
 
 ``srv us/f`` is the server process's CPU time (user + system) per frame received during the
 publishing window; ``cli us/f`` the reader's. Targets (issue 19): service p99 and CPU/frame
-<= 1.5x the floor; with stalled subscribers, readers' p99 <= 1.2x the run without them.
+<= 1.5x the floor; with stalled subscribers, readers' p99 <= 1.2x the run without them. Each
+ratio is printed pooled (every round's frames together) and per round with its median: a
+p99 is one hiccup away from another, and rounds next to each other share the machine's mood.
 
 Memory (after the fan-out, or alone with ``--only memory``): the service as ``devteam-runner
 serve`` (a child process), 200 subscribers that never read, and a ``command`` tool printing
 300,000 log lines in one ``/implement``; prints the service's RSS growth (and the same run
 without the stalled subscribers).
 
-Run: ``.venv/bin/python bench/ws.py [--rounds 3] [--readers 1000] [--stalled 100]``
+Run: ``.venv/bin/python bench/ws.py [--rounds 5] [--readers 1000] [--stalled 100]``
      ``.venv/bin/python bench/ws.py --only memory [--lines 300000] [--subscribers 200]``
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import json
 import resource
 import selectors
@@ -56,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._ws_memory import memory_main
 from runner.actors import Event, text_frame
 from runner.pipeline import PipelineStages
-from runner.serve import tune_gc
+from runner.serve import tune_gc, tune_malloc
 from tests.helpers.service import Service, running_service, service_settings
 
 if TYPE_CHECKING:
@@ -250,10 +254,15 @@ async def _flood(service: Service, stalled: int) -> None:
         for i in range(100_000):
             frame = {"type": "execution-log", "customerId": FLOOD, "seq": i, "message": "f" * 8192}
             bus.publish(Event(FLOOD, i, "execution-log", frame))
-            queued = [s for s in bus.subscribers() if s.customers and FLOOD in s.customers]
-            if len(queued) == stalled and all(s.pending() or s.dropped for s in queued):
+            if _all_stalled(service, stalled):
                 return
             await trio.sleep(0.001)
+
+
+def _all_stalled(service: Service, stalled: int) -> bool:
+    """Whether every stalled subscriber has a backlog: its socket is full."""
+    queued = [s for s in service.services.bus.subscribers() if s.customers and FLOOD in s.customers]
+    return len(queued) == stalled and all(s.pending() or s.dropped for s in queued)
 
 
 async def _wait_subscribers(service: Service, count: int) -> None:
@@ -276,6 +285,8 @@ async def run_service(service: Service, readers: int, stalled: int) -> dict[str,
         if stalled:
             await _flood(service, stalled)
         cpu[0] = await _publish(publish, EVENTS)
+        if stalled and not _all_stalled(service, stalled):
+            raise RuntimeError("a stalled subscriber drained its queue: it did not stall")
 
     async with stalled_clients(port, stalled):
         result = await _with_reader(port, readers, run)
@@ -355,13 +366,16 @@ def _row(name: str, round_no: int, stats: dict[str, float]) -> str:
 
 
 async def server_main(rounds: int, readers: int, stalled: int) -> None:
-    """Run the interleaved rounds; print every row, then the medians and ratios."""
-    results: dict[str, list[dict[str, float]]] = {"service": [], "service+stalled": [],
-                                                   "floor": []}  # fmt: skip
+    """Run the interleaved rounds; print every row, then the pooled rows and the ratios."""
+    names = ("floor", "service", "service+stalled")
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    pooled = {name: {"latencies": array.array("d"), "cpu": 0.0, "server_cpu": 0.0}
+              for name in names}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         settings = service_settings(Path(tmp), ws_ping_interval_s=60.0)
         async with running_service(settings, PipelineStages()) as service:
-            tune_gc()  # what `devteam-runner serve` does once the service has started
+            tune_malloc()  # what `devteam-runner serve` does first
+            tune_gc()  # and once the service has started
             await run_service(service, 10, 0)  # warm up
             await run_floor(10)
             print(
@@ -370,45 +384,38 @@ async def server_main(rounds: int, readers: int, stalled: int) -> None:
             )
             print("server            round  frames   p50 ms   p99 ms   max ms  srv us/f cli us/f")
             for round_no in range(1, rounds + 1):
-                order = ("service", "floor", "service+stalled")
-                for name in order if round_no % 2 else order[::-1]:  # no seat is favoured
+                for name in names if round_no % 2 else names[::-1]:  # no seat is favoured
                     if name == "floor":
                         result = await run_floor(readers)
                     else:
                         count = stalled if name == "service+stalled" else 0
                         result = await run_service(service, readers, count)
-                    stats = _stats(result)
-                    results[name].append(stats)
-                    print(_row(name, round_no, stats), flush=True)
-    median = {name: {key: statistics.median(s[key] for s in rows) for key in rows[0]}
-              for name, rows in results.items()}  # fmt: skip
-    print("medians over the rounds:")
-    for name, stats in median.items():
+                    results[name].append(_stats(result))
+                    print(_row(name, round_no, results[name][-1]), flush=True)
+                    pooled[name]["latencies"].extend(result["latencies"])
+                    pooled[name]["cpu"] += result["cpu"]
+                    pooled[name]["server_cpu"] += result["server_cpu"]
+    print("pooled over the rounds:")
+    total = {name: _stats(pool) for name, pool in pooled.items()}
+    for name, stats in total.items():
         print(_row(name, 0, stats))
-    service, floor, stalled_run = median["service"], median["floor"], median["service+stalled"]
-    print(
-        f"service / floor: p99 {service['p99'] / floor['p99']:.2f}x (target <= 1.5x), "
-        f"CPU per frame {service['srv'] / floor['srv']:.2f}x (target <= 1.5x)"
-    )
-    print(
-        f"service with {stalled} stalled / without: readers' p99 "
-        f"{stalled_run['p99'] / service['p99']:.2f}x (target <= 1.2x)"
-    )
-    # The same ratios within each round (runs next to each other share the machine's mood).
-    paired = {
-        "p99 service/floor": ("service", "floor", "p99"),
-        "CPU service/floor": ("service", "floor", "srv"),
-        "p99 stalled/not": ("service+stalled", "service", "p99"),
+    ratios = {
+        "service/floor p99": ("service", "floor", "p99", 1.5),
+        "service/floor CPU per frame": ("service", "floor", "srv", 1.5),
+        f"with {stalled} stalled/without, readers' p99": ("service+stalled", "service", "p99", 1.2),
     }
-    for label, (a, b, key) in paired.items():
-        ratios = [x[key] / y[key] for x, y in zip(results[a], results[b], strict=True)]
-        listed = " ".join(f"{r:.2f}" for r in ratios)
-        print(f"per round, {label}: {listed}; median {statistics.median(ratios):.2f}x")
+    for label, (a, b, key, target) in ratios.items():
+        per_round = [x[key] / y[key] for x, y in zip(results[a], results[b], strict=True)]
+        listed = " ".join(f"{r:.2f}" for r in per_round)
+        print(
+            f"{label}: pooled {total[a][key] / total[b][key]:.2f}x, median of rounds "
+            f"{statistics.median(per_round):.2f}x (target <= {target}x); rounds {listed}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--readers", type=int, default=1000)
     parser.add_argument("--stalled", type=int, default=100)
     parser.add_argument(

@@ -241,15 +241,19 @@ class EventBus:
     def publish(self, event: Event) -> None:
         """Offer ``event`` to every interested subscriber once; never blocks.
 
-        An event whose ``seq`` was published already is not offered again: with several
-        instances, the customer's actor and the relay of other instances' events may both
-        come to publish one event (each in ``seq`` order).
+        Sockets that take the frame at once get it first; the subscribers whose events
+        wait (a backlog, a socket that would block, no transport) queue it afterwards, so
+        a stalled subscriber does not delay the ones after it. An event whose ``seq`` was
+        published already is not offered again: with several instances, the customer's
+        actor and the relay of other instances' events may both come to publish one event
+        (each in ``seq`` order).
         """
         customer_id = event.customer_id
         if event.seq <= self.last_seq.get(customer_id, 0):
             return
         self.last_seq[customer_id] = event.seq
         wire = event.wire if self._transports else b""
+        waiting: list[Subscriber] = []
         for subscriber in self._subscribers.values():
             # The filter and offer()'s direct write inlined: this loop runs once per
             # subscriber and event, and the floor it competes with is one send() each.
@@ -261,10 +265,13 @@ class EventBus:
                     or subscriber._items
                     or subscriber._dropped
                     or subscriber.replayed
+                    or not transport.write_nowait(wire)
                 ):
-                    subscriber.offer(event)
-                elif not transport.write_nowait(wire):
-                    subscriber.enqueue(event)
+                    waiting.append(subscriber)
+        for subscriber in waiting:
+            # offer() may try the socket once more: nothing of this subscriber waits
+            # before the event then, so a write that goes through keeps the order.
+            subscriber.offer(event)
 
     @contextmanager
     def subscribe(

@@ -245,3 +245,22 @@ def test_an_event_published_twice_reaches_each_subscriber_once() -> None:
             ("a", 3),
             ("b", 1),
         ]
+
+
+def test_a_stalled_subscriber_queues_after_the_sockets_that_take_the_frame() -> None:
+    order: list[str] = []
+    bus = EventBus(capacity=1, on_dropped=lambda: order.append("stalled: dropped"))
+
+    class _Recording(_Socket):
+        def write_nowait(self, data: bytes) -> bool:
+            order.append("live: written" if self.open else "stalled: refused")
+            return super().write_nowait(data)
+
+    stalled_socket, live_socket = _Recording(), _Recording()
+    stalled_socket.open = False
+    with bus.subscribe(["a"], stalled_socket) as stalled, bus.subscribe(["a"], live_socket):
+        bus.publish(_log("a", 1))  # the stalled subscriber's queue is now full
+        order.clear()
+        bus.publish(_log("a", 2))  # subscribed first, but its queueing waits for the live one
+        assert order == ["live: written", "stalled: dropped"]
+        assert stalled.dropped == 1
