@@ -250,8 +250,9 @@ async def stalled_clients(port: int, count: int) -> AsyncIterator[None]:
 async def _flood(service: Service, stalled: int) -> None:
     """Publish big logs for ``flood`` until every stalled subscriber queues (socket full)."""
     bus = service.services.bus
+    first = bus.last_seq.get(FLOOD, 0) + 1  # seqs only grow, as the store's: none is sent twice
     with trio.fail_after(60):
-        for i in range(100_000):
+        for i in range(first, first + 100_000):
             frame = {"type": "execution-log", "customerId": FLOOD, "seq": i, "message": "f" * 8192}
             bus.publish(Event(FLOOD, i, "execution-log", frame))
             if _all_stalled(service, stalled):
@@ -277,8 +278,10 @@ async def run_service(service: Service, readers: int, stalled: int) -> dict[str,
     bus = service.services.bus
     cpu = [0.0]
 
+    first = bus.last_seq.get(CUSTOMER, 0) + 1  # each round's seqs after the last round's
+
     def publish(kind: str, seq: int, frame: dict[str, Any]) -> None:
-        bus.publish(Event(CUSTOMER, seq, kind, frame))
+        bus.publish(Event(CUSTOMER, first + seq, kind, frame))
 
     async def run() -> None:
         await _wait_subscribers(service, readers + stalled)
