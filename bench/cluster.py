@@ -9,7 +9,8 @@ limit, not the machine's cores, is what more instances should multiply (issue 17
 3 instances >= 2.5x one).
 
 Customer ``c<i>`` is registered and started (``PUT``, ``POST /customers/{id}/run``) on
-instance ``i mod N`` and its state polled there until every run is DONE, FAILED or STOPPED.
+instance ``i mod N``; the states are polled from the database (so that polling costs the
+instances nothing) until every run is DONE, FAILED or STOPPED.
 The time is the span from the first run's ``startedAt`` to the last run's ``finishedAt``
 (the stored runs). CPU is the instances' own and their reaped children's (git, tool),
 from /proc. The mean seconds per stage come from the stored runs too; IMPLEMENT's include
@@ -25,6 +26,7 @@ Run: ``.venv/bin/python bench/cluster.py [--instances 1,2,3] [--customers 12] [-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import psycopg
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
 JOBS_PER_INSTANCE = 2
 TOOL_SLEEP_S = 1
 DEADLINE_S = 300.0
-POLL_S = 1.0  # the time comes from the stored runs; polling only costs the services CPU
+POLL_S = 0.5  # the time comes from the stored runs; the polling reads the database
 FINAL = frozenset({"DONE", "FAILED", "STOPPED"})
 
 
@@ -71,23 +74,21 @@ class Outcome:
         return self.tasks_done / self.seconds * 60 if self.seconds else 0.0
 
 
-async def _state(client: httpx.AsyncClient, customer_id: str) -> dict[str, Any]:
-    response = await client.get(f"/customers/{customer_id}")
-    response.raise_for_status()
-    state: dict[str, Any] = response.json()["state"]
-    return state
+def _states(database_url: str) -> dict[str, dict[str, Any]]:
+    """Every customer's saved state, read from the database (one query: the polling costs
+    the instances nothing, so their CPU is the runs')."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT customer_id, state FROM customer_state").fetchall()
+    return {customer_id: json.loads(state) for customer_id, state in rows}
 
 
-async def _wait_all_final(clients: dict[str, httpx.AsyncClient]) -> dict[str, dict[str, Any]]:
-    """Poll each customer on its instance until all are at rest; return their states."""
-    states: dict[str, dict[str, Any]] = {}
+async def _wait_all_final(database_url: str, customers: list[str]) -> dict[str, dict[str, Any]]:
+    """Poll the customers' states until all are at rest; return them."""
     with trio.fail_after(DEADLINE_S):
         while True:
-            for customer_id, client in clients.items():
-                if states.get(customer_id, {}).get("status") not in FINAL:
-                    states[customer_id] = await _state(client, customer_id)
-            if all(s["status"] in FINAL for s in states.values()):
-                return states
+            states = await trio.to_thread.run_sync(_states, database_url)
+            if all(states.get(c, {}).get("status") in FINAL for c in customers):
+                return {c: states[c] for c in customers}
             await trio.sleep(POLL_S)
 
 
@@ -118,7 +119,9 @@ def _stage_means(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {name: sum(values) / len(values) for name, values in seconds.items()}
 
 
-async def _run_all(urls: list[str], remotes: list[Path]) -> tuple[list[Any], dict[str, int]]:
+async def _run_all(
+    urls: list[str], remotes: list[Path], database_url: str
+) -> tuple[list[Any], dict[str, int]]:
     """Register and run customer ``c<i>`` on instance ``i mod N``; return (runs, statuses)."""
     async with AsyncExitStack() as stack:
         by_url = {url: await stack.enter_async_context(http_client(url)) for url in urls}
@@ -131,7 +134,7 @@ async def _run_all(urls: list[str], remotes: list[Path]) -> tuple[list[Any], dic
             response = await client.post(f"/customers/{customer_id}/run", json={})
             if response.status_code != 202:
                 raise RuntimeError(f"run {customer_id}: {response.status_code} {response.text}")
-        states = await _wait_all_final(clients)
+        states = await _wait_all_final(database_url, list(clients))
         for customer_id, state in states.items():
             if state["status"] != "DONE":
                 print(f"  {customer_id}: {state['status']} {state.get('error')}")
@@ -159,7 +162,8 @@ def measure(
             for n in range(instances)
         ]
         cpu_before = sum(cpu_seconds(process.pid) for _url, process in served)
-        runs, statuses = trio.run(_run_all, [url for url, _process in served], remotes)
+        urls = [url for url, _process in served]
+        runs, statuses = trio.run(_run_all, urls, remotes, database_url)
         cpu = sum(cpu_seconds(process.pid) for _url, process in served) - cpu_before
     done = statuses.get("DONE", 0) * tasks
     return Outcome(instances, done, _span_s(runs), cpu, statuses, _stage_means(runs))
