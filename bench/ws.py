@@ -70,6 +70,8 @@ CUSTOMER = "bench"
 FLOOD = "flood"
 PATH = f"/ws/devteam?customerId={CUSTOMER}"
 EVENTS = 120
+SETTLE_S = 1.0
+"""A pause before each measured round of the service (see run_service)."""
 INTERVAL_S = 0.1
 
 
@@ -287,6 +289,10 @@ async def run_service(service: Service, readers: int, stalled: int) -> dict[str,
         await _wait_subscribers(service, readers + stalled)
         if stalled:
             await _flood(service, stalled)
+        # Measured in the steady state, with or without stalled subscribers alike: not in
+        # the wake of the flood that filled their sockets (its frames are still being
+        # freed and written to the sockets that take them for a moment after).
+        await trio.sleep(SETTLE_S)
         cpu[0] = await _publish(publish, EVENTS)
         if stalled and not _all_stalled(service, stalled):
             raise RuntimeError("a stalled subscriber drained its queue: it did not stall")
