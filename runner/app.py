@@ -22,7 +22,7 @@ from quart_schema import QuartSchema
 from quart_trio import QuartTrio
 
 import runner
-from runner.actors import ActorDeps, Cluster, EventBus, Registry, bury, end_lives_of
+from runner.actors import ActorDeps, Cluster, EventBus, Registry, end_dead_lives
 from runner.api import (
     WEB_DIR,
     DevteamSocket,
@@ -218,7 +218,6 @@ async def open_services(
     async with open_database(settings.database_path, settings.postgres_url) as store:
         instance = uuid.uuid4().hex
         cluster = None
-        alive = None
         if isinstance(store, PostgresStore):  # other instances may share it
             cluster = Cluster(instance, settings.base_url, settings.lease_ttl_s, store.listen)
             if settings.base_url is None:
@@ -228,15 +227,9 @@ async def open_services(
                     " database cannot forward requests for this instance's customers (503)",
                 )
             await store.leases.register_instance(instance, settings.base_url, iso_utc(now()))
-            live = await store.leases.instances(seen_within_s=2 * settings.lease_ttl_s)
-            alive = {instance_id for instance_id, _ in live}
         # Before anything can resume a run: end what a crashed earlier life left running
         # (another live instance's processes are its own).
-        dead = await end_lives_of(store, alive)
-        if cluster is None:
-            await store.idempotency.clear_in_flight()
-        else:
-            await bury(store, dead)
+        await end_dead_lives(store, None if cluster is None else cluster.ttl_s, instance)
         pid = os.getpid()
         await store.processes.begin_life(
             instance, pid, iso_utc(now()), host=socket.gethostname(), start_time=start_time(pid)

@@ -19,7 +19,7 @@ from runner.actors.messages import (
     Stop,
     UnskipTask,
 )
-from runner.actors.ownership import LeaseKeeper, LeaseStore, bury, end_lives_of
+from runner.actors.ownership import LeaseKeeper, LeaseStore, end_dead_lives
 from runner.actors.registry import Cluster, Registry
 from runner.actors.relay import Relay
 from runner.actors.state import ACTIVE, RESTING, ExecutionState, Status, allowed_from
@@ -57,7 +57,6 @@ __all__ = [
     "Transport",
     "UnskipTask",
     "allowed_from",
-    "bury",
-    "end_lives_of",
+    "end_dead_lives",
     "text_frame",
 ]

@@ -238,7 +238,7 @@ class EventBus:
     _ids: Iterator[int] = attrs.field(factory=itertools.count)
     _transports: int = 0
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> bool:
         """Offer ``event`` to every interested subscriber once; never blocks.
 
         Sockets that take the frame at once get it first; the subscribers whose events
@@ -247,10 +247,13 @@ class EventBus:
         published already is not offered again: with several instances, the customer's
         actor and the relay of other instances' events may both come to publish one event
         (each in ``seq`` order).
+
+        Returns:
+            False when the event had been published already (and was not offered again).
         """
         customer_id = event.customer_id
         if event.seq <= self.last_seq.get(customer_id, 0):
-            return
+            return False
         self.last_seq[customer_id] = event.seq
         wire = event.wire if self._transports else b""
         waiting: list[Subscriber] = []
@@ -272,6 +275,7 @@ class EventBus:
             # offer() may try the socket once more: nothing of this subscriber waits
             # before the event then, so a write that goes through keeps the order.
             subscriber.offer(event)
+        return True
 
     @contextmanager
     def subscribe(

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from runner.store import Lease, ProcessLife, Store
 
-__all__ = ["LeaseKeeper", "LeaseStore", "bury", "end_lives_of"]
+__all__ = ["LeaseKeeper", "LeaseStore", "end_dead_lives"]
 
 log = structlog.get_logger(__name__)
 
@@ -197,7 +197,25 @@ class LeaseKeeper:
         self._on_lost(customer_id)
 
 
-async def end_lives_of(store: Store, alive: Collection[str] | None = None) -> list[str]:
+async def end_dead_lives(store: Store, lease_ttl_s: float | None, me: str | None = None) -> None:
+    """End what the lives of the service that are over left behind.
+
+    Alone on its database (``lease_ttl_s`` None, at start-up) every earlier life is over:
+    its processes are ended and every in-flight idempotency key was its. Where instances
+    share the database, the lives over are those of this host whose process is gone and
+    those of instances not seen for two TTLs (``me`` is never one): they are buried.
+    """
+    if lease_ttl_s is None:
+        await _end_lives_of(store, None)
+        await store.idempotency.clear_in_flight()
+        return
+    live = {instance for instance, _ in await store.leases.instances(2 * lease_ttl_s)}
+    if me is not None:
+        live.add(me)
+    await _bury(store, await _end_lives_of(store, live))
+
+
+async def _end_lives_of(store: Store, alive: Collection[str] | None) -> list[str]:
     """End what lives of the service that are over left running; return those lives' ids.
 
     Alone on its database (``alive`` None) every recorded life is over. Where instances
@@ -233,7 +251,7 @@ async def end_lives_of(store: Store, alive: Collection[str] | None = None) -> li
     return [life.instance for life in dead]
 
 
-async def bury(store: Store, dead: Sequence[str]) -> None:
+async def _bury(store: Store, dead: Sequence[str]) -> None:
     """Hand on what these instances, gone for good, still hold.
 
     Their leases are released at once (a process gone from this host writes nothing more;

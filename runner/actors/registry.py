@@ -24,7 +24,7 @@ from runner.actors.bus import UPDATE, Event
 from runner.actors.customer import CustomerActor
 from runner.actors.deps import ActorDeps
 from runner.actors.messages import GetState, Resume
-from runner.actors.ownership import LeaseKeeper, bury, end_lives_of
+from runner.actors.ownership import LeaseKeeper, end_dead_lives
 from runner.actors.relay import Relay
 from runner.actors.state import ACTIVE, ExecutionState, Status
 from runner.clock import iso_utc
@@ -174,9 +174,14 @@ class Registry:
         actor = self._actors.get(customer_id)
         if actor is not None and self.owns(customer_id):
             return actor.state.to_wire()
+        return (await self._stored_state(customer_id)).to_wire()
+
+    async def _stored_state(self, customer_id: str) -> ExecutionState:
+        """The customer's state as last saved (a fresh one if it has none)."""
         record = await self.deps.store.customers.load_state(customer_id)
-        state = ExecutionState.from_record(record) if record is not None else None
-        return (state or ExecutionState(customer_id=customer_id)).to_wire()
+        if record is None:
+            return ExecutionState(customer_id=customer_id)
+        return ExecutionState.from_record(record)
 
     async def owner(self, customer_id: str) -> Lease | None:
         """The instance running the customer (with its URL), if any holds it now."""
@@ -217,9 +222,7 @@ class Registry:
         assert self.relay is not None
         await self.relay.catch_up(customer_id)
         with fenced(lease):
-            record = await self.deps.store.customers.load_state(customer_id)
-            state = ExecutionState.from_record(record) if record is not None else None
-            state = state or ExecutionState(customer_id=customer_id)
+            state = await self._stored_state(customer_id)
             interrupted = state.status in ACTIVE
             if interrupted:
                 await self.deps.store.runs.mark_interrupted(iso_utc(self.deps.now()), customer_id)
@@ -234,10 +237,7 @@ class Registry:
     async def _restart(self, lease: Lease) -> CustomerActor:
         """Start a held customer's actor again (its last one crashed)."""
         state = self._saved.pop(lease.customer_id, None)
-        if state is None:
-            record = await self.deps.store.customers.load_state(lease.customer_id)
-            state = ExecutionState.from_record(record) if record is not None else None
-        return self._start(state or ExecutionState(customer_id=lease.customer_id), lease)
+        return self._start(state or await self._stored_state(lease.customer_id), lease)
 
     async def _resume_adopted(self, actor: CustomerActor) -> None:
         try:
@@ -263,7 +263,7 @@ class Registry:
         while True:
             try:
                 await self._adopt(cluster)  # first: the customers wait, the dead do not
-                await self._bury_dead_instances(cluster)
+                await end_dead_lives(self.deps.store, cluster.ttl_s, cluster.instance_id)
             except RunnerError as exc:
                 log.warning("adoption_failed", code=exc.code, message=exc.message)
             await trio.sleep(min(cluster.adopt_every_s, cluster.ttl_s / 8))
@@ -288,13 +288,6 @@ class Registry:
         async with self._claim_lock:
             for lease in await self._keeper.claim(limit=limit, unfinished=UNFINISHED):
                 await self._take_over(lease)
-
-    async def _bury_dead_instances(self, cluster: Cluster) -> None:
-        """End what instances that are gone left (see :func:`bury`)."""
-        store = self.deps.store
-        live = {i for i, _ in await store.leases.instances(seen_within_s=2 * cluster.ttl_s)}
-        live.add(cluster.instance_id)
-        await bury(store, await end_lives_of(store, live))
 
     async def _supervise(self, actor: CustomerActor, lease: Lease | None) -> None:
         with fenced(lease):
