@@ -164,7 +164,6 @@ async def test_an_instance_that_loses_a_lease_stops_the_customer_and_records_not
             store = a.services.store
             lease = await store.leases.holder("acme")
             assert lease is not None
-            last = await store.events.last_seq("acme")
             # Another instance takes the customer (as after an expiry it could not see).
             await store.write(
                 lambda conn: conn.execute(
@@ -172,6 +171,8 @@ async def test_an_instance_that_loses_a_lease_stops_the_customer_and_records_not
                     " WHERE customer_id = 'acme'"
                 )
             )
+            # Read after the steal: a log line flushed just before it was still the owner's.
+            last = await store.events.last_seq("acme")
 
             async def gone() -> bool:
                 return not a.services.registry.owns("acme")
