@@ -44,6 +44,8 @@ _CONFIG = (
     ("protocol.version", "2"),
     ("submodule.recurse", "false"),
     ("gc.autoDetach", "false"),
+    # no housekeeping process after each commit and merge: the fetch runs it (remote.fetch)
+    ("maintenance.auto", "false"),
 )
 _PASSTHROUGH = ("PATH", "SSH_AUTH_SOCK", "TMPDIR")
 

@@ -51,17 +51,22 @@ async def run_git(
     repo: RepoUrl | None = None,
     stdin: bytes | None = None,
     output_cap: int = 64 * 1024,
+    config: Sequence[str] = (),
 ) -> ProcessResult:
     """Run ``git <args>`` with the runner's environment; a non-zero exit is returned.
 
     With ``cwd`` (a workspace), git is pinned to ``cwd/.git`` and ``cwd`` as work tree: it
-    never searches parent directories for a repository.
+    never searches parent directories for a repository. ``config``: ``name=value`` settings
+    for this run only (over the environment's).
     """
     env = git_env(auth, repo)
     if cwd is not None:
         env["GIT_DIR"] = str(cwd / ".git")
         env["GIT_WORK_TREE"] = str(cwd)
-    result = await run_process(["git", *args], cwd=cwd, env=env, stdin=stdin, output_cap=output_cap)
+    settings = [arg for setting in config for arg in ("-c", setting)]
+    result = await run_process(
+        ["git", *settings, *args], cwd=cwd, env=env, stdin=stdin, output_cap=output_cap
+    )
     log.debug(
         "git_ran",
         command=args[0] if args else "",
@@ -146,7 +151,9 @@ async def fetch(workdir: Path, repo: RepoUrl, auth: GitAuth, *, also: str | None
     args = ["fetch", "--quiet", "--prune", "origin"]
     if also is not None:
         args += ["+refs/heads/*:refs/remotes/origin/*", f"+refs/heads/{also}:refs/heads/{also}"]
-    result = await run_git(args, auth, cwd=workdir, repo=repo)
+    # the workspace's housekeeping (packing loose objects when there are many) runs here,
+    # once per task, rather than after every commit and merge (see credentials._CONFIG)
+    result = await run_git(args, auth, cwd=workdir, repo=repo, config=["maintenance.auto=true"])
     if not result.ok:
         raise classify_failure(result, auth, f"fetch from {repo.display}")
 

@@ -108,6 +108,16 @@ class WorkTree:
                 return known[ref]
         return (await self._ok("rev-parse", "--verify", "HEAD^{commit}")).strip()
 
+    async def ref_sha(self, ref: str) -> str | None:
+        """Return the commit ``ref`` (a full ref name, or ``HEAD`` on a branch) points at, or
+        None if it does not exist (or ``HEAD`` is detached)."""
+        if ref == "HEAD":
+            branch = await self.current_branch()
+            if branch is None:
+                return None
+            ref = f"refs/heads/{branch}"
+        return (await self._refs(ref)).get(ref)
+
     # -- content ----------------------------------------------------------------------------
 
     async def read_file(self, ref: str, path: str, *, limit: int = _BIG_OUTPUT) -> str | None:
@@ -132,18 +142,18 @@ class WorkTree:
                 :meth:`Redactor.leaks`); nothing is committed and the change is unstaged.
         """
         await self._ok("add", "--all")
-        staged = await self._run("diff", "--cached", "--quiet")
-        if staged.returncode == 0:
+        # the staged diff both says whether anything changed (every change, even a mode or an
+        # empty new file, has a header) and holds the added lines to search for secrets
+        args = ("diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv")
+        staged = await self._ok(*args, "--no-renames", cap=_BIG_OUTPUT)
+        if not staged:
             return None
-        if staged.returncode != 1:
-            raise remote.classify_failure(staged, self.auth, "git diff")
-        await self._refuse_secrets(redactor)
+        await self._refuse_secrets(staged, redactor)
         await self._ok("commit", "-q", "--no-verify", "--file=-", stdin=message.encode())
         return await self.head_sha()
 
-    async def _refuse_secrets(self, redactor: Redactor) -> None:
-        args = ("diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv")
-        diff = await self._ok(*args, "--no-renames", cap=_BIG_OUTPUT)
+    async def _refuse_secrets(self, diff: str, redactor: Redactor) -> None:
+        """Unstage and refuse ``diff`` (the staged change) if an added line holds a secret."""
         found = await trio.to_thread.run_sync(secret_lines, diff, redactor.leaks)
         if not found:
             return

@@ -146,7 +146,8 @@ async def drive(
                 return RunOutcome("DONE")
             point = ResumePoint(task_id=selection.task.id, stage="prep")
         resumed, resume = point is resume, None
-        outcome = await _Task(stages, ctx, hooks, point, tool, max_attempts, resumed).run()
+        task = _Task(stages, ctx, hooks, point, tool, max_attempts, resumed, selected=not resumed)
+        outcome = await task.run()
         if outcome is not None:
             return outcome
         if hooks.stop_after() == point.task_id:
@@ -195,6 +196,8 @@ class _Task:
     max_attempts: int
     resumed: bool = False
     """A resumed task is brought up to date first (PREP), then continues where it stopped."""
+    selected: bool = False
+    """The SELECT just before synced the base: the first PREP need not fetch again."""
     attempts: list[Attempt] = attrs.field(factory=list)
     backoff: _Backoff = attrs.field(
         init=False, default=attrs.Factory(lambda task: _Backoff(task.ctx), takes_self=True)
@@ -243,7 +246,8 @@ class _Task:
         """Run one stage; return the branch after it and the stage's result."""
         stages, ctx = self.stages, self.ctx
         if stage == "prep":
-            prep = await stages.prep(ctx, PrepRequest(task_id=task_id))
+            synced, self.selected = self.selected, False  # a PREP tried again fetches
+            prep = await stages.prep(ctx, PrepRequest(task_id=task_id, synced=synced))
             return prep.branch, prep
         if stage == "implement":
             request = ImplementRequest(

@@ -55,13 +55,33 @@ class TaskListMemo:
 
     _key: tuple[str, Any] | None = None
     _parsed: TaskList | None = None
+    _source: tuple[str, str] | None = None
 
-    def parse(self, text: str, default_criteria: Mapping[str, str] | None) -> TaskList:
-        """Return ``parse_task_list(text, default_criteria=...)``, reusing the last result."""
+    def parse(
+        self,
+        text: str,
+        default_criteria: Mapping[str, str] | None,
+        source: tuple[str, str] | None = None,
+    ) -> TaskList:
+        """Return ``parse_task_list(text, default_criteria=...)``, reusing the last result.
+
+        ``source`` (a commit sha and the list's path in it) is remembered with the result,
+        for :meth:`at`.
+        """
         key = (text, default_criteria)
         if self._parsed is None or self._key != key:
             self._parsed = parse_task_list(text, default_criteria=default_criteria)
             self._key = key
+        self._source = source
+        return self._parsed
+
+    def at(
+        self, source: tuple[str, str], default_criteria: Mapping[str, str] | None
+    ) -> TaskList | None:
+        """The list parsed last if it was read from ``source`` (a commit's file never
+        changes) with these defaults; else None."""
+        if self._key is None or self._source != source or self._key[1] != default_criteria:
+            return None
         return self._parsed
 
     @property
@@ -91,10 +111,15 @@ class StageContext:
 
 @attrs.frozen
 class PrepRequest:
-    """``POST /prep``."""
+    """``POST /prep``.
+
+    ``synced`` (the autopilot's, never the API's): the SELECT just before brought the base up
+    to date in this workspace, so PREP does not fetch again.
+    """
 
     task_id: str
     force: bool = False
+    synced: bool = False
 
 
 @attrs.frozen

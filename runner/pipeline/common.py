@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import trio
@@ -99,30 +99,21 @@ async def repair_unless_clean(ctx: StageContext, ws: Workspace) -> None:
 async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> TaskList:
     """Read and parse the customer's task list at ``ref`` (``None``: the checked-out file).
 
+    A commit's file never changes: the list is read again only when the commit ``ref`` (or
+    the checkout) names is not the one the customer's memo was read from, so the stages of a
+    task read it once.
+
     Raises:
         NotFoundError: ``task_list_not_found`` when the file is missing.
         TaskListError: the list has errors (unknown references, cycles), with line numbers.
     """
     path = relative_path(ctx.customer.tasks_file, "tasksFile")
     defaults = ctx.customer.settings.get("defaultCriteria")
-
-    def parse(text: str | None) -> TaskList | None:
-        return None if text is None else ctx.task_lists.parse(text, defaults)
-
-    limit = ctx.settings.max_task_list_bytes
-    if ref is None:  # the base was just checked out clean: read it from disk, no git run
-        on_disk = path_in_repo(ws.path, path, "tasksFile")
-        task_list = await trio.to_thread.run_sync(
-            lambda: parse(read_task_list(on_disk, path, limit))
-        )
-    else:
-        try:
-            text = await ws.read_file(ref, path, limit=limit)
-        except GitError as exc:
-            if exc.code != "file_too_large":
-                raise
-            raise task_list_too_large(path, limit) from None
-        task_list = await trio.to_thread.run_sync(parse, text)
+    sha = await ws.ref_sha(ref if ref is not None else "HEAD")
+    source = (sha, path) if sha is not None else None
+    task_list = ctx.task_lists.at(source, defaults) if source is not None else None
+    if task_list is None:
+        task_list = await _read_task_list(ctx, ws, ref, path, defaults, source)
     if task_list is None:
         where = ref.removeprefix("refs/heads/") if ref else ctx.customer.base_branch
         raise NotFoundError(f"task list {path!r} not found on {where}", code="task_list_not_found")
@@ -134,6 +125,32 @@ async def load_task_list(ctx: StageContext, ws: Workspace, ref: str | None) -> T
             f"{path} has {len(details)} error(s); first: {task_list.errors[0]}", details=details
         )
     return task_list
+
+
+async def _read_task_list(
+    ctx: StageContext,
+    ws: Workspace,
+    ref: str | None,
+    path: str,
+    defaults: Any,
+    source: tuple[str, str] | None,
+) -> TaskList | None:
+    """Read the list at ``ref`` (``None``: from disk) and parse it; None if it is missing."""
+
+    def parse(text: str | None) -> TaskList | None:
+        return None if text is None else ctx.task_lists.parse(text, defaults, source)
+
+    limit = ctx.settings.max_task_list_bytes
+    if ref is None:  # the base was just checked out clean: read it from disk, no git run
+        on_disk = path_in_repo(ws.path, path, "tasksFile")
+        return await trio.to_thread.run_sync(lambda: parse(read_task_list(on_disk, path, limit)))
+    try:
+        text = await ws.read_file(ref, path, limit=limit)
+    except GitError as exc:
+        if exc.code != "file_too_large":
+            raise
+        raise task_list_too_large(path, limit) from None
+    return await trio.to_thread.run_sync(parse, text)
 
 
 async def load_task(ctx: StageContext, ws: Workspace, ref: str | None, task_id: str) -> Task:

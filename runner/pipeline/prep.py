@@ -29,11 +29,15 @@ async def prep(ctx: StageContext, ws: Workspace, request: PrepRequest) -> PrepRe
         RepoAccessError: the remote is unreachable or refused access (409).
         GitError: ``merge_conflict`` naming the files; any other git failure (500).
     """
-    cloned = await sync_base(ctx, ws, checkout=False)
     base = ctx.customer.base_branch
-    # The fetch moved the base (no checkout of it: the task branch's is the one that counts),
-    # or sync_base checked it out.
-    where = f"refs/heads/{base}" if ws.fetched_base else None
+    where: str | None
+    if request.synced:  # the SELECT just before fetched; the local base is up to date
+        cloned, where = False, f"refs/heads/{base}"
+    else:
+        cloned = await sync_base(ctx, ws, checkout=False)
+        # The fetch moved the base (no checkout of it: the task branch's is the one that
+        # counts), or sync_base checked it out.
+        where = f"refs/heads/{base}" if ws.fetched_base else None
     task = await load_task(ctx, ws, where, request.task_id)
     if task.type != "atomic":
         raise InvalidInputError(

@@ -40,7 +40,7 @@ async def verify(ctx: StageContext, ws: Workspace, request: VerifyRequest) -> Ve
         if done is not None:
             return done
     changed = await ws.changed_files(ctx.customer.base_branch, "HEAD")
-    async with ctx.slots.acquire(ctx.customer.customer_id):
+    async with ctx.slots.acquire(ctx.customer.customer_id, finishing=True):
         ctx.log("info", f"verifying task {task.id}: {', '.join(criteria)}")
         outcome = await run_gates(
             ws.path,

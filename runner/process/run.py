@@ -6,6 +6,10 @@ process group, wait a grace period, then KILL it. The process is a job of
 runs, and the moment its main process exits the rest of its tree (its group and every
 process carrying its marker) is killed, so a background child holding the output pipes
 cannot keep the caller waiting.
+
+A job is journaled once it has run :data:`JOURNAL_AFTER_S`. Most git commands end sooner, and
+a row written and deleted for each would be most of the store's writes; a crash in that
+window leaves a process the next life still finds by its marker.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from runner.process.containment import (
     MARKER_VAR,
     Containment,
     JobRecord,
+    ProcessJournal,
     current_containment,
     end_job,
     start_time,
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["OutputTail", "ProcessResult", "kill_group", "run_process"]
 
 KILL_GRACE_S = 2.0
+JOURNAL_AFTER_S = 0.2
+"""A job still running after this long is journaled (see the module's docstring)."""
 _MB = 1024 * 1024
 
 LineCallback = Callable[[str, str], None]
@@ -182,11 +189,11 @@ async def run_process(
         start_new_session=True,
         preexec_fn=_limit_setter(limits),
     )
-    journal = containment.journal
     job = JobRecord(marker, process.pid, start_time(process.pid) or 0)
+    journaling = _Journaling(containment.journal, job) if containment.journal else None
     containment.leaders.add(process.pid)
     try:
-        await _communicate(process, stdin, out, err, on_line, job, containment)
+        await _communicate(process, stdin, (out, err), on_line, job, containment, journaling)
     except BaseException:
         with trio.CancelScope(shield=True):
             await kill_group(process)
@@ -199,8 +206,8 @@ async def run_process(
             for stream in (process.stdin, process.stdout, process.stderr):
                 if stream is not None:
                     await stream.aclose()
-            if journal is not None:
-                journal.ended(marker)
+            if journaling is not None and journaling.written:
+                journaling.journal.ended(marker)
     return ProcessResult(
         args=tuple(cmd),
         returncode=process.returncode if process.returncode is not None else -1,
@@ -217,24 +224,42 @@ async def _end(job: JobRecord, containment: Containment) -> None:
     await trio.to_thread.run_sync(end_job, job.pid, job.marker, job.start_time, keep)
 
 
+@attrs.define
+class _Journaling:
+    """Journals a job once it has run :data:`JOURNAL_AFTER_S`, unless it exited before."""
+
+    journal: ProcessJournal
+    job: JobRecord
+    exited: trio.Event = attrs.Factory(trio.Event)
+    written: bool = False
+    """The row was (or was being) written: it is to be forgotten when the job ends."""
+
+    async def run(self) -> None:
+        with trio.move_on_after(JOURNAL_AFTER_S):
+            await self.exited.wait()
+            return
+        self.written = True
+        await self.journal.started(self.job)
+
+
 async def _communicate(
     process: trio.Process,
     stdin: bytes | None,
-    out: OutputTail,
-    err: OutputTail,
+    output: tuple[OutputTail, OutputTail],
     on_line: LineCallback | None,
     job: JobRecord,
     containment: Containment,
+    journaling: _Journaling | None,
 ) -> None:
     """Feed stdin, read both pipes until the main process exits and its tree is ended."""
     assert process.stdout is not None
     assert process.stderr is not None
+    out, err = output
     async with trio.open_nursery() as nursery:
-        if containment.journal is not None:
+        if journaling is not None:
             # Journaled while it runs (the write's fsync overlaps the process); the result
-            # is returned only once the row is written. A crash before that leaves a
-            # process the next life still finds by its marker.
-            nursery.start_soon(containment.journal.started, job)
+            # is returned only once a row begun is written.
+            nursery.start_soon(journaling.run)
         nursery.start_soon(_pump, process.stdout, out, "stdout", on_line)
         nursery.start_soon(_pump, process.stderr, err, "stderr", on_line)
         if stdin is not None:
@@ -242,6 +267,8 @@ async def _communicate(
             async with process.stdin:
                 await process.stdin.send_all(stdin)
         await process.wait()
+        if journaling is not None:
+            journaling.exited.set()
         # The main process is done: end the rest of its tree, which closes the pipes' other
         # ends; read what is left, but never wait on a pipe something unkillable still holds.
         await _end(job, containment)

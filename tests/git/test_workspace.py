@@ -403,3 +403,28 @@ async def test_commit_allows_code_that_only_names_a_token(
             "import os\nTOKEN = os.environ['GIT_TOKEN']\nurl = 'https://x@example.com/r'\n"
         )
         assert await workspace.commit_all("Task 1.1.1: env", Redactor(("s3cr3t",))) is not None
+
+
+def _loose_objects(workspace: Workspace) -> int:
+    counts = dict(
+        line.split(": ", 1) for line in git("count-objects", "-v", cwd=workspace.path).splitlines()
+    )
+    return int(counts["count"])
+
+
+async def test_housekeeping_runs_with_the_fetch_not_after_each_commit_and_merge(
+    workspace: Workspace, repo: RepoUrl
+) -> None:
+    with trio.fail_after(60):
+        await prepped(workspace, repo)
+        # git guesses the loose objects from one of 256 fan-out directories: 3,000 blobs put
+        # more than one there (gc.auto=1 asks for housekeeping above that) all but surely
+        git("config", "gc.auto", "1", cwd=workspace.path)
+        for n in range(3000):
+            (workspace.path / "many" / f"{n}.txt").parent.mkdir(exist_ok=True)
+            (workspace.path / "many" / f"{n}.txt").write_text(f"blob {n}\n")
+        assert await workspace.commit_all("Task 1.1.1: many files", Redactor()) is not None
+        await workspace.merge_no_ff(BRANCH, "main", "Merge task 1.1.1")
+        assert _loose_objects(workspace) > 3000  # no commit or merge packed them
+        assert await workspace.ensure(repo) is False  # a fetch
+    assert _loose_objects(workspace) == 0  # the fetch's housekeeping packed them

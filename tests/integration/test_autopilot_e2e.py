@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from tests.helpers.gitrepo import git
 from tests.helpers.ws import frames_until, status_is, statuses
 
 if TYPE_CHECKING:
+    import pytest
+
     from tests.helpers.service import Service
 
 
@@ -66,6 +69,35 @@ async def test_three_tasks_run_to_done_and_merge_into_base(service: Service, rem
     assert all(f"def {name}(" in ops for name in ("sub", "mul", "div"))
     logs = " ".join(f.get("message", "") for f in frames if f["type"] == "execution-log")
     assert "ghp_" not in logs
+
+
+def _git_command(argv: list[str]) -> str:
+    """The git command of ``argv``, after any ``-c name=value`` settings."""
+    while argv[0] == "-c":
+        argv = argv[2:]
+    return argv[0]
+
+
+async def test_each_task_fetches_once_and_reads_its_task_list_once(
+    service: Service, remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every git the service starts goes through a logging shim first on PATH
+    shim, log = tmp_path / "shim", tmp_path / "git.log"
+    shim.mkdir()
+    (shim / "git").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {shutil.which("git")} "$@"\n')
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    await _register(service, remote, push=True)
+    frames = await _run_until(service, "DONE", "FAILED")
+    assert frames[-1]["status"] == "DONE", frames[-1]
+    commands = [_git_command(line.split()) for line in log.read_text().splitlines()]
+    # SELECT clones first, then fetches before each later task and the last SELECT; the PREP
+    # right after a SELECT does not fetch again
+    assert commands.count("clone") == 1
+    assert commands.count("fetch") == 3
+    # the task list is read from the checked-out base or the memo, never once per stage
+    assert commands.count("cat-file") <= 3
+    assert commands.count("push") == 3
 
 
 async def test_stop_on_error_leaves_later_tasks_untouched(

@@ -22,6 +22,7 @@ from runner.process import (
     marked_processes,
     run_process,
 )
+from runner.process import run as process_run
 from runner.process.containment import start_time
 from runner.tools.base import run_isolated
 from tests.tools.conftest import wait_gone
@@ -71,17 +72,31 @@ async def test_double_forked_daemon_is_killed_and_reaped(tmp_path: Path, subreap
 
 async def test_marker_and_journal_cover_each_job(tmp_path: Path) -> None:
     events: list[tuple[str, object]] = []
+    journaled = trio.Event()
 
     class Journal:
         async def started(self, job: JobRecord) -> None:
             events.append(("started", job))
+            journaled.set()
 
         def ended(self, marker: str) -> None:
             events.append(("ended", marker))
 
     instance = uuid.uuid4().hex
+    release = tmp_path / "release"
+    # the job runs until its row is written (a job that ends at once is never journaled)
+    wait = f"while [ ! -e {release} ]; do sleep 0.01; done"
+    script = f'echo "${MARKER_VAR}"; cat /proc/$$/stat; {wait}'
+
+    async def release_once_journaled() -> None:
+        with trio.fail_after(10):
+            await journaled.wait()
+        release.touch()
+
     with contained(Containment(instance, Journal())):
-        result = await run_process(["sh", "-c", f'echo "${MARKER_VAR}"; cat /proc/$$/stat'])
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(release_once_journaled)
+            result = await run_process(["sh", "-c", script])
     marker = result.stdout.splitlines()[0]
     assert marker.startswith(instance + ":")
     (kind, job), (ended, gone) = events
@@ -91,6 +106,23 @@ async def test_marker_and_journal_cover_each_job(tmp_path: Path) -> None:
     fields = result.stdout.splitlines()[1].rsplit(")", 1)[1].split()
     assert job.start_time == int(fields[19])  # field 22 of /proc/<pid>/stat
     assert (ended, gone) == ("ended", marker)
+
+
+async def test_a_job_that_ends_at_once_is_never_journaled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process_run, "JOURNAL_AFTER_S", 60.0)  # "at once", even on a busy host
+    events: list[object] = []
+
+    class Journal:
+        async def started(self, job: JobRecord) -> None:
+            events.append(job)
+
+        def ended(self, marker: str) -> None:
+            events.append(marker)
+
+    with contained(Containment(uuid.uuid4().hex, Journal())):
+        for _ in range(3):
+            assert (await run_process(["true"])).ok
+    assert events == []  # nothing written, nothing to forget
 
 
 def _spawn_marked(marker: str) -> subprocess.Popen[bytes]:

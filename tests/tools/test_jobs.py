@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 import pytest
 import trio
 
@@ -71,3 +73,42 @@ async def test_job_slots_report_each_wait(autojump_clock: trio.abc.Clock) -> Non
         for _ in range(3):
             nursery.start_soon(_job, slots, "a", [], [0])
     assert waits == pytest.approx([0, 1, 2])  # each job held the one slot for 1 s
+
+
+async def test_job_slots_finishing_jobs_go_first(autojump_clock: trio.abc.Clock) -> None:
+    slots = JobSlots(1)
+    order: list[str] = []
+
+    async def job(name: str, customer: str, *, finishing: bool = False) -> None:
+        async with slots.acquire(customer, finishing=finishing):
+            order.append(name)
+            await trio.sleep(1)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(job, "a-implement", "a")
+        await trio.sleep(0.5)  # a holds the slot; b and c queue to start their tasks
+        nursery.start_soon(job, "b-implement", "b")
+        nursery.start_soon(job, "c-implement", "c")
+        await trio.sleep(0.1)
+        nursery.start_soon(functools.partial(job, "d-verify", "d", finishing=True))
+        nursery.start_soon(functools.partial(job, "e-verify", "e", finishing=True))
+        await trio.sleep(0.1)
+        assert slots.waiting() == 4
+        assert slots.waiting("d") == 1
+    # the verifies queued last and are served first, round-robin among themselves
+    assert order[0] == "a-implement"
+    assert sorted(order[1:3]) == ["d-verify", "e-verify"]
+    assert sorted(order[3:]) == ["b-implement", "c-implement"]
+    assert slots.running == 0
+    assert slots.waiting() == 0
+
+
+async def test_job_slots_cancelled_finishing_waiter(autojump_clock: trio.abc.Clock) -> None:
+    slots = JobSlots(1)
+    async with slots.acquire("a"):
+        with trio.move_on_after(0.25):
+            async with slots.acquire("b", finishing=True):
+                raise AssertionError("b must not get the slot while a holds it")
+        assert slots.waiting() == 0
+    async with slots.acquire("c", finishing=True):
+        assert slots.running == 1
