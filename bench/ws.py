@@ -67,8 +67,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
 CUSTOMER = "bench"
+QUIET = "quiet"
+"""The customer the stalled subscribers do not follow: its events are the paired control."""
 FLOOD = "flood"
-PATH = f"/ws/devteam?customerId={CUSTOMER}"
+PATH = f"/ws/devteam?customerId={CUSTOMER}&customerId={QUIET}"
 EVENTS = 120
 SETTLE_S = 1.0
 """A pause before each measured round of the service (see run_service)."""
@@ -133,6 +135,7 @@ def reader_main(port: int, count: int) -> None:
         selector.register(sock, selectors.EVENT_READ)
     print("ready", flush=True)
     latencies: list[float] = []
+    quiet: list[float] = []  # the frames of QUIET (the stalled subscribers do not follow it)
     open_count = count
     cpu = time.process_time()
     while open_count:
@@ -154,30 +157,40 @@ def reader_main(port: int, count: int) -> None:
                 if value == b"-1":  # the end marker
                     selector.unregister(sock)
                     open_count -= 1
+                elif b'"quiet"' in payload:
+                    quiet.append(now - float(value))
                 else:
                     latencies.append(now - float(value))
     cpu = time.process_time() - cpu
     for sock in sockets:
         sock.close()
-    print(json.dumps({"latencies": latencies, "cpu": cpu}), flush=True)
+    print(json.dumps({"latencies": latencies + quiet, "cpu": cpu, "followed": latencies,
+                      "quiet": quiet}), flush=True)  # fmt: skip
 
 
 # --- the servers -----------------------------------------------------------------------------
 
 
-def _frame(i: int, t: float) -> tuple[str, dict[str, Any]]:
+def _frame(i: int, t: float) -> tuple[str, str, dict[str, Any]]:
+    """Event ``i``: customers alternate every two events, and kinds every event (so each
+    customer gets as many logs as updates)."""
+    customer = CUSTOMER if i // 2 % 2 == 0 else QUIET
+    return customer, *_kind(i, t, customer)
+
+
+def _kind(i: int, t: float, customer: str) -> tuple[str, dict[str, Any]]:
     if i % 2:
-        return "execution-log", {"type": "execution-log", "customerId": CUSTOMER, "t": t,
+        return "execution-log", {"type": "execution-log", "customerId": customer, "t": t,
                                  "taskId": "1.1.1", "level": "info", "runId": "bench",
                                  "message": f"tool output line {i} " + "x" * 120,
                                  "timestamp": "2025-01-01T00:00:00Z", "seq": i}  # fmt: skip
-    return "execution-update", {"type": "execution-update", "customerId": CUSTOMER, "t": t,
+    return "execution-update", {"type": "execution-update", "customerId": customer, "t": t,
                                 "taskId": "1.1.1", "status": "IMPLEMENTING",
                                 "progress": i % 100, "runId": "bench", "branch": "task/1-1-1",
                                 "timestamp": "2025-01-01T00:00:00Z", "seq": i}  # fmt: skip
 
 
-async def _publish(publish: Callable[[str, int, dict[str, Any]], None], events: int) -> float:
+async def _publish(publish: Callable[[str, str, int, dict[str, Any]], None], events: int) -> float:
     """Publish the events; return the CPU time the process spent meanwhile.
 
     The window ends one interval after the last event (time for queued frames to drain),
@@ -187,11 +200,12 @@ async def _publish(publish: Callable[[str, int, dict[str, Any]], None], events: 
     start = trio.current_time()
     for i in range(events):
         await trio.sleep_until(start + i * INTERVAL_S)
-        kind, frame = _frame(i, time.monotonic())
-        publish(kind, i, frame)
+        customer, kind, frame = _frame(i, time.monotonic())
+        publish(customer, kind, i, frame)
     await trio.sleep(INTERVAL_S)
     cpu = _cpu() - cpu
-    publish("execution-log", events, {"type": "execution-log", "customerId": CUSTOMER, "t": -1})
+    end = {"type": "execution-log", "customerId": CUSTOMER, "t": -1}
+    publish(CUSTOMER, "execution-log", events, end)
     return cpu
 
 
@@ -280,10 +294,11 @@ async def run_service(service: Service, readers: int, stalled: int) -> dict[str,
     bus = service.services.bus
     cpu = [0.0]
 
-    first = bus.last_seq.get(CUSTOMER, 0) + 1  # each round's seqs after the last round's
+    # each round's seqs after the last round's
+    first = {c: bus.last_seq.get(c, 0) + 1 for c in (CUSTOMER, QUIET)}
 
-    def publish(kind: str, seq: int, frame: dict[str, Any]) -> None:
-        bus.publish(Event(CUSTOMER, first + seq, kind, frame))
+    def publish(customer: str, kind: str, seq: int, frame: dict[str, Any]) -> None:
+        bus.publish(Event(customer, first[customer] + seq, kind, frame))
 
     async def run() -> None:
         await _wait_subscribers(service, readers + stalled)
@@ -327,7 +342,7 @@ async def run_floor(readers: int) -> dict[str, Any]:
             sock.setblocking(False)
             socks.append(sock)
 
-    def publish(_kind: str, _seq: int, frame: dict[str, Any]) -> None:
+    def publish(_customer: str, _kind: str, _seq: int, frame: dict[str, Any]) -> None:
         data = text_frame(json.dumps(frame, separators=(",", ":")))
         for sock in socks:
             try:  # noqa: SIM105  # the floor: contextlib.suppress would cost a call per socket
@@ -355,6 +370,11 @@ async def run_floor(readers: int) -> dict[str, Any]:
     return result
 
 
+def _p99(latencies: Any) -> float:
+    ms = sorted(x * 1000 for x in latencies)
+    return ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else float("nan")
+
+
 def _stats(result: dict[str, Any]) -> dict[str, float]:
     ms = sorted(x * 1000 for x in result["latencies"])
     frames = len(ms)
@@ -365,6 +385,8 @@ def _stats(result: dict[str, Any]) -> dict[str, float]:
         "max": ms[-1],
         "srv": result["server_cpu"] / frames * 1e6,
         "cli": result["cpu"] / frames * 1e6,
+        "p99 followed": _p99(result["followed"]),
+        "p99 quiet": _p99(result["quiet"]),
     }
 
 
@@ -378,7 +400,8 @@ async def server_main(rounds: int, readers: int, stalled: int) -> None:
     """Run the interleaved rounds; print every row, then the pooled rows and the ratios."""
     names = ("floor", "service", "service+stalled")
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    pooled = {name: {"latencies": array.array("d"), "cpu": 0.0, "server_cpu": 0.0}
+    pooled = {name: {"latencies": array.array("d"), "cpu": 0.0, "server_cpu": 0.0,
+                     "followed": array.array("d"), "quiet": array.array("d")}
               for name in names}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         settings = service_settings(Path(tmp), ws_ping_interval_s=60.0)
@@ -401,24 +424,42 @@ async def server_main(rounds: int, readers: int, stalled: int) -> None:
                         result = await run_service(service, readers, count)
                     results[name].append(_stats(result))
                     print(_row(name, round_no, results[name][-1]), flush=True)
-                    pooled[name]["latencies"].extend(result["latencies"])
+                    for key in ("latencies", "followed", "quiet"):
+                        pooled[name][key].extend(result[key])
                     pooled[name]["cpu"] += result["cpu"]
                     pooled[name]["server_cpu"] += result["server_cpu"]
     print("pooled over the rounds:")
     total = {name: _stats(pool) for name, pool in pooled.items()}
     for name, stats in total.items():
         print(_row(name, 0, stats))
+    stalled_label = f"with {stalled} stalled/without, readers' p99"
+    paired = "readers' p99 on events {} stalled follow / on those they do not, same round"
     ratios = {
-        "service/floor p99": ("service", "floor", "p99", 1.5),
-        "service/floor CPU per frame": ("service", "floor", "srv", 1.5),
-        f"with {stalled} stalled/without, readers' p99": ("service+stalled", "service", "p99", 1.2),
+        "service/floor p99": ("service", "p99", "floor", "p99", 1.5),
+        "service/floor CPU per frame": ("service", "srv", "floor", "srv", 1.5),
+        stalled_label: ("service+stalled", "p99", "service", "p99", 1.2),
+        paired.format(stalled): (
+            "service+stalled",
+            "p99 followed",
+            "service+stalled",
+            "p99 quiet",
+            1.2,
+        ),
+        "  the same split without stalled subscribers (the control)": (
+            "service",
+            "p99 followed",
+            "service",
+            "p99 quiet",
+            None,
+        ),
     }
-    for label, (a, b, key, target) in ratios.items():
-        per_round = [x[key] / y[key] for x, y in zip(results[a], results[b], strict=True)]
+    for label, (a, key_a, b, key_b, target) in ratios.items():
+        per_round = [x[key_a] / y[key_b] for x, y in zip(results[a], results[b], strict=True)]
         listed = " ".join(f"{r:.2f}" for r in per_round)
+        goal = f" (target <= {target}x)" if target else ""
         print(
-            f"{label}: pooled {total[a][key] / total[b][key]:.2f}x, median of rounds "
-            f"{statistics.median(per_round):.2f}x (target <= {target}x); rounds {listed}"
+            f"{label}: pooled {total[a][key_a] / total[b][key_b]:.2f}x, median of rounds "
+            f"{statistics.median(per_round):.2f}x{goal}; rounds {listed}"
         )
 
 
