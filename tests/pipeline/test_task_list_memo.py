@@ -24,3 +24,16 @@ def test_the_memo_parses_again_only_when_the_text_or_the_defaults_change() -> No
     assert with_defaults is not changed
     assert with_defaults.get("1.1.2").criteria == defaults  # type: ignore[union-attr]
     assert memo.parse(done, dict(defaults)) is with_defaults  # equal defaults: reused
+
+
+def test_the_memo_answers_for_the_commit_it_was_read_from() -> None:
+    memo = TaskListMemo()
+    path = "docs/DevTeam/tasks_list.md"
+    assert memo.at(("a" * 40, path), None) is None  # nothing read yet
+    first = memo.parse(LIST, None, ("a" * 40, path))
+    assert memo.at(("a" * 40, path), None) is first
+    assert memo.at(("b" * 40, path), None) is None  # another commit: read it again
+    assert memo.at(("a" * 40, "other.md"), None) is None  # another file
+    assert memo.at(("a" * 40, path), {"test.coverage": "≥90%"}) is None  # other defaults
+    memo.parse(LIST, None)  # read from nowhere known (no commit): the next read is a miss
+    assert memo.at(("a" * 40, path), None) is None
