@@ -21,7 +21,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 import httpx
@@ -110,10 +110,25 @@ class Cluster:
             ).fetchall()
         return {row[0]: by_url.get(row[1], "?") for row in rows}
 
-    def statuses(self) -> dict[str, str]:
+    def states(self) -> dict[str, dict[str, Any]]:
         with psycopg.connect(self.database) as conn:
             rows = conn.execute("SELECT customer_id, state FROM customer_state").fetchall()
-        return {row[0]: json.loads(row[1])["status"] for row in rows}
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def statuses(self) -> dict[str, str]:
+        return {customer: state["status"] for customer, state in self.states().items()}
+
+    async def until_all_done(self, within: float) -> None:
+        """Wait until every customer is DONE; else fail naming those that are not, and why."""
+        try:
+            await _until(lambda: set(self.statuses().values()) == {"DONE"}, within=within)
+        except trio.TooSlowError:
+            behind = {
+                customer: {k: state.get(k) for k in ("status", "currentTask", "error")}
+                for customer, state in self.states().items()
+                if state["status"] != "DONE"
+            }
+            raise AssertionError(f"not DONE after {within:g} s: {behind}") from None
 
     def tools_of(self, instance: Instance) -> list[int]:
         """The pids of the scripted tools started in ``instance``'s workspace."""
@@ -313,7 +328,7 @@ async def test_sigkill_of_the_busiest_owner_during_implement_loses_nothing(
                 took = await _until(owned_again, within=30, every=0.02)
                 await _until(lambda: not any(_alive(pid) for pid in tools), within=10)
                 (cluster.tool_dir / "go").write_text("")
-                await _until(lambda: set(cluster.statuses().values()) == {"DONE"}, within=240)
+                await cluster.until_all_done(within=240)
                 await _until(
                     lambda: all(
                         max(cluster.seen[i.name].get(c, [0])) >= _last_seq(cluster, c)
