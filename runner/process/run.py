@@ -190,7 +190,8 @@ async def run_process(
         preexec_fn=_limit_setter(limits),
     )
     job = JobRecord(marker, process.pid, start_time(process.pid) or 0)
-    journaling = _Journaling(containment.journal, job) if containment.journal else None
+    journal = containment.journal
+    journaling = _Journaling(journal, job) if journal is not None else None
     containment.leaders.add(process.pid)
     try:
         await _communicate(process, stdin, (out, err), on_line, job, containment, journaling)
